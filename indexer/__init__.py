@@ -1,0 +1,1 @@
+"""Catalog → encoders → Qdrant: everything that writes the collection."""

@@ -1,0 +1,161 @@
+"""The store contract both engine adapters implement.
+
+Callers speak in track-level terms (named vectors, a `TrackFilter`, collection metadata);
+each adapter translates to its engine's own classes. Qdrant Edge's Python classes are not
+qdrant-client's models, which is why nothing outside `indexer/store/` imports either engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from schemas.layout import CollectionLayout
+
+
+class StoreError(RuntimeError):
+    """Base for store failures the API and CLI translate into user-facing errors."""
+
+
+class StoreUnavailableError(StoreError):
+    """The engine cannot be reached (server down, timeout): retry later, maps to HTTP 503."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded shard is open in another process (only one process may own it)."""
+
+
+@dataclass(frozen=True)
+class PointRecord:
+    """A point as written and read: id is the UUID string from `schemas.tracks.point_id`."""
+
+    id: str
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackFilter:
+    """The filters the API offers, independent of engine syntax. Empty means no condition."""
+
+    genres: Sequence[str] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    explicit: bool | None = None
+    exclude_artists: Sequence[str] = ()
+    exclude_ids: Sequence[str] = ()  # point ids
+
+    def is_empty(self) -> bool:
+        return not (
+            self.genres
+            or self.year_min is not None
+            or self.year_max is not None
+            or self.explicit is not None
+            or self.exclude_artists
+            or self.exclude_ids
+        )
+
+
+Fusion = Literal["rrf", "dbsf"]
+
+
+class VectorStore(ABC):
+    """One collection in one engine."""
+
+    engine: str
+    collection: str
+
+    # --- lifecycle and layout -----------------------------------------------------------
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
+        """Create the collection with its vectors, payload indexes and metadata."""
+
+    @abstractmethod
+    def read_metadata(self) -> dict[str, Any]:
+        """Metadata stored with the collection (layout, audio scaler, …); {} if none."""
+
+    @abstractmethod
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        """Replace the collection's metadata atomically."""
+
+    def layout(self) -> CollectionLayout | None:
+        raw = self.read_metadata().get("layout")
+        return CollectionLayout.model_validate(raw) if raw else None
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete the collection and its metadata."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- points -------------------------------------------------------------------------
+    @abstractmethod
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        """Insert or overwrite points (vectors and payload replaced whole)."""
+
+    @abstractmethod
+    def set_payload(self, point_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        """Merge `payload` into the payload of existing points."""
+
+    @abstractmethod
+    def delete(self, point_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def retrieve(
+        self, point_ids: Sequence[str], with_vectors: bool = False
+    ) -> list[PointRecord]:
+        """The points that exist among `point_ids` (missing ids are left out), any order."""
+
+    @abstractmethod
+    def count(self, flt: TrackFilter | None = None) -> int: ...
+
+    @abstractmethod
+    def scroll(
+        self, batch_size: int = 256, with_vectors: bool = False
+    ) -> Iterator[list[PointRecord]]:
+        """Every point, in batches (evaluation, exports)."""
+
+    # --- search -------------------------------------------------------------------------
+    @abstractmethod
+    def search(
+        self,
+        vector_name: str,
+        vector: Sequence[float],
+        limit: int,
+        offset: int = 0,
+        flt: TrackFilter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Nearest neighbours on one named vector."""
+
+    @abstractmethod
+    def fused_search(
+        self,
+        queries: dict[str, Sequence[float]],
+        weights: dict[str, float],
+        limit: int,
+        offset: int = 0,
+        flt: TrackFilter | None = None,
+        fusion: Fusion = "rrf",
+        prefetch_limit: int = 200,
+        rrf_k: int = 60,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """One prefetch per named vector in `queries`, fused inside the engine.
+
+        `weights` scale each prefetch in weighted RRF; DBSF ignores them (it has no weights).
+        """

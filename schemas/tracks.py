@@ -1,0 +1,50 @@
+"""A track as the catalog reader produces it and as it is stored in Qdrant's payload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from pydantic import BaseModel, Field
+
+# Fixed namespace: point ids must be the same on every machine and every run, so
+# re-indexing a track overwrites its point instead of adding a twin.
+TRACK_NAMESPACE = uuid.UUID("6d1f3c52-2b0e-4f5e-9a57-5f0b8f0f6a11")
+
+
+def point_id(track_id: str) -> str:
+    return str(uuid.uuid5(TRACK_NAMESPACE, track_id))
+
+
+class Track(BaseModel):
+    id: str = Field(min_length=1, description="Spotify track id (or the catalog's own id).")
+    name: str = ""
+    artists: list[str] = Field(default_factory=list)
+    album_name: str | None = None
+    album_url: str | None = None
+    popularity: int | None = None
+    year: int | None = None
+    genre: str | None = None
+    explicit: bool | None = None
+    release_date: str | None = None
+    lyrics: str | None = None
+    audio: dict[str, float] | None = Field(
+        None, description="Raw audio features by name (schemas.layout.AUDIO_CATALOG_FEATURES)."
+    )
+
+    def payload(self) -> dict:
+        """What is stored beside the vectors: everything but the lyrics text (size, copyright)."""
+        data = self.model_dump(exclude={"lyrics", "id"}, exclude_none=True)
+        data["track_id"] = self.id
+        data["has_lyrics"] = bool(self.lyrics and self.lyrics.strip())
+        return data
+
+    def content_hash(self, encoder_ids: dict[str, str]) -> str:
+        """Changes when anything that shapes the point changes, so unchanged rows are skipped."""
+        blob = json.dumps(
+            [self.model_dump(mode="json"), sorted(encoder_ids.items())],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]

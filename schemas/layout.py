@@ -50,12 +50,14 @@ class CollectionLayout(BaseModel):
 
 
 # Fields the API filters on; each gets a payload index so filtered search stays fast.
+# `explicit` is stored as 0/1, not a JSON bool: Qdrant Edge 0.9.0 never matches a bool
+# MatchValue (tests/test_store_contract.py guards the workaround on both engines).
 PAYLOAD_INDEXES: dict[str, PayloadType] = {
     "track_id": "keyword",
     "genre": "keyword",
     "artists": "keyword",
     "year": "integer",
-    "explicit": "bool",
+    "explicit": "integer",
     "popularity": "integer",
 }
 

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices("MUSICREC_QDRANT_API_KEY", "QDRANT_API_KEY", "qdrant_api_key"),
+        validation_alias=AliasChoices(
+            "MUSICREC_QDRANT_API_KEY", "QDRANT_API_KEY", "qdrant_api_key"
+        ),
     )
     qdrant_timeout: float = Field(5.0, gt=0, le=600, description="Seconds per server request.")
     collection: str = Field("tracks", pattern=r"^[A-Za-z0-9_-]{1,64}$")

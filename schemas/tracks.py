@@ -38,6 +38,8 @@ class Track(BaseModel):
         data = self.model_dump(exclude={"lyrics", "id"}, exclude_none=True)
         data["track_id"] = self.id
         data["has_lyrics"] = bool(self.lyrics and self.lyrics.strip())
+        if self.explicit is not None:
+            data["explicit"] = int(self.explicit)  # see schemas.layout.PAYLOAD_INDEXES
         return data
 
     def content_hash(self, encoder_ids: dict[str, str]) -> str:

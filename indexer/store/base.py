@@ -115,9 +115,7 @@ class VectorStore(ABC):
     def delete(self, point_ids: Sequence[str]) -> None: ...
 
     @abstractmethod
-    def retrieve(
-        self, point_ids: Sequence[str], with_vectors: bool = False
-    ) -> list[PointRecord]:
+    def retrieve(self, point_ids: Sequence[str], with_vectors: bool = False) -> list[PointRecord]:
         """The points that exist among `point_ids` (missing ids are left out), any order."""
 
     @abstractmethod
@@ -159,3 +157,31 @@ class VectorStore(ABC):
 
         `weights` scale each prefetch in weighted RRF; DBSF ignores them (it has no weights).
         """
+
+    @abstractmethod
+    def optimize(self) -> None:
+        """Build indexes now (Qdrant Edge only optimizes when asked; a server does it itself)."""
+
+
+# A filter condition in engine-neutral form: ("any", key, values), ("range", key, (lo, hi)),
+# ("value", key, value), ("ids", None, ids). Adapters map each kind to their engine's class.
+Condition = tuple[str, str | None, Any]
+
+
+def filter_conditions(flt: TrackFilter | None) -> tuple[list[Condition], list[Condition]]:
+    """(must, must_not) for a TrackFilter, shared by both adapters so they cannot drift."""
+    if flt is None or flt.is_empty():
+        return [], []
+    must: list[Condition] = []
+    must_not: list[Condition] = []
+    if flt.genres:
+        must.append(("any", "genre", list(flt.genres)))
+    if flt.year_min is not None or flt.year_max is not None:
+        must.append(("range", "year", (flt.year_min, flt.year_max)))
+    if flt.explicit is not None:
+        must.append(("value", "explicit", int(flt.explicit)))  # stored as 0/1
+    if flt.exclude_artists:
+        must_not.append(("any", "artists", list(flt.exclude_artists)))
+    if flt.exclude_ids:
+        must_not.append(("ids", None, list(flt.exclude_ids)))
+    return must, must_not

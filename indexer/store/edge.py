@@ -1,0 +1,303 @@
+"""Qdrant Edge adapter: Qdrant's Rust engine in-process, the embedded default.
+
+One shard directory per collection under `qdrant_path`. The shard's WAL takes an exclusive
+lock, so exactly one process (the API, or the indexer while the API is stopped) may open it.
+Collection metadata (layout, audio scaler) lives in a JSON file beside the shard because an
+Edge shard has no metadata slot of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from indexer.store.base import (
+    Condition,
+    Fusion,
+    PointRecord,
+    ScoredRecord,
+    StoreError,
+    StoreLockedError,
+    TrackFilter,
+    VectorStore,
+    filter_conditions,
+)
+from schemas.layout import CollectionLayout
+
+_DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
+_PAYLOAD_TYPES = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "integer": qe.PayloadSchemaType.Integer,
+    "float": qe.PayloadSchemaType.Float,
+    "bool": qe.PayloadSchemaType.Bool,
+}
+
+
+def _condition(cond: Condition) -> Any:
+    kind, key, value = cond
+    if kind == "ids":
+        return qe.HasIdCondition(set(value))
+    assert key is not None
+    if kind == "any":
+        return qe.FieldCondition(key=key, match=qe.MatchAny(value))
+    if kind == "range":
+        lo, hi = value
+        return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=lo, lte=hi))
+    return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+
+def _filter(flt: TrackFilter | None) -> qe.Filter | None:
+    must, must_not = filter_conditions(flt)
+    if not (must or must_not):
+        return None
+    return qe.Filter(
+        must=[_condition(c) for c in must] or None,
+        must_not=[_condition(c) for c in must_not] or None,
+    )
+
+
+def _vectors(raw: Any) -> dict[str, list[float]]:
+    return {k: list(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+class EdgeStore(VectorStore):
+    engine = "edge"
+
+    def __init__(
+        self,
+        root: Path,
+        collection: str,
+        *,
+        hnsw_m: int = 16,
+        hnsw_ef_construct: int = 100,
+        hnsw_ef: int = 128,
+        exact_search_below: int = 20_000,
+    ) -> None:
+        self.collection = collection
+        self.path = Path(root) / collection
+        self.meta_path = Path(root) / f"{collection}.musicrec.json"
+        self._hnsw = (hnsw_m, hnsw_ef_construct)
+        self._hnsw_ef = hnsw_ef
+        self._exact_below = exact_search_below
+        self._shard: qe.EdgeShard | None = None
+        self._exact = True
+        # The shard handle is shared by the API's worker threads; updates are serialized
+        # so a batch upsert and the count that picks exact search stay consistent.
+        self._lock = threading.RLock()
+
+    # --- lifecycle --------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / "edge_config.json").exists()
+
+    def _open(self, create_with: qe.EdgeConfig | None = None) -> qe.EdgeShard:
+        try:
+            if create_with is not None:
+                return qe.EdgeShard.create(str(self.path), create_with)
+            return qe.EdgeShard.load(str(self.path))
+        except Exception as exc:
+            if "WouldBlock" in str(exc):
+                raise StoreLockedError(
+                    f"the Qdrant Edge shard at {self.path} is open in another process "
+                    "(only one process may own it: stop the API before indexing, or point "
+                    "both at a Qdrant server with MUSICREC_QDRANT_URL)"
+                ) from exc
+            raise StoreError(f"cannot open Qdrant Edge shard at {self.path}: {exc}") from exc
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            with self._lock:
+                if self._shard is None:
+                    if not self.exists():
+                        raise StoreError(
+                            f"collection '{self.collection}' does not exist at {self.path}: "
+                            "run `musicrec index` first"
+                        )
+                    self._shard = self._open()
+                    self._refresh_exact()
+        return self._shard
+
+    def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
+        m, ef_construct = self._hnsw
+        config = qe.EdgeConfig(
+            vectors={
+                name: qe.EdgeVectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
+                for name, spec in layout.vectors.items()
+            },
+            hnsw_config=qe.HnswIndexConfig(
+                m=m, ef_construct=ef_construct, full_scan_threshold=10_000
+            ),
+        )
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._shard = self._open(create_with=config)
+            for field, kind in layout.payload_indexes.items():
+                self._shard.update(
+                    qe.UpdateOperation.create_field_index(field, _PAYLOAD_TYPES[kind])
+                )
+            self._shard.flush()
+            self.write_metadata({**metadata, "layout": layout.model_dump()})
+
+    def read_metadata(self) -> dict[str, Any]:
+        if not self.meta_path.exists():
+            return {}
+        return json.loads(self.meta_path.read_text(encoding="utf-8"))
+
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        self.meta_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.meta_path.parent, prefix=".meta-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(metadata, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.meta_path)
+
+    def drop(self) -> None:
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.meta_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+
+    def optimize(self) -> None:
+        with self._lock:
+            self.shard.optimize()
+            self._refresh_exact()
+
+    def _refresh_exact(self) -> None:
+        assert self._shard is not None
+        self._exact = self._shard.count(qe.CountRequest(exact=True)) < self._exact_below
+
+    def _params(self) -> qe.SearchParams:
+        _ = self.shard  # opening decides exact vs HNSW
+        return qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=self._exact)
+
+    # --- points -----------------------------------------------------------------------
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        if not points:
+            return
+        ops = qe.UpdateOperation.upsert_points(
+            [
+                qe.Point(p.id, {k: list(map(float, v)) for k, v in p.vectors.items()}, p.payload)
+                for p in points
+            ]
+        )
+        with self._lock:
+            self.shard.update(ops)
+            self.shard.flush()
+            self._refresh_exact()
+
+    def set_payload(self, point_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.shard.update(qe.UpdateOperation.set_payload(list(point_ids), payload))
+            self.shard.flush()
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        with self._lock:
+            self.shard.update(qe.UpdateOperation.delete_points(list(point_ids)))
+            self.shard.flush()
+            self._refresh_exact()
+
+    def retrieve(self, point_ids: Sequence[str], with_vectors: bool = False) -> list[PointRecord]:
+        if not point_ids:
+            return []
+        records = self.shard.retrieve(list(point_ids), with_payload=True, with_vector=with_vectors)
+        return [PointRecord(str(r.id), _vectors(r.vector), r.payload or {}) for r in records]
+
+    def count(self, flt: TrackFilter | None = None) -> int:
+        return self.shard.count(qe.CountRequest(filter=_filter(flt), exact=True))
+
+    def scroll(
+        self, batch_size: int = 256, with_vectors: bool = False
+    ) -> Iterator[list[PointRecord]]:
+        offset = None
+        while True:
+            records, offset = self.shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=batch_size, with_payload=True, with_vector=with_vectors
+                )
+            )
+            if records:
+                yield [PointRecord(str(r.id), _vectors(r.vector), r.payload or {}) for r in records]
+            if offset is None:
+                return
+
+    # --- search -----------------------------------------------------------------------
+    def _scored(self, points: list[qe.ScoredPoint]) -> list[ScoredRecord]:
+        return [
+            ScoredRecord(str(p.id), float(p.score), p.payload or {}, _vectors(p.vector))
+            for p in points
+        ]
+
+    def search(
+        self,
+        vector_name: str,
+        vector: Sequence[float],
+        limit: int,
+        offset: int = 0,
+        flt: TrackFilter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        request = qe.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=qe.Query.Nearest(list(map(float, vector)), using=vector_name),
+            filter=_filter(flt),
+            params=self._params(),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        return self._scored(self.shard.query(request))
+
+    def fused_search(
+        self,
+        queries: dict[str, Sequence[float]],
+        weights: dict[str, float],
+        limit: int,
+        offset: int = 0,
+        flt: TrackFilter | None = None,
+        fusion: Fusion = "rrf",
+        prefetch_limit: int = 200,
+        rrf_k: int = 60,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        names = list(queries)
+        engine_filter = _filter(flt)
+        params = self._params()
+        prefetches = [
+            qe.Prefetch(
+                limit=max(prefetch_limit, limit + offset),
+                query=qe.Query.Nearest(list(map(float, queries[name])), using=name),
+                filter=engine_filter,
+                params=params,
+            )
+            for name in names
+        ]
+        fuse = (
+            qe.Fusion.Rrf(k=rrf_k, weights=[float(weights.get(n, 1.0)) for n in names])
+            if fusion == "rrf"
+            else qe.Fusion.Dbsf()
+        )
+        request = qe.QueryRequest(
+            limit=limit,
+            offset=offset,
+            prefetches=prefetches,
+            query=fuse,
+            filter=engine_filter,
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        return self._scored(self.shard.query(request))

@@ -1,0 +1,200 @@
+"""The store contract: every engine adapter must pass these same tests.
+
+Like benfred/implicit's recommender mixin: a test class per engine inherits this mixin and
+provides the `store` fixture; the guarantees are written once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.store import PointRecord, TrackFilter, VectorStore
+from schemas.layout import build_layout
+from schemas.tracks import point_id
+
+DIMS = {"lyrics": 16, "audio": 13}
+LAYOUT = build_layout({name: (dim, f"test-{name}") for name, dim in DIMS.items()})
+GENRES = ["pop", "rock", "rap", "edm"]
+N = 120
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def make_points(seed: int = 0) -> list[PointRecord]:
+    """Clustered vectors; every 3rd point lacks lyrics, every 7th lacks audio."""
+    rng = np.random.default_rng(seed)
+    centers = {name: rng.normal(size=(4, dim)) for name, dim in DIMS.items()}
+    points = []
+    for i in range(N):
+        vectors = {}
+        for name, dim in DIMS.items():
+            if (name == "lyrics" and i % 3 == 0) or (name == "audio" and i % 7 == 0):
+                continue
+            vectors[name] = (centers[name][i % 4] + 0.3 * rng.normal(size=dim)).tolist()
+        payload = {
+            "track_id": f"t{i}",
+            "name": f"Track {i}",
+            "artists": [f"artist{i % 10}"],
+            "genre": GENRES[i % 4],
+            "year": 1960 + i % 60,
+            "explicit": int(i % 2 == 0),
+            "popularity": i % 100,
+        }
+        points.append(PointRecord(point_id(f"t{i}"), vectors, payload))
+    return points
+
+
+class StoreContract:
+    """Mixin: subclasses define a `store` fixture returning a fresh, not yet created store."""
+
+    @pytest.fixture
+    def filled(self, store: VectorStore) -> tuple[VectorStore, list[PointRecord]]:
+        store.create(LAYOUT, {"scaler": {"mean": [0.0]}})
+        points = make_points()
+        store.upsert(points[:50])
+        store.upsert(points[50:])
+        return store, points
+
+    def test_create_and_metadata_round_trip(self, store: VectorStore) -> None:
+        assert not store.exists()
+        store.create(LAYOUT, {"scaler": {"mean": [1.5, 2.0]}, "note": "x"})
+        assert store.exists()
+        assert store.layout() == LAYOUT
+        assert store.read_metadata()["scaler"] == {"mean": [1.5, 2.0]}
+        meta = store.read_metadata()
+        del meta["note"]
+        meta["scaler"] = {"mean": [3.0]}
+        store.write_metadata(meta)
+        again = store.read_metadata()
+        assert "note" not in again
+        assert again["scaler"] == {"mean": [3.0]}
+        assert store.layout() == LAYOUT
+
+    def test_count_retrieve_and_partial_vectors(self, filled) -> None:
+        store, points = filled
+        assert store.count() == N
+        ids = [points[0].id, points[1].id, point_id("missing")]
+        got = {r.id: r for r in store.retrieve(ids, with_vectors=True)}
+        assert set(got) == {points[0].id, points[1].id}
+        assert set(got[points[0].id].vectors) == {"audio"} - ({"audio"} if 0 % 7 == 0 else set())
+        assert set(got[points[1].id].vectors) == {"lyrics", "audio"}
+        stored = np.array(got[points[1].id].vectors["lyrics"])
+        expected = unit(np.array(points[1].vectors["lyrics"]))
+        np.testing.assert_allclose(stored, expected, atol=1e-5)  # cosine stores unit vectors
+        assert got[points[1].id].payload["track_id"] == "t1"
+        assert store.retrieve([points[2].id])[0].vectors == {}
+
+    def test_upsert_is_idempotent_and_overwrites(self, filled) -> None:
+        store, points = filled
+        changed = PointRecord(points[5].id, points[5].vectors, {**points[5].payload, "name": "New"})
+        store.upsert([changed, *points[:10]])
+        assert store.count() == N
+        assert store.retrieve([points[5].id])[0].payload["name"] == "Track 5"
+        store.upsert([changed])
+        assert store.retrieve([points[5].id])[0].payload["name"] == "New"
+
+    def test_search_finds_itself_and_skips_points_without_the_vector(self, filled) -> None:
+        store, points = filled
+        target = points[4]
+        hits = store.search("lyrics", target.vectors["lyrics"], limit=N)
+        assert hits[0].id == target.id
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        without_lyrics = {p.id for p in points if "lyrics" not in p.vectors}
+        assert not without_lyrics & {h.id for h in hits}
+        assert len(hits) == N - len(without_lyrics)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+    def test_search_pagination(self, filled) -> None:
+        store, points = filled
+        q = points[4].vectors["audio"]
+        full = [h.id for h in store.search("audio", q, limit=20)]
+        page = [h.id for h in store.search("audio", q, limit=10, offset=10)]
+        assert page == full[10:20]
+
+    def test_filters(self, filled) -> None:
+        store, points = filled
+        flt = TrackFilter(
+            genres=["pop", "rock"],
+            year_min=1970,
+            year_max=1999,
+            explicit=True,
+            exclude_artists=["artist2"],
+            exclude_ids=[points[4].id],
+        )
+
+        def ok(p: dict) -> bool:
+            return (
+                p["genre"] in ("pop", "rock")
+                and 1970 <= p["year"] <= 1999
+                and p["explicit"]
+                and "artist2" not in p["artists"]
+                and p["track_id"] != "t4"
+            )
+
+        expected = {p.id for p in points if ok(p.payload)}
+        assert expected, "the fixture must leave some points matching"
+        assert store.count(flt) == len(expected)
+        hits = store.search("audio", points[4].vectors["audio"], limit=N, flt=flt)
+        assert {h.id for h in hits} == {
+            p.id for p in points if p.id in expected and "audio" in p.vectors
+        }
+        fused = store.fused_search(
+            {"audio": points[4].vectors["audio"], "lyrics": points[4].vectors["lyrics"]},
+            {"audio": 1.0, "lyrics": 1.0},
+            limit=N,
+            flt=flt,
+        )
+        assert fused and all(ok(h.payload) for h in fused)
+
+    @pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
+    def test_fused_search_ranks_the_point_matching_all_modalities_first(
+        self, filled, fusion
+    ) -> None:
+        store, points = filled
+        target = points[8]
+        queries = {name: target.vectors[name] for name in DIMS}
+        hits = store.fused_search(queries, {"lyrics": 1.0, "audio": 1.0}, limit=10, fusion=fusion)
+        assert hits[0].id == target.id
+        assert len(hits) == 10
+        assert len({h.id for h in hits}) == 10
+
+    def test_weighted_rrf_follows_the_weights(self, filled) -> None:
+        store, points = filled
+        lyrics_q, audio_q = points[1].vectors["lyrics"], points[2].vectors["audio"]
+        queries = {"lyrics": lyrics_q, "audio": audio_q}
+        # A small k makes rank 1 decisive, so the weights alone decide who wins.
+        lyrics_first = store.fused_search(queries, {"lyrics": 5.0, "audio": 0.2}, 5, rrf_k=2)
+        audio_first = store.fused_search(queries, {"lyrics": 0.2, "audio": 5.0}, 5, rrf_k=2)
+        assert lyrics_first[0].id == points[1].id
+        assert audio_first[0].id == points[2].id
+
+    def test_fused_pagination_and_vectors(self, filled) -> None:
+        store, points = filled
+        queries = {name: points[8].vectors[name] for name in DIMS}
+        w = {"lyrics": 1.0, "audio": 1.0}
+        full = store.fused_search(queries, w, limit=20, with_vectors=True)
+        page = store.fused_search(queries, w, limit=10, offset=10)
+        assert [h.id for h in page] == [h.id for h in full[10:20]]
+        assert all(h.vectors for h in full)
+
+    def test_set_payload_delete_scroll(self, filled) -> None:
+        store, points = filled
+        store.set_payload([points[3].id], {"popularity": 99, "album_url": "http://x/y.jpg"})
+        payload = store.retrieve([points[3].id])[0].payload
+        assert payload["popularity"] == 99
+        assert payload["album_url"] == "http://x/y.jpg"
+        assert payload["name"] == "Track 3"
+        store.delete([points[0].id, points[1].id])
+        assert store.count() == N - 2
+        seen = [r.id for batch in store.scroll(batch_size=17) for r in batch]
+        assert len(seen) == len(set(seen)) == N - 2
+        assert points[0].id not in seen
+
+    def test_drop(self, filled) -> None:
+        store, _ = filled
+        store.drop()
+        assert not store.exists()
+        assert store.read_metadata() == {}

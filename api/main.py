@@ -1,0 +1,65 @@
+"""The FastAPI app: composition root for the HTTP side.
+
+Routes are plain `def` functions: FastAPI runs them in its threadpool, so encoding a query
+and waiting on Qdrant never block the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.recommender import UnknownTracksError, UnsupportedQueryError
+from api.resources import build_resources
+from api.routes import health, recommendations, search, tracks
+from indexer.store import StoreError, StoreUnavailableError
+from schemas.layout import LayoutMismatchError
+from schemas.settings import Settings, load_settings
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.resources = build_resources(settings)
+        try:
+            yield
+        finally:
+            app.state.resources.close()
+
+    app = FastAPI(
+        title="musicrec",
+        version="0.1.0",
+        summary="Hybrid music recommendations: lyrics, cover and audio vectors in Qdrant.",
+        lifespan=lifespan,
+    )
+    for module in (health, tracks, recommendations, search):
+        app.include_router(module.router)
+
+    @app.exception_handler(UnknownTracksError)
+    def _unknown(_: Request, exc: UnknownTracksError) -> JSONResponse:
+        return JSONResponse(404, {"detail": str(exc), "unknown_ids": exc.track_ids})
+
+    @app.exception_handler(UnsupportedQueryError)
+    def _unsupported(_: Request, exc: UnsupportedQueryError) -> JSONResponse:
+        return JSONResponse(400, {"detail": str(exc)})
+
+    @app.exception_handler(LayoutMismatchError)
+    def _mismatch(_: Request, exc: LayoutMismatchError) -> JSONResponse:
+        return JSONResponse(409, {"detail": str(exc)})
+
+    @app.exception_handler(StoreUnavailableError)
+    def _unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return JSONResponse(503, {"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(StoreError)
+    def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(503, {"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    return app

@@ -1,0 +1,53 @@
+"""Everything the API holds for its lifetime, built once in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from api.recommender import Recommender
+from indexer.encoders.base import Encoder
+from indexer.encoders.factory import build_lyrics_encoder
+from indexer.store import StoreError, VectorStore, open_store
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    store: VectorStore
+    lyrics_encoder: Encoder | None
+    recommender: Recommender
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_resources(settings: Settings) -> Resources:
+    store = open_store(settings)
+    try:
+        # Touch the store now: the embedded shard's lock is taken at start-up, and a
+        # collection that is missing is reported in the log instead of on the first request.
+        if store.exists():
+            log.info(
+                "collection '%s' on %s: %d points", store.collection, store.engine, store.count()
+            )
+        else:
+            log.warning(
+                "collection '%s' does not exist yet: run `musicrec index`", store.collection
+            )
+    except StoreError as exc:
+        if settings.engine == "edge":
+            raise  # a locked or broken embedded shard will not heal by itself
+        log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
+    lyrics = build_lyrics_encoder(settings)
+    recommender = Recommender(
+        store,
+        lyrics,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        prefetch_limit=settings.prefetch_limit,
+    )
+    return Resources(settings, store, lyrics, recommender)

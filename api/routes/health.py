@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import ResourcesDep
+from indexer.store import StoreError
+from schemas.api import HealthResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthResponse)
+def health(resources: ResourcesDep, response: Response) -> HealthResponse:
+    """Degraded (HTTP 503) while the collection is missing or Qdrant is unreachable."""
+    store = resources.store
+    encoders = {"lyrics": resources.lyrics_encoder.encoder_id} if resources.lyrics_encoder else {}
+    base = dict(engine=store.engine, collection=store.collection, encoders=encoders)
+    try:
+        exists = store.exists()
+        points = store.count() if exists else None
+    except StoreError as exc:
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return HealthResponse(
+            status="degraded", collection_exists=False, points=None, detail=str(exc), **base
+        )
+    if not exists:
+        response.status_code = 503
+        return HealthResponse(
+            status="degraded",
+            collection_exists=False,
+            points=None,
+            detail="collection not indexed yet: run `musicrec index`",
+            **base,
+        )
+    return HealthResponse(status="ok", collection_exists=True, points=points, **base)

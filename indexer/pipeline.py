@@ -1,0 +1,186 @@
+"""The indexing run: catalog → encoders → store, in batches, resumable and idempotent.
+
+Why it is safe to interrupt: every batch is upserted under stable point ids (UUID5 of the
+track id) and flushed before the next one starts, and each point carries a content hash.
+A re-run skips every track whose hash is unchanged and (re)writes the rest, so an
+interrupted run, re-run, ends with exactly one point per accepted track.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from indexer.catalog import CatalogStats, RowError, read_catalog
+from indexer.encoders.audio import AudioEncoder, AudioScaler
+from indexer.encoders.base import Encoder
+from indexer.store import PointRecord, VectorStore
+from schemas.layout import AUDIO, COVER, LYRICS, CollectionLayout, build_layout, check_compatible
+from schemas.tracks import Track, point_id
+
+log = logging.getLogger(__name__)
+
+# Which part of a Track each modality's encoder reads.
+INPUTS: dict[str, Callable[[Track], Any]] = {
+    LYRICS: lambda t: t.lyrics,
+    AUDIO: lambda t: t.audio,
+    COVER: lambda t: t.album_url,
+}
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    unchanged: int = 0
+    missing: Counter[str] = field(default_factory=Counter)  # tracks stored without a vector
+    catalog: CatalogStats = field(default_factory=CatalogStats)
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.catalog.rejected.values())
+
+    def summary(self) -> str:
+        rate = self.indexed / self.seconds if self.seconds else 0.0
+        rejected = ", ".join(f"{n} {why}" for why, n in self.catalog.rejected.most_common())
+        missing = ", ".join(f"{n} without {name}" for name, n in sorted(self.missing.items()))
+        return (
+            f"indexed {self.indexed}, skipped unchanged {self.unchanged}, "
+            f"rejected rows {self.rejected}{f' ({rejected})' if rejected else ''}"
+            f"{f'; {missing}' if missing else ''}; {self.seconds:.1f}s ({rate:.1f} tracks/s)"
+        )
+
+
+def audio_encoder_for(store: VectorStore) -> AudioEncoder | None:
+    """The audio encoder bound to the scaler stored with the collection (None before indexing)."""
+    scaler = store.read_metadata().get("audio_scaler")
+    return AudioEncoder(AudioScaler.from_dict(scaler)) if scaler else None
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: VectorStore,
+        encoders: list[Encoder],
+        *,
+        batch_size: int = 256,
+        optimize_above: int = 20_000,
+        progress: bool = True,
+    ) -> None:
+        """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
+        from the collection's stored scaler, or fitted on the first catalog indexed."""
+        self.store = store
+        self.model_encoders = encoders
+        self.batch_size = batch_size
+        self.optimize_above = optimize_above
+        self.progress = progress
+
+    def _layout(self, audio: AudioEncoder) -> CollectionLayout:
+        encoders = [*self.model_encoders, audio]
+        return build_layout({e.vector_name: (e.dim, e.encoder_id) for e in encoders})
+
+    def prepare(self, path: Path, schema: str) -> list[Encoder]:
+        """Open or create the collection; returns all encoders, audio included."""
+        audio = audio_encoder_for(self.store) if self.store.exists() else None
+        if audio is not None:
+            stored = self.store.layout()
+            assert stored is not None
+            check_compatible(stored, self._layout(audio))
+            return [*self.model_encoders, audio]
+        scaler = AudioScaler.fit(
+            t.audio
+            for batch in read_catalog(path, schema=schema, chunk_size=self.batch_size)
+            for t in batch
+        )
+        audio = AudioEncoder(scaler)
+        self.store.create(
+            self._layout(audio),
+            {
+                "audio_scaler": scaler.to_dict(),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": str(path),
+            },
+        )
+        return [*self.model_encoders, audio]
+
+    def run(
+        self,
+        path: str | Path,
+        *,
+        schema: str = "auto",
+        force: bool = False,
+        on_error: Callable[[RowError], None] | None = None,
+    ) -> IndexReport:
+        path = Path(path)
+        started = time.perf_counter()
+        encoders = self.prepare(path, schema)
+        encoder_ids = {e.vector_name: e.encoder_id for e in encoders}
+        report = IndexReport()
+        bar = tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc=f"indexing {path.name}",
+            disable=not self.progress,
+        )
+        try:
+            for batch in read_catalog(
+                path,
+                schema=schema,
+                chunk_size=self.batch_size,
+                on_error=on_error,
+                on_progress=bar.update,
+                stats=report.catalog,
+            ):
+                self._index_batch(batch, encoders, encoder_ids, force, report)
+                bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
+        finally:
+            bar.close()
+        if self.store.count() >= self.optimize_above:
+            log.info("building HNSW indexes")
+            self.store.optimize()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _index_batch(
+        self,
+        batch: list[Track],
+        encoders: list[Encoder],
+        encoder_ids: dict[str, str],
+        force: bool,
+        report: IndexReport,
+    ) -> None:
+        hashes = {t.id: t.content_hash(encoder_ids) for t in batch}
+        if not force:
+            existing = self.store.retrieve([point_id(t.id) for t in batch])
+            stored = {r.payload.get("track_id"): r.payload.get("content_hash") for r in existing}
+            todo = [t for t in batch if stored.get(t.id) != hashes[t.id]]
+            report.unchanged += len(batch) - len(todo)
+        else:
+            todo = batch
+        if not todo:
+            return
+        vectors: list[dict[str, list[float]]] = [{} for _ in todo]
+        for encoder in encoders:
+            name = encoder.vector_name
+            encoded = encoder.encode([INPUTS[name](t) for t in todo])
+            for slot, vec in zip(vectors, encoded, strict=True):
+                if vec is None:
+                    report.missing[name] += 1
+                else:
+                    slot[name] = vec.tolist()
+        self.store.upsert(
+            [
+                PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})
+                for t, vecs in zip(todo, vectors, strict=True)
+            ]
+        )
+        report.indexed += len(todo)

@@ -1,0 +1,108 @@
+"""Request and response bodies of the REST API (also the evaluation harness's vocabulary)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+Modality = Literal["lyrics", "cover", "audio"]
+Year = Annotated[int, Field(ge=1000, le=3000)]
+
+
+class Filters(BaseModel):
+    genres: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    year_min: Year | None = None
+    year_max: Year | None = None
+    explicit: bool | None = None
+    exclude_artists: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+    @model_validator(mode="after")
+    def _year_order(self) -> Filters:
+        if (
+            self.year_min is not None
+            and self.year_max is not None
+            and self.year_min > self.year_max
+        ):
+            raise ValueError(f"year_min ({self.year_min}) is after year_max ({self.year_max})")
+        return self
+
+
+class RecommendationRequest(BaseModel):
+    positive: list[TrackId] = Field(min_length=1, max_length=50, description="Seed track ids.")
+    negative: list[TrackId] = Field(
+        default_factory=list, max_length=50, description="Tracks to steer away from."
+    )
+    weights: dict[Modality, Annotated[float, Field(ge=0, le=100)]] = Field(
+        default_factory=dict,
+        description="Per-modality weight in the fusion; missing modalities weigh 1, 0 turns "
+        "a modality off.",
+    )
+    filters: Filters = Field(default_factory=Filters)
+    limit: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> RecommendationRequest:
+        both = sorted(set(self.positive) & set(self.negative))
+        if both:
+            raise ValueError(f"track ids both positive and negative: {both}")
+        return self
+
+
+class TrackOut(BaseModel):
+    id: str
+    name: str = ""
+    artists: list[str] = Field(default_factory=list)
+    album_name: str | None = None
+    album_url: str | None = None
+    year: int | None = None
+    genre: str | None = None
+    popularity: int | None = None
+    explicit: bool | None = None
+    release_date: str | None = None
+    has_lyrics: bool = False
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> TrackOut:
+        data = {k: v for k, v in payload.items() if k in cls.model_fields and k != "id"}
+        if "explicit" in data:
+            data["explicit"] = bool(data["explicit"])
+        return cls(id=payload["track_id"], **data)
+
+
+class RecommendationItem(BaseModel):
+    track: TrackOut
+    score: float = Field(description="Fused score (RRF or DBSF); only its order is meaningful.")
+    similarities: dict[str, float | None] = Field(
+        description="Cosine similarity to the query in each modality used; null where the "
+        "track has no vector for it. Explains why the track was recommended."
+    )
+
+
+class RecommendationResponse(BaseModel):
+    items: list[RecommendationItem]
+    fusion: str
+    modalities: list[str] = Field(description="Modalities that took part in the query.")
+    weights: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    modality: str
+    items: list[RecommendationItem]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    engine: str
+    collection: str
+    collection_exists: bool
+    points: int | None
+    encoders: dict[str, str]
+    detail: str | None = None

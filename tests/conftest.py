@@ -1,4 +1,4 @@
-"""Shared fixtures: real encoders, a small real catalog slice, an indexed collection, a live server."""
+"""Shared fixtures: real encoders, a real catalog slice, an indexed collection, a server."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import uvicorn
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
 
-from indexer.encoders.lyrics import LyricsEncoder  # noqa: E402
-from indexer.pipeline import Indexer  # noqa: E402
-from indexer.store.edge import EdgeStore  # noqa: E402
-from schemas.settings import Settings  # noqa: E402
+from indexer.encoders.lyrics import LyricsEncoder
+from indexer.pipeline import Indexer
+from indexer.store.edge import EdgeStore
+from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"

@@ -74,7 +74,9 @@ def test_negative_seeds_push_results_away(api) -> None:
     plain = recommend(api, positive=[pos], weights={"audio": 0}, limit=10).json()
     steered = recommend(api, positive=[pos], negative=[neg], weights={"audio": 0}, limit=10).json()
     assert neg not in [i["track"]["id"] for i in steered["items"]]
-    assert [i["track"]["id"] for i in plain["items"]] != [i["track"]["id"] for i in steered["items"]]
+    assert [i["track"]["id"] for i in plain["items"]] != [
+        i["track"]["id"] for i in steered["items"]
+    ]
 
 
 def test_filters(api) -> None:
@@ -127,7 +129,9 @@ def test_invalid_requests_name_the_field(api, body, field) -> None:
     response = api.post("/recommendations", json=body)
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert any(field in loc or field in err["msg"] for err in detail for loc in map(str, err["loc"]))
+    assert any(
+        field in loc or field in err["msg"] for err in detail for loc in map(str, err["loc"])
+    )
 
 
 def test_unknown_seeds_are_named(api) -> None:
@@ -169,8 +173,9 @@ def test_missing_collection_is_503_and_health_says_why(tmp_path) -> None:
 def test_unreachable_qdrant_server_is_503_with_retry_after(tmp_path) -> None:
     from tests.conftest import free_port
 
-    settings = make_settings(tmp_path, qdrant_url=f"http://127.0.0.1:{free_port()}",
-                             qdrant_timeout=2)
+    settings = make_settings(
+        tmp_path, qdrant_url=f"http://127.0.0.1:{free_port()}", qdrant_timeout=2
+    )
     with LiveServer(create_app(settings)) as client:
         started = time.monotonic()
         response = client.post("/recommendations", json={"positive": ["x"]})

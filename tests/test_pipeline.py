@@ -58,9 +58,10 @@ def test_index_then_rerun_skips_unchanged_and_reindexes_changed(
 def test_vectors_and_payload(tmp_path, store, lyrics_encoder) -> None:
     header, rows = slice_rows(n_lyrics=3, n_other=3)
     run(store, lyrics_encoder, write_catalog(tmp_path / "c.csv", header, rows))
-    records = {r.payload["track_id"]: r for r in store.retrieve(
-        [point_id(r["id"]) for r in rows], with_vectors=True
-    )}
+    records = {
+        r.payload["track_id"]: r
+        for r in store.retrieve([point_id(r["id"]) for r in rows], with_vectors=True)
+    }
     for row in rows:
         rec = records[row["id"]]
         has_lyrics = bool(row["lyrics"].strip())
@@ -97,8 +98,12 @@ def test_bad_rows_are_reported_and_do_not_touch_indexed_points(
         {**c, "name": "Duplicate"},
     ]
     errors: list[RowError] = []
-    report = run(store, lyrics_encoder, write_catalog(tmp_path / "bad.csv", header, bad_rows),
-                 on_error=errors.append)
+    report = run(
+        store,
+        lyrics_encoder,
+        write_catalog(tmp_path / "bad.csv", header, bad_rows),
+        on_error=errors.append,
+    )
     assert report.indexed == 1
     assert report.rejected == 3
     reasons = {e.line: e.reason for e in errors}
@@ -126,8 +131,12 @@ def test_killed_run_resumes_to_exactly_the_catalog(tmp_path, lyrics_encoder) -> 
     """SIGKILL the CLI mid-run, re-run it: every track once, every vector present."""
     header, rows = slice_rows(n_lyrics=60, n_other=60)
     path = write_catalog(tmp_path / "c.csv", header, rows)
-    env = {**os.environ, "MUSICREC_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "MUSICREC_DATA_DIR": str(tmp_path / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     cmd = [sys.executable, "-m", "indexer", "index", str(path), "--batch-size", "8"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None

@@ -1,0 +1,14 @@
+# The musicrec API image used by docker-compose.yml (Qdrant server mode via QDRANT_URL).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY indexer ./indexer
+COPY api ./api
+RUN pip install .
+COPY data/demo ./data/demo
+EXPOSE 8000
+CMD ["musicrec-api"]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running service: install, index the committed demo
+# catalog into the embedded Qdrant Edge store (data/qdrant), then serve the API.
+# Re-runs skip every unchanged track, so they start in seconds.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+musicrec index data/demo/tracks.csv
+host=${MUSICREC_API_HOST:-127.0.0.1}
+port=${MUSICREC_API_PORT:-8000}
+cat <<TXT
+
+musicrec is starting on http://$host:$port  (interactive docs: http://$host:$port/docs)
+Try:
+  curl -s http://$host:$port/health
+  curl -s "http://$host:$port/search?q=jenny+I+got+your+number&limit=3"
+  curl -s -X POST http://$host:$port/recommendations -H 'content-type: application/json' \\
+       -d '{"positive": ["00MI0oGDVJYM1qWbyUOIhH"], "limit": 5}'
+TXT
+exec musicrec-api

@@ -1,0 +1,110 @@
+"""Latency of `POST /recommendations` over HTTP next to the engine query it wraps.
+
+    python scripts/bench_api.py --requests 300 --concurrency 4
+
+Serves an already indexed data dir (default: data/, as left by scripts/demo.sh) with uvicorn
+on 127.0.0.1, sends a fixed number of requests with random real seeds, and times the same
+fused query called directly on the store. Loopback only; bounded request count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx
+import uvicorn
+
+from api.main import create_app
+from api.recommender import Recommender
+from indexer.store import open_store
+from schemas.api import RecommendationRequest
+from schemas.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentiles(ms: list[float]) -> str:
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return f"{q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=2, help="positive seeds per request")
+    parser.add_argument("--limit", type=int, default=10)
+    args = parser.parse_args()
+    settings = load_settings(data_dir=args.data_dir)
+    rng = random.Random(0)
+
+    store = open_store(settings)
+    track_ids = [r.payload["track_id"] for batch in store.scroll(1000) for r in batch]
+    bodies = [
+        {"positive": rng.sample(track_ids, args.seeds), "limit": args.limit}
+        for _ in range(args.requests)
+    ]
+    direct = Recommender(store, None, settings.fusion, settings.rrf_k, settings.prefetch_limit)
+    engine_ms = []
+    for body in bodies:
+        started = time.perf_counter()
+        direct.recommend(RecommendationRequest(**body))
+        engine_ms.append((time.perf_counter() - started) * 1000)
+    store.close()  # the embedded shard has one owner: hand it to the server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def call(body: dict) -> float:
+        started = time.perf_counter()
+        response = client.post("/recommendations", json=body)
+        response.raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+    for body in bodies[:10]:
+        call(body)  # warm-up
+    serial = [call(b) for b in bodies]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        concurrent = list(pool.map(call, bodies))
+    throughput = len(bodies) / (time.perf_counter() - started)
+    client.close()
+    server.should_exit = True
+    thread.join()
+
+    print(
+        f"collection: {len(track_ids)} tracks ({settings.engine}); {args.requests} requests, "
+        f"{args.seeds} seeds, limit {args.limit}; cores {os.cpu_count()}"
+    )
+    print("| what | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|")
+    print(f"| recommendation logic + engine, in-process | {percentiles(engine_ms)} |")
+    print(f"| POST /recommendations over HTTP, 1 client | {percentiles(serial)} |")
+    print(
+        f"| POST /recommendations, {args.concurrency} concurrent clients "
+        f"| {percentiles(concurrent)} |"
+    )
+    print(f"throughput with {args.concurrency} clients: {throughput:.0f} requests/s, 0 errors")
+
+
+if __name__ == "__main__":
+    main()

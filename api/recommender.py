@@ -7,9 +7,10 @@ query by point id, and computing the query here keeps both engines on one code p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from indexer.encoders.base import Encoder
 from indexer.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
@@ -21,7 +22,7 @@ from schemas.api import (
     SearchResponse,
     TrackOut,
 )
-from schemas.layout import LYRICS, MODALITIES
+from schemas.layout import COVER, LYRICS, MODALITIES, CollectionLayout, LayoutMismatchError
 from schemas.tracks import point_id
 
 
@@ -79,9 +80,11 @@ def explain(hit: ScoredRecord, queries: dict[str, np.ndarray]) -> Recommendation
 class Recommender:
     store: VectorStore
     lyrics_encoder: Encoder | None
+    cover_encoder: Encoder | None = None
     fusion: str = "rrf"
     rrf_k: int = 60
     prefetch_limit: int = 200
+    _layout: CollectionLayout | None = field(default=None, init=False, repr=False)
 
     def seeds(self, track_ids: Sequence[str]) -> dict[str, PointRecord]:
         """Stored points for the ids, by track id; all must exist."""
@@ -123,14 +126,35 @@ class Recommender:
             weights={k: weights[k] for k in queries},
         )
 
-    def search_text(
-        self, text: str, *, limit: int, offset: int = 0, filters: Filters | None = None
+    def _check_encoder(self, name: str, encoder: Encoder) -> None:
+        """Refuse to compare a query vector with vectors made by another encoder."""
+        if self._layout is None:
+            self._layout = self.store.layout()
+        stored = self._layout.vectors.get(name) if self._layout else None
+        if stored is None:
+            raise UnsupportedQueryError(f"the collection has no '{name}' vectors")
+        if (stored.size, stored.encoder) != (encoder.dim, encoder.encoder_id):
+            raise LayoutMismatchError(
+                f"the collection's '{name}' vectors come from {stored.encoder} ({stored.size}-d) "
+                f"but the API is configured with {encoder.encoder_id} ({encoder.dim}-d): "
+                "re-index the collection with the configured encoder, or restore the settings"
+            )
+
+    def search_vector(
+        self,
+        name: str,
+        encoder: Encoder,
+        vector: np.ndarray,
+        query: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
     ) -> SearchResponse:
-        if self.lyrics_encoder is None:
-            raise UnsupportedQueryError("no lyrics encoder is configured")
-        q = _unit(self.lyrics_encoder.encode_text(text).astype(np.float64))
+        self._check_encoder(name, encoder)
+        q = _unit(vector.astype(np.float64))
         hits = self.store.search(
-            LYRICS,
+            name,
             q.tolist(),
             limit=limit,
             offset=offset,
@@ -138,5 +162,45 @@ class Recommender:
             with_vectors=True,
         )
         return SearchResponse(
-            query=text, modality=LYRICS, items=[explain(h, {LYRICS: q}) for h in hits]
+            query=query, modality=name, items=[explain(h, {name: q}) for h in hits]
+        )
+
+    def search_text(
+        self,
+        text: str,
+        *,
+        modality: str = LYRICS,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> SearchResponse:
+        encoder = self.lyrics_encoder if modality == LYRICS else self.cover_encoder
+        if encoder is None or not encoder.supports_text:
+            raise UnsupportedQueryError(
+                "text search on covers needs the CLIP cover encoder "
+                "(MUSICREC_COVER_ENCODER=clip with MUSICREC_CLIP_CHECKPOINT); the configured "
+                f"cover encoder ({getattr(encoder, 'encoder_id', 'none')}) embeds images only"
+                if modality == COVER
+                else "no lyrics encoder is configured"
+            )
+        vector = encoder.encode_text(text)
+        return self.search_vector(
+            modality, encoder, vector, text, limit=limit, offset=offset, filters=filters
+        )
+
+    def search_image(
+        self,
+        image: Image.Image,
+        *,
+        label: str,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> SearchResponse:
+        if self.cover_encoder is None:
+            raise UnsupportedQueryError("no cover encoder is configured (MUSICREC_COVER_ENCODER)")
+        [vector] = self.cover_encoder.encode([image])
+        assert vector is not None
+        return self.search_vector(
+            COVER, self.cover_encoder, vector, label, limit=limit, offset=offset, filters=filters
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from api.recommender import Recommender
 from indexer.encoders.base import Encoder
+from indexer.encoders.cover import build_cover_encoder
 from indexer.encoders.factory import build_lyrics_encoder
 from indexer.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -19,6 +20,7 @@ class Resources:
     settings: Settings
     store: VectorStore
     lyrics_encoder: Encoder | None
+    cover_encoder: Encoder | None
     recommender: Recommender
 
     def close(self) -> None:
@@ -43,11 +45,13 @@ def build_resources(settings: Settings) -> Resources:
             raise  # a locked or broken embedded shard will not heal by itself
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
     lyrics = build_lyrics_encoder(settings)
+    cover = build_cover_encoder(settings)
     recommender = Recommender(
         store,
         lyrics,
+        cover,
         fusion=settings.fusion,
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
     )
-    return Resources(settings, store, lyrics, recommender)
+    return Resources(settings, store, lyrics, cover, recommender)

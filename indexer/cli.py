@@ -17,23 +17,32 @@ SHOWN_ERRORS = 20
 
 
 class RejectLog:
-    """Prints the first rejected rows and, if asked, writes every one of them to a CSV."""
+    """Prints the first problems (rejected rows, failed covers) and, if asked, writes every
+    one of them to a CSV, so a million-row run does not flood the terminal."""
 
     def __init__(self, path: Path | None) -> None:
         self.shown = 0
+        self.covers = 0
         self._file = path.open("w", newline="", encoding="utf-8") if path else None
         self._writer = csv.writer(self._file) if self._file else None
         if self._writer:
-            self._writer.writerow(["line", "track_id", "reason"])
+            self._writer.writerow(["line", "track_id_or_url", "reason"])
 
     def __call__(self, err: RowError) -> None:
         if self._writer:
             self._writer.writerow([err.line, err.track_id or "", err.reason])
+        self._show(f"rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}")
+
+    def cover(self, url: str, reason: str) -> None:
+        """A cover that could not be used: its tracks are indexed without a cover vector."""
+        if self._writer:
+            self._writer.writerow(["", url, f"cover: {reason}"])
+        self.covers += 1
+        self._show(f"cover {url}: {reason} (its tracks get no cover vector)")
+
+    def _show(self, message: str) -> None:
         if self.shown < SHOWN_ERRORS:
-            print(
-                f"  rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}",
-                file=sys.stderr,
-            )
+            print(f"  {message}", file=sys.stderr)
         self.shown += 1
 
     def close(self) -> None:
@@ -42,18 +51,24 @@ class RejectLog:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from indexer.encoders.factory import build_lyrics_encoder
+    from indexer.encoders.factory import build_index_encoders
     from indexer.pipeline import Indexer
     from indexer.store import open_store
 
     settings = load_settings()
     store = open_store(settings)
     rejects = RejectLog(args.rejects)
+    encoders = []
     try:
-        print(f"loading encoders ({settings.lyrics_model}) …", file=sys.stderr, flush=True)
+        print(
+            f"loading encoders (lyrics: {settings.lyrics_model}, cover: {settings.cover_encoder})",
+            file=sys.stderr,
+            flush=True,
+        )
+        encoders = build_index_encoders(settings, on_cover_error=rejects.cover)
         indexer = Indexer(
             store,
-            [build_lyrics_encoder(settings)],
+            encoders,
             batch_size=args.batch_size or settings.index_batch_size,
             optimize_above=settings.exact_search_below,
             progress=not args.no_progress,
@@ -61,15 +76,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = indexer.run(args.path, schema=args.schema, force=args.force, on_error=rejects)
         total = store.count()
     finally:
+        for encoder in encoders:
+            getattr(encoder, "close", lambda: None)()
         rejects.close()
         store.close()
     if rejects.shown > SHOWN_ERRORS:
-        more = rejects.shown - SHOWN_ERRORS
-        print(
-            f"  … {more} more rejected rows"
-            + (f" (all in {args.rejects})" if args.rejects else " (use --rejects FILE)"),
-            file=sys.stderr,
-        )
+        where = f"all in {args.rejects}" if args.rejects else "use --rejects FILE"
+        print(f"  … {rejects.shown - SHOWN_ERRORS} more problems ({where})", file=sys.stderr)
+    if rejects.covers:
+        print(f"  {rejects.covers} cover URLs failed; re-runs retry them", file=sys.stderr)
     print(
         f"{report.summary()}\ncollection '{settings.collection}' ({store.engine}): {total} points"
     )
@@ -84,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--schema", default="auto", choices=["auto", "kaggle", "tidytuesday"])
     index.add_argument("--force", action="store_true", help="re-encode even unchanged tracks")
     index.add_argument("--batch-size", type=int, default=None)
-    index.add_argument("--rejects", type=Path, default=None, help="write every rejected row here")
+    index.add_argument("--rejects", type=Path, default=None, help="write every problem here")
     index.add_argument("--no-progress", action="store_true")
     index.set_defaults(func=cmd_index)
     return parser

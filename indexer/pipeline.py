@@ -28,6 +28,9 @@ from schemas.tracks import Track, point_id
 
 log = logging.getLogger(__name__)
 
+# Marks a point stored without a vector its input should have given, so re-runs retry it.
+INCOMPLETE = "~incomplete"
+
 # Which part of a Track each modality's encoder reads.
 INPUTS: dict[str, Callable[[Track], Any]] = {
     LYRICS: lambda t: t.lyrics,
@@ -171,12 +174,17 @@ class Indexer:
         vectors: list[dict[str, list[float]]] = [{} for _ in todo]
         for encoder in encoders:
             name = encoder.vector_name
-            encoded = encoder.encode([INPUTS[name](t) for t in todo])
-            for slot, vec in zip(vectors, encoded, strict=True):
-                if vec is None:
-                    report.missing[name] += 1
-                else:
+            inputs = [INPUTS[name](t) for t in todo]
+            encoded = encoder.encode(inputs)
+            for track, given, slot, vec in zip(todo, inputs, vectors, encoded, strict=True):
+                if vec is not None:
                     slot[name] = vec.tolist()
+                    continue
+                report.missing[name] += 1
+                if given:
+                    # The input was there but could not be encoded (a cover that failed to
+                    # download): leave the hash stale so the next run tries again.
+                    hashes[track.id] += INCOMPLETE
         self.store.upsert(
             [
                 PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})

@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     # --- API ---------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
-    max_limit: int = Field(100, ge=1, le=1000)
+    max_upload_bytes: int = Field(5_000_000, ge=1000, description="POST /search/cover cap.")
+    max_image_pixels: int = Field(40_000_000, ge=10_000)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -13,7 +13,14 @@ router = APIRouter(tags=["health"])
 def health(resources: ResourcesDep, response: Response) -> HealthResponse:
     """Degraded (HTTP 503) while the collection is missing or Qdrant is unreachable."""
     store = resources.store
-    encoders = {"lyrics": resources.lyrics_encoder.encoder_id} if resources.lyrics_encoder else {}
+    encoders = {
+        name: encoder.encoder_id
+        for name, encoder in (
+            ("lyrics", resources.lyrics_encoder),
+            ("cover", resources.cover_encoder),
+        )
+        if encoder is not None
+    }
     base = dict(engine=store.engine, collection=store.collection, encoders=encoders)
     try:
         exists = store.exists()

@@ -2,22 +2,51 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, UploadFile
 
-from api.deps import FiltersDep, RecommenderDep
+from api.deps import FiltersDep, RecommenderDep, ResourcesDep
+from indexer.encoders.cover import load_image
 from schemas.api import SearchResponse
 
 router = APIRouter(tags=["search"])
 
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1000)]
 
-@router.get("/search", response_model=SearchResponse)
+
+@router.get("/search", response_model=SearchResponse, responses={400: {}, 409: {}})
 def search(
     recommender: RecommenderDep,
     filters: FiltersDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text.")],
-    modality: Literal["lyrics"] = "lyrics",
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=1000)] = 0,
+    modality: Literal["lyrics", "cover"] = "lyrics",
+    limit: Limit = 10,
+    offset: Offset = 0,
 ) -> SearchResponse:
-    """Free text → lyrics embedding → the tracks whose lyrics are nearest."""
-    return recommender.search_text(q, limit=limit, offset=offset, filters=filters)
+    """Free text → the nearest tracks by lyrics, or by cover (needs the CLIP cover encoder)."""
+    return recommender.search_text(
+        q, modality=modality, limit=limit, offset=offset, filters=filters
+    )
+
+
+@router.post("/search/cover", response_model=SearchResponse, responses={400: {}, 409: {}, 413: {}})
+def search_cover(
+    image: UploadFile,
+    resources: ResourcesDep,
+    recommender: RecommenderDep,
+    filters: FiltersDep,
+    limit: Limit = 10,
+    offset: Offset = 0,
+) -> SearchResponse:
+    """Tracks whose album covers look like the uploaded image."""
+    cap = resources.settings.max_upload_bytes
+    data = image.file.read(cap + 1)
+    if len(data) > cap:
+        raise HTTPException(413, detail=f"image larger than {cap} bytes")
+    try:
+        picture = load_image(data, max_pixels=resources.settings.max_image_pixels)
+    except ValueError as exc:
+        raise HTTPException(400, detail=f"image: {exc}") from None
+    return recommender.search_image(
+        picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters
+    )

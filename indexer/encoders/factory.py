@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from indexer.encoders.base import Encoder
 from indexer.encoders.lyrics import LyricsEncoder
 from schemas.settings import Settings
 
@@ -13,3 +16,25 @@ def build_lyrics_encoder(settings: Settings) -> LyricsEncoder:
         max_seq_length=settings.lyrics_max_seq_length,
         device=settings.device,
     )
+
+
+def build_index_encoders(
+    settings: Settings, on_cover_error: Callable[[str, str], None] | None = None
+) -> list[Encoder]:
+    """The model-backed encoders of an indexing run (audio comes from the stored scaler)."""
+    from indexer.cover_vectors import CoverUrlEncoder, cover_cache_dir
+    from indexer.covers import CoverFetcher
+    from indexer.encoders.cover import build_cover_encoder
+
+    encoders: list[Encoder] = [build_lyrics_encoder(settings)]
+    image_encoder = build_cover_encoder(settings)
+    if image_encoder is not None:
+        encoders.append(
+            CoverUrlEncoder(
+                CoverFetcher(cover_cache_dir(settings)),
+                image_encoder,
+                batch_size=settings.cover_batch_size,
+                on_error=on_cover_error,
+            )
+        )
+    return encoders

@@ -66,6 +66,35 @@ class Settings(BaseSettings):
     cover_batch_size: int = Field(16, ge=1, le=512)
     device: str = Field("cpu", description="torch device for the encoders: cpu, cuda, auto.")
 
+    # --- Spotify Web API (metadata enrichment; audio features are not served to new apps) --
+    spotify_client_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "MUSICREC_SPOTIFY_CLIENT_ID",
+            "SPOTIFY_CLIENT_ID",
+            "SPOTIPY_CLIENT_ID",
+            "spotify_client_id",
+        ),
+    )
+    spotify_client_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "MUSICREC_SPOTIFY_CLIENT_SECRET",
+            "SPOTIFY_CLIENT_SECRET",
+            "SPOTIPY_CLIENT_SECRET",
+            "spotify_client_secret",
+        ),
+    )
+    spotify_api_url: str = Field(
+        "https://api.spotify.com/v1/", description="Overridable for a local test double."
+    )
+    spotify_auth_url: str = "https://accounts.spotify.com/api/token"
+    spotify_cache_ttl: float = Field(7 * 24 * 3600, ge=0, description="Seconds.")
+    spotify_timeout: float = Field(10.0, gt=0, le=120)
+    spotify_max_retry_seconds: float = Field(
+        60.0, gt=0, description="Total time budget for retries of one call (429/5xx)."
+    )
+
     # --- indexing ----------------------------------------------------------------------
     index_batch_size: int = Field(256, ge=1, le=10_000)
 
@@ -93,6 +122,10 @@ class Settings(BaseSettings):
         if self.qdrant_path is None:
             self.qdrant_path = self.data_dir / "qdrant"
         return self
+
+    @property
+    def spotify_enabled(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
 
     @property
     def engine(self) -> Literal["edge", "server", "memory"]:

@@ -11,9 +11,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 LYRICS = "lyrics"
+LYRICS_TERMS = "lyrics_terms"  # sparse BM25 term weights of the lyrics
 COVER = "cover"
 AUDIO = "audio"
-MODALITIES: tuple[str, ...] = (LYRICS, COVER, AUDIO)
+DENSE_MODALITIES: tuple[str, ...] = (LYRICS, COVER, AUDIO)
+SPARSE_MODALITIES: tuple[str, ...] = (LYRICS_TERMS,)
+MODALITIES: tuple[str, ...] = (LYRICS, LYRICS_TERMS, COVER, AUDIO)
 
 # Order matters: it is the order of the components of the `audio` vector.
 AUDIO_NUMERIC_FEATURES: tuple[str, ...] = (
@@ -44,8 +47,16 @@ class VectorSpec(BaseModel):
     encoder: str = Field(description="Which encoder produced these vectors (refuse a mix).")
 
 
+class SparseSpec(BaseModel):
+    """A sparse vector whose IDF the engine computes over the collection (Qdrant's modifier)."""
+
+    modifier: Literal["idf", "none"] = "idf"
+    encoder: str
+
+
 class CollectionLayout(BaseModel):
     vectors: dict[str, VectorSpec]
+    sparse_vectors: dict[str, SparseSpec] = Field(default_factory=dict)
     payload_indexes: dict[str, PayloadType]
 
 
@@ -62,13 +73,16 @@ PAYLOAD_INDEXES: dict[str, PayloadType] = {
 }
 
 
-def build_layout(encoders: dict[str, tuple[int, str]]) -> CollectionLayout:
-    """Layout for the given ``{vector name: (dimension, encoder id)}``."""
+def build_layout(
+    encoders: dict[str, tuple[int, str]], sparse: dict[str, str] | None = None
+) -> CollectionLayout:
+    """Layout for dense ``{name: (dimension, encoder id)}`` and sparse ``{name: encoder id}``."""
     return CollectionLayout(
         vectors={
             name: VectorSpec(size=dim, distance="cosine", encoder=encoder_id)
             for name, (dim, encoder_id) in encoders.items()
         },
+        sparse_vectors={name: SparseSpec(encoder=eid) for name, eid in (sparse or {}).items()},
         payload_indexes=dict(PAYLOAD_INDEXES),
     )
 
@@ -80,6 +94,14 @@ class LayoutMismatchError(RuntimeError):
 def check_compatible(stored: CollectionLayout, wanted: CollectionLayout) -> None:
     """Refuse to mix vectors from different encoders in one collection."""
     problems = []
+    for name, sparse in wanted.sparse_vectors.items():
+        had = stored.sparse_vectors.get(name)
+        if had is None:
+            problems.append(f"sparse vector '{name}' is not in the collection")
+        elif had != sparse:
+            problems.append(
+                f"sparse vector '{name}' was built by {had.encoder}, not {sparse.encoder}"
+            )
     for name, spec in wanted.vectors.items():
         have = stored.vectors.get(name)
         if have is None:

@@ -12,9 +12,14 @@ import pytest
 from indexer.store import PointRecord, TrackFilter, VectorStore
 from schemas.layout import build_layout
 from schemas.tracks import point_id
+from schemas.vectors import SparseVector
 
 DIMS = {"lyrics": 16, "audio": 13}
-LAYOUT = build_layout({name: (dim, f"test-{name}") for name, dim in DIMS.items()})
+TERMS = "terms"
+LAYOUT = build_layout(
+    {name: (dim, f"test-{name}") for name, dim in DIMS.items()}, {TERMS: "test-bm25"}
+)
+COMMON, RARE = 7, 99_001  # term ids: one in every lyric, one in a single track
 GENRES = ["pop", "rock", "rap", "edm"]
 N = 120
 
@@ -34,6 +39,13 @@ def make_points(seed: int = 0) -> list[PointRecord]:
             if (name == "lyrics" and i % 3 == 0) or (name == "audio" and i % 7 == 0):
                 continue
             vectors[name] = (centers[name][i % 4] + 0.3 * rng.normal(size=dim)).tolist()
+        if "lyrics" in vectors:
+            # Every lyric has the common term (twice as often in track 10); only track 11
+            # has the rare one, so IDF alone decides who wins a query for both.
+            terms = [(COMMON, 2.0 if i == 10 else 1.0), (1000 + i % 5, 0.5)]
+            if i == 11:
+                terms.append((RARE, 1.0))
+            vectors[TERMS] = SparseVector.from_pairs(terms)
         payload = {
             "track_id": f"t{i}",
             "name": f"Track {i}",
@@ -80,7 +92,7 @@ class StoreContract:
         got = {r.id: r for r in store.retrieve(ids, with_vectors=True)}
         assert set(got) == {points[0].id, points[1].id}
         assert set(got[points[0].id].vectors) == {"audio"} - ({"audio"} if 0 % 7 == 0 else set())
-        assert set(got[points[1].id].vectors) == {"lyrics", "audio"}
+        assert set(got[points[1].id].vectors) == {"lyrics", "audio", TERMS}
         stored = np.array(got[points[1].id].vectors["lyrics"])
         expected = unit(np.array(points[1].vectors["lyrics"]))
         np.testing.assert_allclose(stored, expected, atol=1e-5)  # cosine stores unit vectors
@@ -192,6 +204,36 @@ class StoreContract:
         seen = [r.id for batch in store.scroll(batch_size=17) for r in batch]
         assert len(seen) == len(set(seen)) == N - 2
         assert points[0].id not in seen
+
+    def test_sparse_vectors_round_trip(self, filled) -> None:
+        store, points = filled
+        got = store.retrieve([points[11].id, points[3].id], with_vectors=True)
+        by_id = {r.id: r for r in got}
+        sparse = by_id[points[11].id].vectors[TERMS]
+        assert isinstance(sparse, SparseVector)
+        assert sparse.indices == points[11].vectors[TERMS].indices
+        assert sparse.values == pytest.approx(points[11].vectors[TERMS].values)
+        assert TERMS not in by_id[points[3].id].vectors  # no lyrics, no terms
+
+    def test_sparse_search_applies_idf(self, filled) -> None:
+        store, points = filled
+        query = SparseVector.from_pairs([(COMMON, 1.0), (RARE, 1.0)])
+        hits = store.search(TERMS, query, limit=5)
+        # Without IDF track 10 (common term x2) would win; the rare term outweighs it.
+        assert hits[0].id == points[11].id
+        assert hits[1].id == points[10].id
+        only_common = store.search(TERMS, SparseVector.from_pairs([(COMMON, 1.0)]), limit=3)
+        assert only_common[0].id == points[10].id
+
+    def test_fused_search_with_a_sparse_prefetch(self, filled) -> None:
+        store, points = filled
+        queries = {
+            TERMS: SparseVector.from_pairs([(RARE, 1.0)]),
+            "lyrics": points[11].vectors["lyrics"],
+        }
+        hits = store.fused_search(queries, {TERMS: 1.0, "lyrics": 1.0}, limit=5, with_vectors=True)
+        assert hits[0].id == points[11].id
+        assert isinstance(hits[0].vectors[TERMS], SparseVector)
 
     def test_drop(self, filled) -> None:
         store, _ = filled

@@ -54,6 +54,24 @@ class TestLocalClientStore(StoreContract):
         s.close()
 
 
+def test_sparse_scores_are_identical_on_both_engines(tmp_path) -> None:
+    """Same points, same sparse query: the same BM25-IDF scores (ties may order differently)."""
+    from schemas.vectors import SparseVector
+    from tests.store_contract import COMMON, RARE, TERMS, N, make_points
+
+    edge = EdgeStore(tmp_path / "q", "c")
+    local = ClientStore(QdrantClient(location=":memory:"), "c", engine="memory")
+    query = SparseVector.from_pairs([(COMMON, 1.0), (RARE, 1.0), (1002, 1.0)])
+    results = []
+    for store in (edge, local):
+        store.create(LAYOUT, {})
+        store.upsert(make_points())
+        hits = store.search(TERMS, query, limit=N)  # all matches: no tie cut at the limit
+        results.append(sorted((-round(h.score, 4), h.id) for h in hits))
+        store.close()
+    assert results[0] == results[1]
+
+
 def _compose_qdrant_image() -> str:
     match = re.search(r"image:\s*(qdrant/qdrant:\S+)", COMPOSE.read_text())
     assert match, "docker-compose.yml must pin the qdrant image"

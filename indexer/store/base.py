@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.layout import CollectionLayout
+from schemas.vectors import Vector
 
 
 class StoreError(RuntimeError):
@@ -32,7 +33,7 @@ class PointRecord:
     """A point as written and read: id is the UUID string from `schemas.tracks.point_id`."""
 
     id: str
-    vectors: dict[str, list[float]] = field(default_factory=dict)
+    vectors: dict[str, Vector] = field(default_factory=dict)
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -41,7 +42,7 @@ class ScoredRecord:
     id: str
     score: float
     payload: dict[str, Any]
-    vectors: dict[str, list[float]] = field(default_factory=dict)
+    vectors: dict[str, Vector] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,18 +133,18 @@ class VectorStore(ABC):
     def search(
         self,
         vector_name: str,
-        vector: Sequence[float],
+        vector: Vector,
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredRecord]:
-        """Nearest neighbours on one named vector."""
+        """Nearest neighbours on one named vector (dense, or sparse with IDF applied)."""
 
     @abstractmethod
     def fused_search(
         self,
-        queries: dict[str, Sequence[float]],
+        queries: dict[str, Vector],
         weights: dict[str, float],
         limit: int,
         offset: int = 0,

@@ -26,6 +26,7 @@ from indexer.store.base import (
     filter_conditions,
 )
 from schemas.layout import CollectionLayout
+from schemas.vectors import SparseVector, Vector
 
 _DISTANCES = {
     "cosine": models.Distance.COSINE,
@@ -88,8 +89,21 @@ def _filter(flt: TrackFilter | None) -> models.Filter | None:
     )
 
 
-def _vectors(raw: Any) -> dict[str, list[float]]:
-    return {k: list(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+def _to_engine(v: Vector) -> Any:
+    if isinstance(v, SparseVector):
+        return models.SparseVector(indices=list(v.indices), values=list(v.values))
+    return list(map(float, v))
+
+
+def _vectors(raw: Any) -> dict[str, Vector]:
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        k: SparseVector(tuple(v.indices), tuple(v.values))
+        if isinstance(v, models.SparseVector)
+        else list(v)
+        for k, v in raw.items()
+    }
 
 
 def _record(r: models.Record) -> PointRecord:
@@ -132,6 +146,12 @@ class ClientStore(VectorStore):
                 name: models.VectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
                 for name, spec in layout.vectors.items()
             },
+            sparse_vectors_config={
+                name: models.SparseVectorParams(
+                    modifier=models.Modifier.IDF if spec.modifier == "idf" else None
+                )
+                for name, spec in layout.sparse_vectors.items()
+            },
             hnsw_config=models.HnswConfigDiff(m=m, ef_construct=ef_construct),
             metadata={**metadata, "layout": layout.model_dump()},
         )
@@ -172,7 +192,7 @@ class ClientStore(VectorStore):
             points=[
                 models.PointStruct(
                     id=p.id,
-                    vector={k: list(map(float, v)) for k, v in p.vectors.items()},
+                    vector={k: _to_engine(v) for k, v in p.vectors.items()},
                     payload=p.payload,
                 )
                 for p in points
@@ -239,7 +259,7 @@ class ClientStore(VectorStore):
     def search(
         self,
         vector_name: str,
-        vector: Sequence[float],
+        vector: Vector,
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
@@ -247,7 +267,7 @@ class ClientStore(VectorStore):
     ) -> list[ScoredRecord]:
         response = self.client.query_points(
             self.collection,
-            query=list(map(float, vector)),
+            query=_to_engine(vector),
             using=vector_name,
             query_filter=_filter(flt),
             search_params=self._params(),
@@ -261,7 +281,7 @@ class ClientStore(VectorStore):
     @_translate_errors
     def fused_search(
         self,
-        queries: dict[str, Sequence[float]],
+        queries: dict[str, Vector],
         weights: dict[str, float],
         limit: int,
         offset: int = 0,
@@ -276,7 +296,7 @@ class ClientStore(VectorStore):
         params = self._params()
         prefetch = [
             models.Prefetch(
-                query=list(map(float, queries[name])),
+                query=_to_engine(queries[name]),
                 using=name,
                 filter=server_filter,
                 params=params,

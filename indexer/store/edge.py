@@ -31,6 +31,7 @@ from indexer.store.base import (
     filter_conditions,
 )
 from schemas.layout import CollectionLayout
+from schemas.vectors import SparseVector, Vector
 
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 _PAYLOAD_TYPES = {
@@ -64,8 +65,21 @@ def _filter(flt: TrackFilter | None) -> qe.Filter | None:
     )
 
 
-def _vectors(raw: Any) -> dict[str, list[float]]:
-    return {k: list(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+def _to_engine(v: Vector) -> Any:
+    if isinstance(v, SparseVector):
+        return qe.SparseVector(list(v.indices), list(v.values))
+    return list(map(float, v))
+
+
+def _vectors(raw: Any) -> dict[str, Vector]:
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        k: SparseVector(tuple(v.indices), tuple(v.values))
+        if isinstance(v, qe.SparseVector)
+        else list(v)
+        for k, v in raw.items()
+    }
 
 
 class EdgeStore(VectorStore):
@@ -132,6 +146,12 @@ class EdgeStore(VectorStore):
                 name: qe.EdgeVectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
                 for name, spec in layout.vectors.items()
             },
+            sparse_vectors={
+                name: qe.EdgeSparseVectorParams(
+                    modifier=qe.Modifier.Idf if spec.modifier == "idf" else None
+                )
+                for name, spec in layout.sparse_vectors.items()
+            },
             hnsw_config=qe.HnswIndexConfig(
                 m=m, ef_construct=ef_construct, full_scan_threshold=10_000
             ),
@@ -191,7 +211,7 @@ class EdgeStore(VectorStore):
             return
         ops = qe.UpdateOperation.upsert_points(
             [
-                qe.Point(p.id, {k: list(map(float, v)) for k, v in p.vectors.items()}, p.payload)
+                qe.Point(p.id, {k: _to_engine(v) for k, v in p.vectors.items()}, p.payload)
                 for p in points
             ]
         )
@@ -245,7 +265,7 @@ class EdgeStore(VectorStore):
     def search(
         self,
         vector_name: str,
-        vector: Sequence[float],
+        vector: Vector,
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
@@ -254,7 +274,7 @@ class EdgeStore(VectorStore):
         request = qe.QueryRequest(
             limit=limit,
             offset=offset,
-            query=qe.Query.Nearest(list(map(float, vector)), using=vector_name),
+            query=qe.Query.Nearest(_to_engine(vector), using=vector_name),
             filter=_filter(flt),
             params=self._params(),
             with_payload=True,
@@ -264,7 +284,7 @@ class EdgeStore(VectorStore):
 
     def fused_search(
         self,
-        queries: dict[str, Sequence[float]],
+        queries: dict[str, Vector],
         weights: dict[str, float],
         limit: int,
         offset: int = 0,
@@ -280,7 +300,7 @@ class EdgeStore(VectorStore):
         prefetches = [
             qe.Prefetch(
                 limit=max(prefetch_limit, limit + offset),
-                query=qe.Query.Nearest(list(map(float, queries[name])), using=name),
+                query=qe.Query.Nearest(_to_engine(queries[name]), using=name),
                 filter=engine_filter,
                 params=params,
             )

@@ -85,13 +85,13 @@ class _TorchImageEncoder(Encoder[Image.Image]):
 
     def encode(self, items: Sequence[Image.Image | None]) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = [None] * len(items)
-        present = [i for i, item in enumerate(items) if item is not None]
+        present = [(i, item) for i, item in enumerate(items) if item is not None]
         for start in range(0, len(present), self.batch_size):
             chunk = present[start : start + self.batch_size]
-            batch = torch.stack([self.preprocess(items[i].convert("RGB")) for i in chunk])  # type: ignore[union-attr]
+            batch = torch.stack([self.preprocess(item.convert("RGB")) for _, item in chunk])
             with torch.inference_mode():
                 features = self._forward(batch.to(self.device)).float().cpu().numpy()
-            for i, vector in zip(chunk, l2_normalize(features), strict=True):
+            for (i, _), vector in zip(chunk, l2_normalize(features), strict=True):
                 out[i] = vector
         return out
 
@@ -235,12 +235,13 @@ class ClipCoverEncoder(_TorchImageEncoder):
         super().__init__(batch_size=batch_size, device=resolve_device(device))
         import open_clip
 
-        config = open_clip.get_model_config(model_name)
-        if config is None:
+        # Checked before get_model_config: for an "hf-hub:" name that call already downloads.
+        if model_name not in open_clip.list_models():
             raise ValueError(
                 f"unknown open_clip model {model_name!r} (hub names are not supported: "
                 f"this encoder never downloads). Built-in models: {open_clip.list_models()}"
             )
+        config = open_clip.get_model_config(model_name)
         text_cfg = config.get("text_cfg", {})
         if text_cfg.get("hf_model_name") or text_cfg.get("hf_tokenizer_name"):
             raise ValueError(

@@ -1,0 +1,264 @@
+"""Fetch album covers over HTTP into an on-disk cache, then embed each distinct cover once.
+
+A catalog lists the same ``album_url`` for every track of an album and real cover hosts fail
+in every way (404, throttling, HTML error pages, truncated bodies, huge images), so the fetcher
+de-duplicates, retries only what can succeed later, validates images before caching them and
+reports a specific reason per URL instead of raising.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from indexer.encoders.base import Encoder
+from indexer.encoders.cover import load_image
+
+log = logging.getLogger(__name__)
+
+# Statuses worth another attempt: the server may answer differently in a moment.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Statuses that stay wrong for the rest of the run: not re-requested by later batches.
+GONE_STATUSES = frozenset({404, 410})
+# Some CDNs serve covers as generic binary; the decode check still rejects non-images.
+ACCEPTED_NON_IMAGE_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
+MAX_BACKOFF = 30.0
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CoverResult:
+    url: str
+    path: Path | None
+    error: str | None
+    from_cache: bool = False
+
+
+class _FetchError(Exception):
+    """A failure with its final per-URL message; `retryable` failures get another attempt."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float = 0.0):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class CoverFetcher:
+    """Thread pool over one httpx.Client: the callers (indexing batches) are synchronous.
+
+    ``retries`` is the number of attempts per URL, the first included (1 = never retry).
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        max_concurrency: int = 8,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_bytes: int = 10_000_000,
+        max_pixels: int = 40_000_000,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if max_concurrency < 1 or retries < 1:
+            raise ValueError("max_concurrency and retries must be >= 1")
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self._own_client = client is None
+        self.client = client or httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            headers={"User-Agent": "musicrec-cover-fetcher/0.1"},
+        )
+        # URLs that answered 404/410 in this run; never persisted (a cover may appear later).
+        self._gone: dict[str, str] = {}
+        self._gone_lock = threading.Lock()
+
+    def __enter__(self) -> CoverFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def cache_path(self, url: str) -> Path:
+        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        # Fan out so a large catalog does not put every cover in one directory.
+        return self.cache_dir / digest[:2] / digest
+
+    def fetch_many(self, urls: Iterable[str]) -> dict[str, CoverResult]:
+        """One result per distinct URL; each URL is requested at most once per call."""
+        results: dict[str, CoverResult] = {}
+        to_fetch: list[str] = []
+        for url in dict.fromkeys(urls):
+            path = self.cache_path(url)
+            if path.is_file():
+                results[url] = CoverResult(url, path, None, from_cache=True)
+            elif url in self._gone:
+                results[url] = CoverResult(url, None, self._gone[url])
+            else:
+                to_fetch.append(url)
+        if to_fetch:
+            workers = min(self.max_concurrency, len(to_fetch))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cover") as pool:
+                for result in pool.map(self._fetch_one, to_fetch):
+                    results[result.url] = result
+        failed = sum(result.error is not None for result in results.values())
+        if failed:
+            log.info("covers: %d of %d URLs failed", failed, len(results))
+        return results
+
+    def _fetch_one(self, url: str) -> CoverResult:
+        last: _FetchError | None = None
+        for attempt in range(self.retries):
+            if attempt:
+                assert last is not None
+                delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
+                time.sleep(min(max(delay, last.retry_after), MAX_BACKOFF))
+            try:
+                data = self._download(url)
+                load_image(data, max_pixels=self.max_pixels)
+            except _FetchError as exc:
+                last = exc
+                if exc.retryable:
+                    continue
+                return CoverResult(url, None, str(exc))
+            except ValueError as exc:  # from load_image: the bytes are not a usable image
+                return CoverResult(url, None, str(exc))
+            except Exception as exc:  # one odd URL must not abort a whole indexing batch
+                log.exception("cover %s: unexpected failure", url)
+                return CoverResult(url, None, f"unexpected error ({type(exc).__name__}: {exc})")
+            path = self.cache_path(url)
+            _write_atomic(path, data)
+            return CoverResult(url, path, None)
+        assert last is not None
+        return CoverResult(url, None, f"{last} after {self.retries} attempts")
+
+    def _download(self, url: str) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        try:
+            with self.client.stream("GET", url, timeout=self.timeout) as response:
+                status = response.status_code
+                if status in RETRY_STATUSES:
+                    raise _FetchError(
+                        f"HTTP {status}",
+                        retryable=True,
+                        retry_after=_retry_after(response.headers.get("retry-after")),
+                    )
+                if status != 200:
+                    message = f"HTTP {status}"
+                    if status in GONE_STATUSES:
+                        with self._gone_lock:
+                            self._gone[url] = message
+                    raise _FetchError(message)
+                content_type = response.headers.get("content-type", "").split(";")[0].strip()
+                if not (
+                    content_type.lower().startswith("image/")
+                    or content_type.lower() in ACCEPTED_NON_IMAGE_TYPES
+                ):
+                    raise _FetchError(f"not an image (content-type {content_type or 'missing'})")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise _FetchError(f"response larger than {self.max_bytes} bytes")
+                chunks: list[bytes] = []
+                received = 0
+                for chunk in response.iter_bytes(CHUNK):
+                    received += len(chunk)
+                    if received > self.max_bytes:
+                        raise _FetchError(f"response larger than {self.max_bytes} bytes")
+                    # httpx's timeout is per read; this bounds a server trickling bytes.
+                    if time.monotonic() > deadline:
+                        raise _FetchError("timeout", retryable=True)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.TimeoutException:
+            raise _FetchError("timeout", retryable=True) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise _FetchError(f"connection error ({type(exc).__name__})", retryable=True) from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise _FetchError(f"invalid URL ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise _FetchError(f"request failed ({type(exc).__name__}: {exc})") from None
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header; the HTTP-date form is rare for images and ignored."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Readers (and a crashed run) must never see half a cover under its final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def embed_covers(
+    urls: Iterable[str],
+    fetcher: CoverFetcher,
+    encoder: Encoder[Image.Image],
+    batch_size: int = 16,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Embeddings and errors keyed by URL, each distinct cover decoded and embedded once.
+
+    Tracks of one album share the URL, so they share one vector. Images are decoded one
+    encoder batch at a time to keep memory flat whatever the number of URLs.
+    """
+    fetched = fetcher.fetch_many(urls)
+    errors = {url: result.error for url, result in fetched.items() if result.error is not None}
+    ready: list[tuple[str, Path]] = [
+        (url, result.path) for url, result in fetched.items() if result.path is not None
+    ]
+    embeddings: dict[str, np.ndarray] = {}
+    for start in range(0, len(ready), batch_size):
+        batch_urls: list[str] = []
+        images: list[Image.Image] = []
+        for url, path in ready[start : start + batch_size]:
+            try:
+                images.append(load_image(path.read_bytes(), max_pixels=fetcher.max_pixels))
+                batch_urls.append(url)
+            except (OSError, ValueError) as exc:
+                # Validated before caching, so this is disk damage: drop it to refetch next run.
+                path.unlink(missing_ok=True)
+                errors[url] = f"cached cover unreadable ({exc})"
+        for url, vector in zip(batch_urls, encoder.encode(images), strict=True):
+            if vector is None:
+                errors[url] = f"{encoder.encoder_id} produced no embedding"
+            else:
+                embeddings[url] = vector
+    return embeddings, errors

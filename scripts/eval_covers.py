@@ -1,0 +1,193 @@
+"""Does the cover encoder put covers of one genre together? Genre retrieval on real covers.
+
+Each of the 500 Discogs covers queries its 10 nearest other covers (cosine); P@10 is the share
+of those with the query's genre. Genre is a weak, noisy proxy for "looks alike", so the number
+to compare is the random baseline, not 1.0.
+
+    python scripts/eval_covers.py --encoder cnn
+    python scripts/eval_covers.py --encoder cnn --pipeline   # + HTTP fetch/decode/embed speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import http.server
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from indexer.covers import CoverFetcher, embed_covers  # noqa: E402
+from indexer.encoders.base import Encoder  # noqa: E402
+from indexer.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
+
+
+def load_covers(root: Path) -> tuple[list[str], list[str]]:
+    with (root / "covers.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [row["file"] for row in rows], [row["genre"] for row in rows]
+
+
+def precision_at_k(embeddings: np.ndarray, genres: np.ndarray, k: int) -> np.ndarray:
+    """Per-query P@k, the query itself excluded from its own neighbours."""
+    sims = embeddings @ embeddings.T
+    np.fill_diagonal(sims, -np.inf)
+    neighbours = np.argpartition(-sims, k, axis=1)[:, :k]
+    return (genres[neighbours] == genres[:, None]).mean(axis=1)
+
+
+def bootstrap_ci(values: np.ndarray, *, rounds: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def build_encoder(args: argparse.Namespace) -> Encoder[Image.Image]:
+    if args.encoder == "clip":
+        return ClipCoverEncoder(
+            args.clip_model, args.clip_checkpoint, batch_size=args.batch_size, device=args.device
+        )
+    return CnnCoverEncoder(batch_size=args.batch_size, device=args.device)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_directory(directory: Path) -> Iterator[str]:
+    """A local stand-in for a cover CDN, on an ephemeral port."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_pipeline(
+    args: argparse.Namespace,
+    encoder: Encoder[Image.Image],
+    files: list[str],
+    images: list[Image.Image],
+    raw: np.ndarray,
+) -> None:
+    """Raw encoder and pipeline timed in alternation, so machine load hits both alike."""
+    n = min(args.speed_sample, len(files))
+    timings: dict[str, list[float]] = {"raw": [], "fetch": [], "cold": [], "warm": []}
+    with serve_directory(args.covers) as base, tempfile.TemporaryDirectory() as tmp:
+        urls = [base + name for name in files[:n]]
+        for round_ in range(args.rounds):
+            start = time.perf_counter()
+            encoder.encode(images[:n])
+            timings["raw"].append(time.perf_counter() - start)
+            with CoverFetcher(Path(tmp) / f"fetch{round_}", max_concurrency=args.concurrency) as f:
+                start = time.perf_counter()
+                fetched = f.fetch_many(urls)
+                timings["fetch"].append(time.perf_counter() - start)
+            with CoverFetcher(Path(tmp) / f"embed{round_}", max_concurrency=args.concurrency) as f:
+                start = time.perf_counter()
+                cold, errors = embed_covers(urls, f, encoder, args.batch_size)
+                timings["cold"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                embed_covers(urls, f, encoder, args.batch_size)
+                timings["warm"].append(time.perf_counter() - start)
+    failed = sum(result.error is not None for result in fetched.values()) + len(errors)
+    pipeline = np.stack([cold[url] for url in urls])
+    labels = {
+        "raw": "raw encoder on decoded images",
+        "fetch": "fetch+validate only, cold cache",
+        "cold": "fetch+decode+embed, cold cache",
+        "warm": "decode+embed, warm cache (re-run)",
+    }
+    print(
+        f"\npipeline over http://127.0.0.1, {n} covers x {args.rounds} interleaved rounds "
+        f"(concurrency {args.concurrency}, batch {args.batch_size}); images/s median [min, max]"
+    )
+    for key, label in labels.items():
+        rates = sorted(n / seconds for seconds in timings[key])
+        print(f"  {label:<36} {np.median(rates):8.1f} [{rates[0]:.1f}, {rates[-1]:.1f}]")
+    ratio = sorted(r / c for r, c in zip(timings["raw"], timings["cold"], strict=True))
+    print(f"  cold pipeline / raw encoder throughput, per round: {[round(x, 2) for x in ratio]}")
+    print(f"  failures: {failed}; max |pipeline - raw| = {np.abs(pipeline - raw[:n]).max():.2e}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--covers", type=Path, default=REPO_ROOT.parent / "shared/data/covers")
+    parser.add_argument("--encoder", choices=["cnn", "clip"], default="cnn")
+    parser.add_argument("--clip-model", default="ViT-B-32")
+    parser.add_argument("--clip-checkpoint", type=Path, default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pipeline", action="store_true", help="also time the HTTP pipeline")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--speed-sample", type=int, default=160, help="covers per timing round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    if args.rounds < 1 or args.speed_sample < 1:
+        parser.error("--rounds and --speed-sample must be >= 1")
+    if not (args.covers / "covers.csv").is_file():
+        parser.error(f"no covers.csv under {args.covers}")
+    files, genre_list = load_covers(args.covers)
+    genres = np.array(genre_list)
+    images = [Image.open(args.covers / name).convert("RGB") for name in files]
+    encoder = build_encoder(args)
+
+    encoder.encode(images[: args.batch_size])  # warm-up: first batch pays allocator set-up
+    start, cpu_start = time.perf_counter(), time.process_time()
+    vectors = encoder.encode(images)
+    encode_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    embeddings = np.stack([v for v in vectors if v is not None])
+    if len(embeddings) != len(images):
+        raise SystemExit(f"encoder declined {len(images) - len(embeddings)} covers")
+    raw_rate = len(images) / encode_s
+
+    per_query = precision_at_k(embeddings, genres, args.k)
+    low, high = bootstrap_ci(per_query, rounds=args.bootstrap, seed=args.seed)
+    counts = {genre: int((genres == genre).sum()) for genre in sorted(set(genre_list))}
+    expected = float(np.mean([(counts[g] - 1) / (len(genres) - 1) for g in genre_list]))
+
+    print(f"encoder {encoder.encoder_id} ({encoder.dim}-d), {len(images)} covers, {counts}")
+    print(
+        f"P@{args.k} = {per_query.mean():.4f}  "
+        f"95% bootstrap CI [{low:.4f}, {high:.4f}] ({args.bootstrap} resamples of the queries, "
+        f"seed {args.seed})"
+    )
+    print(f"random baseline: 1/{len(counts)} = {1 / len(counts):.4f}; exact {expected:.4f}")
+    for genre in counts:
+        print(f"  {genre:<12} P@{args.k} = {per_query[genres == genre].mean():.4f}")
+    print(
+        f"raw encoder: {raw_rate:.1f} images/s, {1000 * cpu_s / len(images):.0f} CPU-ms/image "
+        f"(batch {args.batch_size}, preprocessing included, {torch.get_num_threads()} threads)"
+    )
+
+    if args.pipeline:
+        run_pipeline(args, encoder, files, images, embeddings)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.recommender import UnknownTracksError, UnsupportedQueryError
+from api.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from api.resources import build_resources
-from api.routes import health, recommendations, search, tracks
+from api.routes import health, interactions, recommendations, search, tracks, users
 from indexer.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Hybrid music recommendations: lyrics, cover and audio vectors in Qdrant.",
         lifespan=lifespan,
     )
-    for module in (health, tracks, recommendations, search):
+    for module in (health, tracks, recommendations, search, users, interactions):
         app.include_router(module.router)
 
     @app.exception_handler(UnknownTracksError)
@@ -47,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(
             status_code=404, content={"detail": str(exc), "unknown_ids": exc.track_ids}
         )
+
+    @app.exception_handler(UnknownUserError)
+    def _unknown_user(_: Request, exc: UnknownUserError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
 
     @app.exception_handler(UnsupportedQueryError)
     def _unsupported(_: Request, exc: UnsupportedQueryError) -> JSONResponse:

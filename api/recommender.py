@@ -12,24 +12,41 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from api.collab import ModelHolder, UserHistory
+from indexer.collaborative import CollaborativeModel
 from indexer.encoders.base import Encoder
 from indexer.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from schemas.api import (
     Filters,
+    Personalization,
     RecommendationItem,
     RecommendationRequest,
     RecommendationResponse,
     SearchResponse,
     TrackOut,
 )
-from schemas.layout import COVER, LYRICS, MODALITIES, CollectionLayout, LayoutMismatchError
-from schemas.tracks import point_id
+from schemas.layout import (
+    COVER,
+    LYRICS,
+    LYRICS_TERMS,
+    MODALITIES,
+    CollectionLayout,
+    LayoutMismatchError,
+)
+from schemas.tracks import Track, point_id
+from schemas.vectors import SparseVector, Vector, cosine, mean_sparse
+
+USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
 
 
 class UnknownTracksError(LookupError):
     def __init__(self, track_ids: Sequence[str]) -> None:
         super().__init__(f"unknown track ids: {', '.join(track_ids)}")
         self.track_ids = list(track_ids)
+
+
+class UnknownUserError(LookupError):
+    """A user with no recorded interactions and unknown to the model: nothing to seed from."""
 
 
 class UnsupportedQueryError(ValueError):
@@ -40,8 +57,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def query_vector(positive: list[list[float]], negative: list[list[float]]) -> np.ndarray:
-    """Qdrant's `average_vector` recommendation strategy: avg(pos) + (avg(pos) - avg(neg))."""
+def query_vector(positive: list[Vector], negative: list[Vector]) -> Vector:
+    """Dense: Qdrant's `average_vector` strategy, avg(pos) + (avg(pos) - avg(neg)).
+
+    Sparse (term weights): the centroid of the positives; subtracting terms has no meaning
+    for BM25, so negatives only act through the dense modalities.
+    """
+    if isinstance(positive[0], SparseVector):
+        return mean_sparse([v for v in positive if isinstance(v, SparseVector)])
     pos = _unit(np.mean(np.asarray(positive, dtype=np.float64), axis=0))
     if not negative:
         return pos
@@ -60,20 +83,59 @@ def to_filter(filters: Filters, exclude_ids: Sequence[str] = ()) -> TrackFilter:
     )
 
 
-def _cosine(a: Sequence[float], b: np.ndarray) -> float:
-    return float(np.dot(_unit(np.asarray(a, dtype=np.float64)), b))
-
-
-def explain(hit: ScoredRecord, queries: dict[str, np.ndarray]) -> RecommendationItem:
+def explain(hit: ScoredRecord, queries: dict[str, Vector]) -> RecommendationItem:
     """Per-modality similarity: fusion ranks by rank, so the raw cosines are recomputed here."""
     return RecommendationItem(
         track=TrackOut.from_payload(hit.payload),
         score=hit.score,
         similarities={
-            name: round(_cosine(hit.vectors[name], q), 6) if name in hit.vectors else None
+            name: round(cosine(q, hit.vectors[name]), 6) if name in hit.vectors else None
             for name, q in queries.items()
         },
     )
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = float(x.max() - x.min()) if len(x) else 0.0
+    return (x - x.min()) / span if span > 0 else np.ones_like(x)
+
+
+def track_from_payload(payload: dict) -> Track:
+    fields = {k: v for k, v in payload.items() if k in Track.model_fields and k != "id"}
+    if "explicit" in fields:
+        fields["explicit"] = bool(fields["explicit"])
+    return Track(id=payload["track_id"], **fields)
+
+
+def collaborative_scores(
+    model: CollaborativeModel, user_id: str, hits: Sequence[ScoredRecord]
+) -> np.ndarray:
+    """LightFM scores for the candidates; tracks indexed after training are scored from
+    their metadata features (cold start) instead of being left out."""
+    scores = model.score(user_id, [h.payload["track_id"] for h in hits])
+    cold = np.flatnonzero(np.isnan(scores))
+    if len(cold):
+        tracks = [track_from_payload(hits[i].payload) for i in cold]
+        scores[cold] = model.score_tracks(user_id, tracks)
+    return scores
+
+
+def blend(
+    items: list[RecommendationItem],
+    hits: Sequence[ScoredRecord],
+    collab: np.ndarray | None,
+    weight: float,
+) -> list[RecommendationItem]:
+    """Both scores min-max normalized over the candidates, then mixed; sorted by the blend."""
+    content = _minmax(np.array([h.score for h in hits], dtype=np.float64))
+    social = _minmax(collab.astype(np.float64)) if collab is not None else None
+    mixed = content if social is None else (1 - weight) * content + weight * social
+    for i, item in enumerate(items):
+        item.content_score = round(float(content[i]), 6)
+        item.collaborative_score = None if social is None else round(float(social[i]), 6)
+        item.blended_score = round(float(mixed[i]), 6)
+    order = np.argsort(-mixed, kind="stable")
+    return [items[i] for i in order]
 
 
 @dataclass
@@ -81,56 +143,181 @@ class Recommender:
     store: VectorStore
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None = None
+    terms_encoder: Encoder | None = None
     fusion: str = "rrf"
     rrf_k: int = 60
     prefetch_limit: int = 200
+    default_weights: dict[str, float] = field(default_factory=dict)
+    collab: ModelHolder | None = None
+    history: UserHistory | None = None
+    collab_weight: float = 0.5
+    candidate_pool: int = 200
     _layout: CollectionLayout | None = field(default=None, init=False, repr=False)
 
-    def seeds(self, track_ids: Sequence[str]) -> dict[str, PointRecord]:
-        """Stored points for the ids, by track id; all must exist."""
+    # --- seeds and candidates --------------------------------------------------------------
+    def seeds(self, track_ids: Sequence[str], *, strict: bool = True) -> dict[str, PointRecord]:
+        """Stored points for the ids, by track id; with `strict`, all must exist."""
         found = self.store.retrieve([point_id(t) for t in track_ids], with_vectors=True)
         by_track = {r.payload["track_id"]: r for r in found}
         missing = [t for t in dict.fromkeys(track_ids) if t not in by_track]
-        if missing:
+        if missing and strict:
             raise UnknownTracksError(missing)
         return by_track
 
-    def recommend(self, req: RecommendationRequest) -> RecommendationResponse:
-        seeds = self.seeds([*req.positive, *req.negative])
-        weights = {m: float(req.weights.get(m, 1.0)) for m in MODALITIES}
-        queries: dict[str, np.ndarray] = {}
+    def weights(self, requested: dict[str, float]) -> dict[str, float]:
+        return {m: float(requested.get(m, self.default_weights.get(m, 1.0))) for m in MODALITIES}
+
+    def candidates(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str],
+        seeds: dict[str, PointRecord],
+        weights: dict[str, float],
+        filters: Filters,
+        exclude_track_ids: Sequence[str],
+        *,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[ScoredRecord], dict[str, Vector]]:
+        """One prefetch per modality the seeds have (and that weighs > 0), fused in Qdrant."""
+        queries: dict[str, Vector] = {}
         for name in MODALITIES:
-            pos = [seeds[t].vectors[name] for t in req.positive if name in seeds[t].vectors]
+            pos = [seeds[t].vectors[name] for t in positive if name in seeds[t].vectors]
             if weights[name] > 0 and pos:
-                neg = [seeds[t].vectors[name] for t in req.negative if name in seeds[t].vectors]
+                neg = [seeds[t].vectors[name] for t in negative if name in seeds[t].vectors]
                 queries[name] = query_vector(pos, neg)
         if not queries:
             raise UnsupportedQueryError(
                 "the seed tracks have no vectors in any modality with a weight above 0"
             )
         hits = self.store.fused_search(
-            {k: v.tolist() for k, v in queries.items()},
+            {k: v if isinstance(v, SparseVector) else v.tolist() for k, v in queries.items()},
             weights,
-            limit=req.limit,
-            offset=req.offset,
-            flt=to_filter(req.filters, [point_id(t) for t in seeds]),
+            limit=limit,
+            offset=offset,
+            flt=to_filter(filters, [point_id(t) for t in exclude_track_ids]),
             fusion=self.fusion,  # type: ignore[arg-type]
             prefetch_limit=self.prefetch_limit,
             rrf_k=self.rrf_k,
             with_vectors=True,
         )
+        return hits, queries
+
+    def _answer(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str],
+        seeds: dict[str, PointRecord],
+        requested_weights: dict[str, float],
+        filters: Filters,
+        exclude: Sequence[str],
+        *,
+        limit: int,
+        offset: int,
+        user_id: str | None,
+        collab_weight: float | None,
+    ) -> RecommendationResponse:
+        weights = self.weights(requested_weights)
+        personal = user_id is not None
+        # Reranking needs a candidate pool wider than the page, cut after the blend.
+        pool = max(self.candidate_pool, offset + limit) if personal else limit
+        hits, queries = self.candidates(
+            positive,
+            negative,
+            seeds,
+            weights,
+            filters,
+            exclude,
+            limit=pool,
+            offset=0 if personal else offset,
+        )
+        items = [explain(h, queries) for h in hits]
+        response_weights = {k: weights[k] for k in queries}
+        if not personal:
+            return RecommendationResponse(
+                items=items, fusion=self.fusion, modalities=list(queries), weights=response_weights
+            )
+        w = self.collab_weight if collab_weight is None else collab_weight
+        model = self.collab.current() if self.collab else None
+        status = "no-model" if model is None else "applied"
+        scores = None
+        if model is not None and user_id is not None:
+            if model.has_user(user_id) and hits:
+                scores = collaborative_scores(model, user_id, hits)
+            elif not model.has_user(user_id):
+                status = "unknown-user"
+        ranked = blend(items, hits, scores, w)[offset : offset + limit]
         return RecommendationResponse(
-            items=[explain(h, queries) for h in hits],
+            items=ranked,
             fusion=self.fusion,
             modalities=list(queries),
-            weights={k: weights[k] for k in queries},
+            weights=response_weights,
+            personalization=Personalization(
+                user_id=user_id,
+                status=status,  # type: ignore[arg-type]
+                collab_weight=w if scores is not None else 0.0,
+                model_version=self.collab.version if self.collab else None,
+            ),
         )
+
+    def recommend(self, req: RecommendationRequest) -> RecommendationResponse:
+        seeds = self.seeds([*req.positive, *req.negative])
+        return self._answer(
+            req.positive,
+            req.negative,
+            seeds,
+            req.weights,
+            req.filters,
+            list(seeds),
+            limit=req.limit,
+            offset=req.offset,
+            user_id=req.user_id,
+            collab_weight=req.collab_weight,
+        )
+
+    def recommend_for_user(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+        weights: dict[str, float] | None = None,
+        collab_weight: float | None = None,
+    ) -> RecommendationResponse:
+        """Seeded by the user's most recent tracks; everything they already know excluded."""
+        recent = self.history.recent(user_id) if self.history else []
+        model = self.collab.current() if self.collab else None
+        known = sorted(model.known_items(user_id)) if model and model.has_user(user_id) else []
+        history = list(dict.fromkeys([*recent, *known]))
+        if not history:
+            raise UnknownUserError(f"user '{user_id}' has no interactions yet")
+        seeds = self.seeds(history[:USER_SEEDS], strict=False)
+        if not seeds:
+            raise UnknownUserError(f"none of user '{user_id}''s tracks is in the collection")
+        return self._answer(
+            list(seeds),
+            [],
+            seeds,
+            weights or {},
+            filters or Filters(),
+            history,
+            limit=limit,
+            offset=offset,
+            user_id=user_id,
+            collab_weight=collab_weight,
+        )
+
+    # --- search ------------------------------------------------------------------------
+    def layout(self) -> CollectionLayout | None:
+        if self._layout is None:
+            self._layout = self.store.layout()
+        return self._layout
 
     def _check_encoder(self, name: str, encoder: Encoder) -> None:
         """Refuse to compare a query vector with vectors made by another encoder."""
-        if self._layout is None:
-            self._layout = self.store.layout()
-        stored = self._layout.vectors.get(name) if self._layout else None
+        layout = self.layout()
+        stored = layout.vectors.get(name) if layout else None
         if stored is None:
             raise UnsupportedQueryError(f"the collection has no '{name}' vectors")
         if (stored.size, stored.encoder) != (encoder.dim, encoder.encoder_id):
@@ -140,29 +327,46 @@ class Recommender:
                 "re-index the collection with the configured encoder, or restore the settings"
             )
 
-    def search_vector(
+    def _has_terms(self) -> bool:
+        layout = self.layout()
+        spec = layout.sparse_vectors.get(LYRICS_TERMS) if layout else None
+        return (
+            self.terms_encoder is not None
+            and spec is not None
+            and spec.encoder == self.terms_encoder.encoder_id
+        )
+
+    def _search(
         self,
-        name: str,
-        encoder: Encoder,
-        vector: np.ndarray,
-        query: str,
+        queries: dict[str, Vector],
+        weights: dict[str, float],
+        label: str,
+        modality: str,
         *,
         limit: int,
-        offset: int = 0,
-        filters: Filters | None = None,
+        offset: int,
+        filters: Filters | None,
     ) -> SearchResponse:
-        self._check_encoder(name, encoder)
-        q = _unit(vector.astype(np.float64))
-        hits = self.store.search(
-            name,
-            q.tolist(),
-            limit=limit,
-            offset=offset,
-            flt=to_filter(filters or Filters()),
-            with_vectors=True,
-        )
+        flt = to_filter(filters or Filters())
+        if len(queries) == 1:
+            [(name, vector)] = queries.items()
+            hits = self.store.search(
+                name, vector, limit=limit, offset=offset, flt=flt, with_vectors=True
+            )
+        else:
+            hits = self.store.fused_search(
+                queries,
+                weights,
+                limit=limit,
+                offset=offset,
+                flt=flt,
+                fusion=self.fusion,  # type: ignore[arg-type]
+                prefetch_limit=self.prefetch_limit,
+                rrf_k=self.rrf_k,
+                with_vectors=True,
+            )
         return SearchResponse(
-            query=query, modality=name, items=[explain(h, {name: q}) for h in hits]
+            query=label, modality=modality, items=[explain(h, queries) for h in hits]
         )
 
     def search_text(
@@ -173,7 +377,9 @@ class Recommender:
         limit: int,
         offset: int = 0,
         filters: Filters | None = None,
+        weights: dict[str, float] | None = None,
     ) -> SearchResponse:
+        """Lyrics: the dense embedding fused with BM25 terms (when indexed); covers: CLIP."""
         encoder = self.lyrics_encoder if modality == LYRICS else self.cover_encoder
         if encoder is None or not encoder.supports_text:
             raise UnsupportedQueryError(
@@ -183,10 +389,19 @@ class Recommender:
                 if modality == COVER
                 else "no lyrics encoder is configured"
             )
-        vector = encoder.encode_text(text)
-        return self.search_vector(
-            modality, encoder, vector, text, limit=limit, offset=offset, filters=filters
-        )
+        self._check_encoder(modality, encoder)
+        w = self.weights(weights or {})
+        queries: dict[str, Vector] = {}
+        if w[modality] > 0:
+            queries[modality] = _unit(encoder.encode_text(text).astype(np.float64)).tolist()
+        if modality == LYRICS and w[LYRICS_TERMS] > 0 and self._has_terms():
+            assert self.terms_encoder is not None
+            terms = self.terms_encoder.encode_text(text)
+            if terms:
+                queries[LYRICS_TERMS] = terms
+        if not queries:
+            raise UnsupportedQueryError("every lyrics modality has weight 0")
+        return self._search(queries, w, text, modality, limit=limit, offset=offset, filters=filters)
 
     def search_image(
         self,
@@ -199,8 +414,15 @@ class Recommender:
     ) -> SearchResponse:
         if self.cover_encoder is None:
             raise UnsupportedQueryError("no cover encoder is configured (MUSICREC_COVER_ENCODER)")
+        self._check_encoder(COVER, self.cover_encoder)
         [vector] = self.cover_encoder.encode([image])
         assert vector is not None
-        return self.search_vector(
-            COVER, self.cover_encoder, vector, label, limit=limit, offset=offset, filters=filters
+        return self._search(
+            {COVER: _unit(np.asarray(vector, dtype=np.float64)).tolist()},
+            {},
+            label,
+            COVER,
+            limit=limit,
+            offset=offset,
+            filters=filters,
         )

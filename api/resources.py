@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from api.collab import ModelHolder, UserHistory
 from api.recommender import Recommender
 from indexer.encoders.base import Encoder
 from indexer.encoders.cover import build_cover_encoder
 from indexer.encoders.factory import build_lyrics_encoder
+from indexer.encoders.lyrics_terms import LyricsTermsEncoder
+from indexer.spotify import SpotifyClient, build_spotify_client
 from indexer.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
 
@@ -22,6 +25,9 @@ class Resources:
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None
     recommender: Recommender
+    collab: ModelHolder
+    history: UserHistory
+    spotify: SpotifyClient | None = None  # None: no credentials
 
     def close(self) -> None:
         self.store.close()
@@ -46,12 +52,24 @@ def build_resources(settings: Settings) -> Resources:
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
     lyrics = build_lyrics_encoder(settings)
     cover = build_cover_encoder(settings)
+    assert settings.model_dir is not None and settings.interactions_path is not None
+    collab = ModelHolder(settings.model_dir, settings.model_reload_seconds)
+    if collab.model is None:
+        log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
+    history = UserHistory(settings.interactions_path)
     recommender = Recommender(
         store,
         lyrics,
         cover,
+        LyricsTermsEncoder(),
         fusion=settings.fusion,
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
+        default_weights=settings.default_weights,
+        collab=collab,
+        history=history,
+        collab_weight=settings.collab_weight,
+        candidate_pool=settings.candidate_pool,
     )
-    return Resources(settings, store, lyrics, cover, recommender)
+    spotify = build_spotify_client(settings)
+    return Resources(settings, store, lyrics, cover, recommender, collab, history, spotify)

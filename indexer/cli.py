@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from indexer.catalog import CatalogError, RowError
+from indexer.spotify_cli import add_spotify_commands
 from indexer.store import StoreError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError, load_settings
@@ -91,6 +92,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from indexer.collaborative import train_main
+
+    return train_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,11 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rejects", type=Path, default=None, help="write every problem here")
     index.add_argument("--no-progress", action="store_true")
     index.set_defaults(func=cmd_index)
+    train = sub.add_parser(
+        "train",
+        help="train the LightFM model (see `musicrec train --help`)",
+        add_help=False,
+    )
+    train.set_defaults(func=cmd_train)
+    add_spotify_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args.command != "train" and rest:
+        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

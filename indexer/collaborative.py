@@ -445,7 +445,9 @@ def train(
     item_features, vocabulary = _item_features(track_ids, len(warm), catalog, featurizer)
     rows = pairs["user_id"].map(user_index).to_numpy(dtype=np.int32)
     cols = pairs["track_id"].map(track_index).to_numpy(dtype=np.int32)
-    weights = pairs["weight"].to_numpy(dtype=np.float32)
+    # A copy: pandas' copy-on-write can hand out read-only buffers, which LightFM's Cython
+    # training loop refuses ("buffer source array is read-only").
+    weights = pairs["weight"].to_numpy(dtype=np.float32, copy=True)
     shape = (len(user_ids), len(track_ids))
     matrix = sp.coo_matrix((np.ones_like(weights), (rows, cols)), shape=shape)
     sample_weight = None if np.all(weights == 1) else sp.coo_matrix((weights, (rows, cols)), shape)
@@ -552,23 +554,41 @@ def _normalized_csr(rows: Sequence[Sequence[tuple[int, float]]], n_columns: int)
 
 # --- command line ------------------------------------------------------------------------
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """`musicrec train`: catalog + interactions → a new published artefact."""
+    """`musicrec train`: catalog + interactions → a new published artefact.
+
+    The events the API recorded (`interactions_path`) are always added to the given files,
+    so what users did since the last run feeds the next model.
+    """
+    import pandas as pd
+
     from indexer.catalog import CatalogStats, read_catalog
     from indexer.interactions import InteractionIssue, InteractionStats, read_interactions
+    from schemas.settings import load_settings
 
+    settings = load_settings()
     parser = argparse.ArgumentParser(prog="musicrec train", description=train_main.__doc__)
-    parser.add_argument("--interactions", type=Path, required=True, help="CSV or parquet")
+    parser.add_argument(
+        "--interactions", type=Path, action="append", default=[], help="CSV or parquet; repeat"
+    )
     parser.add_argument("--catalog", type=Path, required=True, help="catalog CSV")
     parser.add_argument("--schema", default="auto", help="catalog schema (default: auto)")
-    parser.add_argument("--out", type=Path, required=True, help="model directory")
-    parser.add_argument("--loss", default="warp", choices=["warp", "bpr", "logistic"])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--components", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--item-alpha", type=float, default=1e-6)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=settings.model_dir, help="model directory")
+    parser.add_argument(
+        "--loss", default=settings.lightfm_loss, choices=["warp", "bpr", "logistic"]
+    )
+    parser.add_argument("--epochs", type=int, default=settings.lightfm_epochs)
+    parser.add_argument("--components", type=int, default=settings.lightfm_components)
+    parser.add_argument("--lr", type=float, default=settings.lightfm_learning_rate)
+    parser.add_argument("--item-alpha", type=float, default=settings.lightfm_item_alpha)
+    parser.add_argument("--threads", type=int, default=settings.lightfm_threads)
+    parser.add_argument("--seed", type=int, default=settings.lightfm_seed)
     args = parser.parse_args(argv)
+    sources = list(args.interactions)
+    recorded = settings.interactions_path
+    if recorded is not None and recorded.exists() and recorded not in sources:
+        sources.append(recorded)
+    if not sources:
+        parser.error(f"no interactions: pass --interactions FILE (nothing recorded at {recorded})")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -589,12 +609,16 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             log(f"  skipped {issue.location}: {issue.reason}")
         shown += 1
 
-    stats = InteractionStats()
-    log(f"reading interactions {args.interactions} …")
-    interactions = read_interactions(
-        args.interactions, known_track_ids={t.id for t in tracks}, on_issue=on_issue, stats=stats
-    )
-    log(f"  {stats.summary()}")
+    frames = []
+    known = {t.id for t in tracks}
+    for source in sources:
+        stats = InteractionStats()
+        log(f"reading interactions {source} …")
+        frames.append(
+            read_interactions(source, known_track_ids=known, on_issue=on_issue, stats=stats)
+        )
+        log(f"  {stats.summary()}")
+    interactions = pd.concat(frames, ignore_index=True)
     model = train(
         interactions,
         tracks,

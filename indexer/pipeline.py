@@ -23,8 +23,17 @@ from indexer.catalog import CatalogStats, RowError, read_catalog
 from indexer.encoders.audio import AudioEncoder, AudioScaler
 from indexer.encoders.base import Encoder
 from indexer.store import PointRecord, VectorStore
-from schemas.layout import AUDIO, COVER, LYRICS, CollectionLayout, build_layout, check_compatible
+from schemas.layout import (
+    AUDIO,
+    COVER,
+    LYRICS,
+    LYRICS_TERMS,
+    CollectionLayout,
+    build_layout,
+    check_compatible,
+)
 from schemas.tracks import Track, point_id
+from schemas.vectors import SparseVector, Vector
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,7 @@ INCOMPLETE = "~incomplete"
 # Which part of a Track each modality's encoder reads.
 INPUTS: dict[str, Callable[[Track], Any]] = {
     LYRICS: lambda t: t.lyrics,
+    LYRICS_TERMS: lambda t: t.lyrics,
     AUDIO: lambda t: t.audio,
     COVER: lambda t: t.album_url,
 }
@@ -88,7 +98,10 @@ class Indexer:
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
-        return build_layout({e.vector_name: (e.dim, e.encoder_id) for e in encoders})
+        return build_layout(
+            {e.vector_name: (e.dim, e.encoder_id) for e in encoders if not e.sparse},
+            {e.vector_name: e.encoder_id for e in encoders if e.sparse},
+        )
 
     def prepare(self, path: Path, schema: str) -> list[Encoder]:
         """Open or create the collection; returns all encoders, audio included."""
@@ -171,14 +184,14 @@ class Indexer:
             todo = batch
         if not todo:
             return
-        vectors: list[dict[str, list[float]]] = [{} for _ in todo]
+        vectors: list[dict[str, Vector]] = [{} for _ in todo]
         for encoder in encoders:
             name = encoder.vector_name
             inputs = [INPUTS[name](t) for t in todo]
             encoded = encoder.encode(inputs)
             for track, given, slot, vec in zip(todo, inputs, vectors, encoded, strict=True):
                 if vec is not None:
-                    slot[name] = vec.tolist()
+                    slot[name] = vec if isinstance(vec, SparseVector) else vec.tolist()
                     continue
                 report.missing[name] += 1
                 if given:

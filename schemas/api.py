@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Modality = Literal["lyrics", "cover", "audio"]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
+CollabWeight = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 
 
@@ -46,6 +49,12 @@ class RecommendationRequest(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     limit: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1000)
+    user_id: UserId | None = Field(
+        None, description="Rerank the candidates for this user with the collaborative model."
+    )
+    collab_weight: CollabWeight | None = Field(
+        None, description="Share of the collaborative score in the blend (server default if unset)."
+    )
 
     @model_validator(mode="after")
     def _disjoint(self) -> RecommendationRequest:
@@ -83,6 +92,22 @@ class RecommendationItem(BaseModel):
         description="Cosine similarity to the query in each modality used; null where the "
         "track has no vector for it. Explains why the track was recommended."
     )
+    content_score: float | None = Field(
+        None, description="Fused score min-max normalized over the reranked candidates (0..1)."
+    )
+    collaborative_score: float | None = Field(
+        None, description="LightFM score min-max normalized over the candidates (0..1)."
+    )
+    blended_score: float | None = Field(
+        None, description="(1 - collab_weight) * content + collab_weight * collaborative."
+    )
+
+
+class Personalization(BaseModel):
+    user_id: str | None = None
+    status: Literal["applied", "unknown-user", "no-model", "not-requested"]
+    collab_weight: float = 0.0
+    model_version: str | None = None
 
 
 class RecommendationResponse(BaseModel):
@@ -90,6 +115,33 @@ class RecommendationResponse(BaseModel):
     fusion: str
     modalities: list[str] = Field(description="Modalities that took part in the query.")
     weights: dict[str, float]
+    personalization: Personalization = Field(
+        default_factory=lambda: Personalization(status="not-requested")
+    )
+
+
+class InteractionEvent(BaseModel):
+    user_id: UserId
+    track_id: TrackId
+    weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
+    timestamp: datetime | None = None
+
+
+class InteractionsRequest(BaseModel):
+    events: list[InteractionEvent] = Field(min_length=1, max_length=1000)
+
+
+class InteractionsResponse(BaseModel):
+    recorded: int
+
+
+class ModelStatus(BaseModel):
+    status: Literal["loaded", "missing", "error"]
+    version: str | None = None
+    trained_at: str | None = None
+    users: int | None = None
+    items: int | None = None
+    detail: str | None = None
 
 
 class SearchResponse(BaseModel):
@@ -105,4 +157,5 @@ class HealthResponse(BaseModel):
     collection_exists: bool
     points: int | None
     encoders: dict[str, str]
+    collaborative: ModelStatus | None = None
     detail: str | None = None

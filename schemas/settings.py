@@ -98,6 +98,32 @@ class Settings(BaseSettings):
     # --- indexing ----------------------------------------------------------------------
     index_batch_size: int = Field(256, ge=1, le=10_000)
 
+    # --- collaborative model (LightFM) ---------------------------------------------------
+    model_dir: Path | None = Field(
+        None, description="LightFM artefacts; default <data_dir>/models."
+    )
+    interactions_path: Path | None = Field(
+        None,
+        description="Events recorded by POST /interactions (CSV, appended durably); "
+        "default <data_dir>/interactions.csv. `musicrec train` reads it too.",
+    )
+    lightfm_loss: Literal["warp", "bpr", "logistic"] = "warp"
+    lightfm_components: int = Field(32, ge=1, le=512)
+    lightfm_epochs: int = Field(20, ge=1, le=1000)
+    lightfm_learning_rate: float = Field(0.05, gt=0, le=1)
+    lightfm_item_alpha: float = Field(1e-6, ge=0)
+    lightfm_threads: int = Field(2, ge=1, le=64)
+    lightfm_seed: int = 42
+    collab_weight: float = Field(
+        0.5, ge=0, le=1, description="Default share of the LightFM score in the blended rank."
+    )
+    candidate_pool: int = Field(
+        200, ge=10, le=5000, description="Fused candidates reranked by the collaborative model."
+    )
+    model_reload_seconds: float = Field(
+        10.0, ge=0, description="How often the API looks for a newer model artefact."
+    )
+
     # --- vector index and query --------------------------------------------------------
     hnsw_m: int = Field(16, ge=4, le=128)
     hnsw_ef_construct: int = Field(100, ge=4, le=2000)
@@ -108,6 +134,10 @@ class Settings(BaseSettings):
         description="Collections with fewer points are searched exactly (no HNSW graph build).",
     )
     fusion: Literal["rrf", "dbsf"] = "rrf"
+    default_weights: dict[Literal["lyrics", "lyrics_terms", "cover", "audio"], float] = Field(
+        default_factory=lambda: {"lyrics": 1.0, "lyrics_terms": 1.0, "cover": 1.0, "audio": 1.0},
+        description="Per-modality fusion weights when a request names none (JSON).",
+    )
     rrf_k: int = Field(60, ge=1, le=1000)
     prefetch_limit: int = Field(200, ge=1, le=10_000, description="Candidates per modality.")
 
@@ -121,6 +151,10 @@ class Settings(BaseSettings):
     def _derive_paths(self) -> Settings:
         if self.qdrant_path is None:
             self.qdrant_path = self.data_dir / "qdrant"
+        if self.model_dir is None:
+            self.model_dir = self.data_dir / "models"
+        if self.interactions_path is None:
+            self.interactions_path = self.data_dir / "interactions.csv"
         return self
 
     @property

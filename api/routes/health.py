@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
+from api.routes.interactions import model_status
 from indexer.store import StoreError
 from schemas.api import HealthResponse
 
@@ -21,7 +22,12 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         )
         if encoder is not None
     }
-    base = dict(engine=store.engine, collection=store.collection, encoders=encoders)
+    base = dict(
+        engine=store.engine,
+        collection=store.collection,
+        encoders=encoders,
+        collaborative=model_status(resources),
+    )
     try:
         exists = store.exists()
         points = store.count() if exists else None

@@ -23,6 +23,8 @@ class Encoder(ABC, Generic[T]):
     #: Identifies model + weights; stored in the collection layout to refuse mixed vectors.
     encoder_id: str
     dim: int
+    #: Sparse encoders return `schemas.vectors.SparseVector`s and have no fixed `dim`.
+    sparse: bool = False
 
     @abstractmethod
     def encode(self, items: Sequence[T | None]) -> list[np.ndarray | None]:

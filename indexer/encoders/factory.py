@@ -25,8 +25,9 @@ def build_index_encoders(
     from indexer.cover_vectors import CoverUrlEncoder, cover_cache_dir
     from indexer.covers import CoverFetcher
     from indexer.encoders.cover import build_cover_encoder
+    from indexer.encoders.lyrics_terms import LyricsTermsEncoder
 
-    encoders: list[Encoder] = [build_lyrics_encoder(settings)]
+    encoders: list[Encoder] = [build_lyrics_encoder(settings), LyricsTermsEncoder()]
     image_encoder = build_cover_encoder(settings)
     if image_encoder is not None:
         encoders.append(

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import ResourcesDep
+from indexer.interactions import Interaction
+from schemas.api import InteractionsRequest, InteractionsResponse, ModelStatus
+from schemas.tracks import point_id
+
+router = APIRouter(tags=["interactions"])
+
+
+@router.post("/interactions", response_model=InteractionsResponse, status_code=201)
+def record_interactions(body: InteractionsRequest, resources: ResourcesDep) -> InteractionsResponse:
+    """Record listens/likes/playlist adds durably (fsynced before the 201); they seed the
+    user's recommendations at once and feed the next `musicrec train`."""
+    ids = list(dict.fromkeys(e.track_id for e in body.events))
+    found = {r.payload["track_id"] for r in resources.store.retrieve([point_id(t) for t in ids])}
+    unknown = [
+        {
+            "loc": ["body", "events", i, "track_id"],
+            "msg": f"unknown track id '{e.track_id}'",
+            "type": "value_error",
+        }
+        for i, e in enumerate(body.events)
+        if e.track_id not in found
+    ]
+    if unknown:
+        raise HTTPException(422, detail=unknown)
+    recorded = resources.history.record(
+        Interaction(
+            e.user_id, e.track_id, e.weight, e.timestamp.isoformat() if e.timestamp else None
+        )
+        for e in body.events
+    )
+    return InteractionsResponse(recorded=recorded)
+
+
+@router.post("/model/reload", response_model=ModelStatus)
+def reload_model(resources: ResourcesDep) -> ModelStatus:
+    """Load the newest published LightFM artefact now, without a restart."""
+    resources.collab.reload()
+    return model_status(resources)
+
+
+def model_status(resources: ResourcesDep) -> ModelStatus:
+    holder = resources.collab
+    model = holder.model
+    if model is None:
+        return ModelStatus(
+            status="error" if holder.error else "missing",
+            detail=holder.error
+            or f"no model in {holder.model_dir}: run `musicrec train` (results are content-only)",
+        )
+    counts = model.metadata.get("counts", {})
+    return ModelStatus(
+        status="loaded",
+        version=holder.version,
+        trained_at=model.metadata.get("trained_at"),
+        users=counts.get("users"),
+        items=counts.get("items"),
+        detail=holder.error,
+    )

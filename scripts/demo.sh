@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running service: install, index the committed demo
-# catalog into the embedded Qdrant Edge store (data/qdrant), then serve the API.
-# Re-runs skip every unchanged track, so they start in seconds.
+# catalog into the embedded Qdrant Edge store (data/qdrant), train the LightFM model on the
+# demo playlists (data/models), then serve the API.
+# Re-runs skip every unchanged track and reuse the model, so they start in seconds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 musicrec index data/demo/tracks.csv
+models=${MUSICREC_MODEL_DIR:-${MUSICREC_DATA_DIR:-data}/models}
+if [ ! -f "$models/latest" ]; then
+    musicrec train --catalog data/demo/tracks.csv --interactions data/demo/interactions.csv
+fi
 host=${MUSICREC_API_HOST:-127.0.0.1}
 port=${MUSICREC_API_PORT:-8000}
 cat <<TXT
@@ -16,5 +21,6 @@ Try:
   curl -s "http://$host:$port/search?q=jenny+I+got+your+number&limit=3"
   curl -s -X POST http://$host:$port/recommendations -H 'content-type: application/json' \\
        -d '{"positive": ["00MI0oGDVJYM1qWbyUOIhH"], "limit": 5}'
+  curl -s "http://$host:$port/users/4zNayWuATXCAA9gaXvnFnq/recommendations?limit=5"
 TXT
 exec musicrec-api

@@ -17,6 +17,7 @@ import uvicorn
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
 
 from indexer.encoders.lyrics import LyricsEncoder
+from indexer.encoders.lyrics_terms import LyricsTermsEncoder
 from indexer.pipeline import Indexer
 from indexer.store.edge import EdgeStore
 from schemas.settings import Settings
@@ -69,7 +70,8 @@ def indexed_dir(tmp_path_factory, lyrics_encoder, catalog_slice) -> Path:
     data_dir = tmp_path_factory.mktemp("indexed")
     settings = make_settings(data_dir)
     store = EdgeStore(settings.qdrant_path, settings.collection)
-    Indexer(store, [lyrics_encoder], batch_size=32, progress=False).run(catalog_slice)
+    encoders = [lyrics_encoder, LyricsTermsEncoder()]
+    Indexer(store, encoders, batch_size=32, progress=False).run(catalog_slice)
     store.close()
     return data_dir
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -40,24 +41,27 @@ def test_get_track(api) -> None:
 def test_recommendations_explain_each_modality_and_exclude_seeds(api) -> None:
     seeds = [LYRIC_ROWS[0]["id"], LYRIC_ROWS[1]["id"]]
     body = recommend(api, positive=seeds, limit=15).json()
-    assert body["modalities"] == ["lyrics", "audio"]
+    assert body["modalities"] == ["lyrics", "lyrics_terms", "audio"]
     assert body["fusion"] == "rrf"
     ids = [i["track"]["id"] for i in body["items"]]
     assert len(ids) == 15 == len(set(ids))
     assert not set(ids) & set(seeds)
     for item in body["items"]:
         sims = item["similarities"]
-        assert set(sims) == {"lyrics", "audio"}
+        assert set(sims) == {"lyrics", "lyrics_terms", "audio"}
         assert -1.0 <= sims["audio"] <= 1.0
         has_lyrics = bool(BY_ID[item["track"]["id"]]["lyrics"].strip())
         assert (sims["lyrics"] is not None) is has_lyrics
+        assert (sims["lyrics_terms"] is not None) is has_lyrics
     scores = [i["score"] for i in body["items"]]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_weights_select_modalities_and_change_the_order(api) -> None:
     seed = LYRIC_ROWS[3]["id"]
-    audio_only = recommend(api, positive=[seed], weights={"lyrics": 0}, limit=10).json()
+    audio_only = recommend(
+        api, positive=[seed], weights={"lyrics": 0, "lyrics_terms": 0}, limit=10
+    ).json()
     assert audio_only["modalities"] == ["audio"]
     sims = [i["similarities"]["audio"] for i in audio_only["items"]]
     assert sims == sorted(sims, reverse=True)  # one modality: ranked by its own similarity
@@ -71,8 +75,9 @@ def test_weights_select_modalities_and_change_the_order(api) -> None:
 
 def test_negative_seeds_push_results_away(api) -> None:
     pos, neg = LYRIC_ROWS[0]["id"], LYRIC_ROWS[1]["id"]
-    plain = recommend(api, positive=[pos], weights={"audio": 0}, limit=10).json()
-    steered = recommend(api, positive=[pos], negative=[neg], weights={"audio": 0}, limit=10).json()
+    dense_lyrics = {"audio": 0, "lyrics_terms": 0}
+    plain = recommend(api, positive=[pos], weights=dense_lyrics, limit=10).json()
+    steered = recommend(api, positive=[pos], negative=[neg], weights=dense_lyrics, limit=10).json()
     assert neg not in [i["track"]["id"] for i in steered["items"]]
     assert [i["track"]["id"] for i in plain["items"]] != [
         i["track"]["id"] for i in steered["items"]
@@ -150,6 +155,45 @@ def test_search_finds_songs_from_a_lyric_line(api) -> None:
         items = api.get("/search", params={"q": line, "limit": 5}).json()["items"]
         found += row["id"] in [i["track"]["id"] for i in items]
     assert found >= 0.7 * len(songs), f"only {found}/{len(songs)} songs found by a lyric line"
+
+
+def rare_word_line(lyrics: str, vocabulary: Counter[str]) -> str | None:
+    """A short window of the song around a word no other song of the slice uses."""
+    words = lyrics.split()
+    for i, word in enumerate(words):
+        token = word.strip(".,!?\"'()").lower()
+        if len(token) >= 7 and token.isalpha() and vocabulary[token] == 1:
+            return " ".join(words[max(0, i - 3) : i + 4])
+    return None
+
+
+def test_a_rare_word_finds_its_song_through_the_sparse_path(api) -> None:
+    """BM25 alone (dense weight 0): a lyric line with a word unique in the catalog."""
+    vocabulary: Counter[str] = Counter()
+    for row in LYRIC_ROWS:
+        vocabulary.update({w.strip(".,!?\"'()").lower() for w in row["lyrics"].split()})
+    tried = found = 0
+    for row in LYRIC_ROWS:
+        line = rare_word_line(row["lyrics"], vocabulary)
+        if line is None:
+            continue
+        tried += 1
+        params = {"q": line, "limit": 3, "lyrics_weight": 0}
+        body = api.get("/search", params=params).json()
+        assert set(body["items"][0]["similarities"]) == {"lyrics_terms"}
+        found += body["items"][0]["track"]["id"] == row["id"]
+    assert tried >= 10
+    assert found >= 0.9 * tried, f"{found}/{tried} songs found by a rare word"
+
+
+def test_search_weights_switch_lyrics_paths(api) -> None:
+    q = "love me tender"
+    fused = api.get("/search", params={"q": q}).json()["items"][0]["similarities"]
+    assert set(fused) == {"lyrics", "lyrics_terms"}
+    dense = api.get("/search", params={"q": q, "terms_weight": 0}).json()["items"][0]
+    assert set(dense["similarities"]) == {"lyrics"}
+    off = api.get("/search", params={"q": q, "terms_weight": 0, "lyrics_weight": 0})
+    assert off.status_code == 400
 
 
 def test_search_validation_and_filters(api) -> None:

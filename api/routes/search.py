@@ -12,6 +12,7 @@ router = APIRouter(tags=["search"])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1000)]
+Weight = Annotated[float | None, Query(ge=0, le=100)]
 
 
 @router.get("/search", response_model=SearchResponse, responses={400: {}, 409: {}})
@@ -22,10 +23,21 @@ def search(
     modality: Literal["lyrics", "cover"] = "lyrics",
     limit: Limit = 10,
     offset: Offset = 0,
+    lyrics_weight: Weight = None,
+    terms_weight: Weight = None,
 ) -> SearchResponse:
-    """Free text → the nearest tracks by lyrics, or by cover (needs the CLIP cover encoder)."""
+    """Free text → the nearest tracks by lyrics, or by cover (needs the CLIP cover encoder).
+
+    Lyrics search fuses the dense embedding with BM25 term matching (`lyrics_terms`); the two
+    weights turn either up, down or off (0).
+    """
+    weights = {
+        name: w
+        for name, w in (("lyrics", lyrics_weight), ("lyrics_terms", terms_weight))
+        if w is not None
+    }
     return recommender.search_text(
-        q, modality=modality, limit=limit, offset=offset, filters=filters
+        q, modality=modality, limit=limit, offset=offset, filters=filters, weights=weights
     )
 
 

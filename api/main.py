@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from api.resources import build_resources
-from api.routes import health, interactions, recommendations, search, tracks, users
+from api.routes import health, interactions, recommendations, search, tracks, ui, users
+from api.security import ReadAccess
 from indexer.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings
@@ -39,8 +41,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Hybrid music recommendations: lyrics, cover and audio vectors in Qdrant.",
         lifespan=lifespan,
     )
-    for module in (health, tracks, recommendations, search, users, interactions):
-        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        )
+    app.include_router(health.router)  # always open: load balancers probe it
+    app.include_router(ui.router)  # the page is static; the API calls it makes are checked
+    app.include_router(ui.router)  # a static page; /covers checks read access itself
+    for module in (tracks, recommendations, search, users, interactions):
+        # Per router, not per app: a route may set a larger limit (cover uploads).
+        app.include_router(
+            module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
+        )
 
     @app.exception_handler(UnknownTracksError)
     def _unknown(_: Request, exc: UnknownTracksError) -> JSONResponse:

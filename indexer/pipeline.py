@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from indexer.catalog import CatalogStats, RowError, read_catalog
+from indexer.catalog import CatalogError, CatalogStats, RowError, read_catalog
 from indexer.encoders.audio import AudioEncoder, AudioScaler
 from indexer.encoders.base import Encoder
 from indexer.store import PointRecord, VectorStore
@@ -111,11 +111,18 @@ class Indexer:
             assert stored is not None
             check_compatible(stored, self._layout(audio))
             return [*self.model_encoders, audio]
-        scaler = AudioScaler.fit(
-            t.audio
-            for batch in read_catalog(path, schema=schema, chunk_size=self.batch_size)
-            for t in batch
-        )
+        try:
+            scaler = AudioScaler.fit(
+                t.audio
+                for batch in read_catalog(path, schema=schema, chunk_size=self.batch_size)
+                for t in batch
+            )
+        except ValueError as exc:
+            raise CatalogError(
+                f"cannot create collection '{self.store.collection}' from {path}: {exc}. "
+                "The first catalog indexed into a collection fits the audio scaler: index one "
+                "with audio features first (e.g. the Kaggle file), then this one."
+            ) from exc
         audio = AudioEncoder(scaler)
         self.store.create(
             self._layout(audio),

@@ -250,16 +250,18 @@ class SpotifyClient:
         if hit:
             return cached
         ids: list[str] = []
-        while len(ids) < limit:
+        offset = 0
+        while offset < limit:
             page = self._call(
                 f"search {query!r}",
                 self._sp.search,
                 query,
-                limit=min(SEARCH_PAGE, limit - len(ids)),
-                offset=len(ids),
+                limit=min(SEARCH_PAGE, limit - offset),
+                offset=offset,
                 type="track",
             )["tracks"]
             ids.extend(self._remember_tracks(page["items"]))
+            offset += len(page["items"])
             if not page.get("next") or not page["items"]:
                 break
         ids = list(dict.fromkeys(ids))[:limit]
@@ -317,11 +319,14 @@ class SpotifyClient:
                 reason = f"HTTP {status}"
                 delay = _retry_after(exc.headers) if status == 429 else None
             except SpotifyOauthError as exc:
-                raise SpotifyError(
-                    f"Spotify refused the client credentials ({exc}); check "
-                    "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET",
-                    status=400,
-                ) from exc
+                if exc.error == "invalid_client":
+                    raise SpotifyError(
+                        f"Spotify refused the client credentials ({exc}); check "
+                        "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET",
+                        status=400,
+                    ) from exc
+                reason = f"token request failed: {exc}"  # spotipy hides the status: retry
+                delay = None
             except requests.RequestException as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 delay = None

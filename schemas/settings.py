@@ -144,6 +144,16 @@ class Settings(BaseSettings):
     # --- API ---------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(
+        None,
+        description="Key for write and admin endpoints (X-API-Key header or Bearer token); "
+        "unset, those endpoints are disabled.",
+    )
+    protect_reads: bool = Field(False, description="Require the API key on read endpoints too.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Allowed browser origins (JSON list, e.g. ["*"]).'
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1000, description="JSON request bodies; 413 above.")
     max_upload_bytes: int = Field(5_000_000, ge=1000, description="POST /search/cover cap.")
     max_image_pixels: int = Field(40_000_000, ge=10_000)
 

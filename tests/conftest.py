@@ -85,7 +85,8 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn serving an app on 127.0.0.1 in a thread: real HTTP, real lifespan."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, headers: dict[str, str] | None = None) -> None:
+        self.headers = headers or {}
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -103,7 +104,7 @@ class LiveServer:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("API server did not start")
             time.sleep(0.05)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = httpx.Client(base_url=self.url, timeout=30, headers=self.headers)
         return self.client
 
     def __exit__(self, *exc: object) -> None:

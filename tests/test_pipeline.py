@@ -165,3 +165,14 @@ def test_killed_run_resumes_to_exactly_the_catalog(tmp_path, lyrics_encoder) -> 
     lyric_ids = {r["id"] for r in rows if r["lyrics"].strip()}
     assert {r.payload["track_id"] for r in records if "lyrics" in r.vectors} == lyric_ids
     store.close()
+
+
+def test_a_first_catalog_without_audio_is_refused_clearly(tmp_path, store, lyrics_encoder) -> None:
+    from indexer.catalog import CatalogError
+    from schemas.layout import AUDIO_CATALOG_FEATURES
+
+    header, rows = slice_rows(n_lyrics=2, n_other=0)
+    rows = [{**r, **dict.fromkeys(AUDIO_CATALOG_FEATURES, "")} for r in rows]
+    with pytest.raises(CatalogError, match="audio scaler"):
+        run(store, lyrics_encoder, write_catalog(tmp_path / "c.csv", header, rows))
+    assert not store.exists()  # nothing half-created

@@ -16,6 +16,13 @@ from indexer.store.edge import EdgeStore
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, demo_rows, make_settings, write_catalog
 
 INTERACTIONS = ROOT / "data" / "demo" / "interactions.csv"
+KEY = "users-test-key"
+AUTH = {"X-API-Key": KEY}
+
+
+def serve(data_dir) -> LiveServer:
+    return LiveServer(create_app(make_settings(data_dir, api_key=KEY)), headers=AUTH)
+
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +66,7 @@ def data_dir(tmp_path_factory, lyrics_encoder):
 
 @pytest.fixture(scope="module")
 def api(data_dir):
-    with LiveServer(create_app(make_settings(data_dir))) as client:
+    with serve(data_dir) as client:
         yield client
 
 
@@ -185,7 +192,7 @@ def test_events_survive_a_restart_and_feed_training(api, data_dir, tmp_path, mon
     events = [{"user_id": "durable", "track_id": t, "weight": 2} for t in USERS[USER][:3]]
     assert api.post("/interactions", json={"events": events}).status_code == 201
     copy = copy_without_server(data_dir, tmp_path)
-    with LiveServer(create_app(make_settings(copy))) as restarted:
+    with serve(copy) as restarted:
         body = restarted.get("/users/durable/recommendations").json()
         assert body["personalization"]["status"] == "unknown-user"
         assert body["items"]
@@ -199,7 +206,7 @@ def test_events_survive_a_restart_and_feed_training(api, data_dir, tmp_path, mon
 
 def test_without_a_model_results_are_content_only(data_dir, tmp_path) -> None:
     copy = copy_without_server(data_dir, tmp_path, models=False)
-    with LiveServer(create_app(make_settings(copy))) as client:
+    with serve(copy) as client:
         health = client.get("/health").json()
         assert health["collaborative"]["status"] == "missing"
         assert "musicrec train" in health["collaborative"]["detail"]

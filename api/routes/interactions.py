@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from api.deps import ResourcesDep
+from api.security import WriteAccess
 from indexer.interactions import Interaction
 from schemas.api import InteractionsRequest, InteractionsResponse, ModelStatus
 from schemas.tracks import point_id
@@ -10,8 +11,15 @@ from schemas.tracks import point_id
 router = APIRouter(tags=["interactions"])
 
 
-@router.post("/interactions", response_model=InteractionsResponse, status_code=201)
-def record_interactions(body: InteractionsRequest, resources: ResourcesDep) -> InteractionsResponse:
+@router.post(
+    "/interactions",
+    response_model=InteractionsResponse,
+    status_code=201,
+    responses={401: {}, 403: {}, 413: {}},
+)
+def record_interactions(
+    body: InteractionsRequest, resources: ResourcesDep, _: WriteAccess
+) -> InteractionsResponse:
     """Record listens/likes/playlist adds durably (fsynced before the 201); they seed the
     user's recommendations at once and feed the next `musicrec train`."""
     ids = list(dict.fromkeys(e.track_id for e in body.events))
@@ -36,8 +44,8 @@ def record_interactions(body: InteractionsRequest, resources: ResourcesDep) -> I
     return InteractionsResponse(recorded=recorded)
 
 
-@router.post("/model/reload", response_model=ModelStatus)
-def reload_model(resources: ResourcesDep) -> ModelStatus:
+@router.post("/model/reload", response_model=ModelStatus, responses={401: {}, 403: {}})
+def reload_model(resources: ResourcesDep, _: WriteAccess) -> ModelStatus:
     """Load the newest published LightFM artefact now, without a restart."""
     resources.collab.reload()
     return model_status(resources)

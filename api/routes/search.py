@@ -12,6 +12,7 @@ router = APIRouter(tags=["search"])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1000)]
+UPLOAD_TRANSPORT_LIMIT = 64 * 1024 * 1024
 Weight = Annotated[float | None, Query(ge=0, le=100)]
 
 
@@ -41,7 +42,13 @@ def search(
     )
 
 
-@router.post("/search/cover", response_model=SearchResponse, responses={400: {}, 409: {}, 413: {}})
+@router.post(
+    "/search/cover",
+    response_model=SearchResponse,
+    responses={400: {}, 409: {}, 413: {}},
+    # The route's own cap (MUSICREC_MAX_UPLOAD_BYTES) applies below this transport limit.
+    max_body_size=UPLOAD_TRANSPORT_LIMIT,
+)
 def search_cover(
     image: UploadFile,
     resources: ResourcesDep,

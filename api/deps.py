@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.recommender import Recommender
 from api.resources import Resources
@@ -32,13 +34,24 @@ def filters_from_query(
     explicit: bool | None = None,
     exclude_artist: Annotated[list[str] | None, Query()] = None,
 ) -> Filters:
-    return Filters(
-        genres=genre or [],
-        year_min=year_min,
-        year_max=year_max,
-        explicit=explicit,
-        exclude_artists=exclude_artist or [],
-    )
+    try:
+        return Filters(
+            genres=genre or [],
+            year_min=year_min,
+            year_max=year_max,
+            explicit=explicit,
+            exclude_artists=exclude_artist or [],
+        )
+    except ValidationError as exc:
+        # The body model's rules (non-empty genre, year order) reported as query errors (422).
+        names = {"genres": "genre", "exclude_artists": "exclude_artist"}
+        errors = [
+            {**err, "loc": ("query", names.get(str(err["loc"][0]), err["loc"][0]), *err["loc"][1:])}
+            if err["loc"]
+            else {**err, "loc": ("query",)}
+            for err in exc.errors(include_url=False, include_context=False)
+        ]
+        raise RequestValidationError(errors) from None
 
 
 FiltersDep = Annotated[Filters, Depends(filters_from_query)]

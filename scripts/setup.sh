@@ -17,7 +17,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing musicrec and its dependencies into .venv (a few minutes the first time)" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test,eval]"
     echo "$want" > "$stamp"
 fi
 # No model hub is reachable: fail at once instead of hanging on a download attempt.

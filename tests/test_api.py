@@ -227,3 +227,12 @@ def test_unreachable_qdrant_server_is_503_with_retry_after(tmp_path) -> None:
         assert response.headers["Retry-After"] == "5"
         assert time.monotonic() - started < 10
         assert client.get("/health").status_code == 503
+
+
+def test_query_filters_are_validated_like_body_filters(api) -> None:
+    empty_genre = api.get("/search", params={"q": "love", "genre": ""})
+    assert empty_genre.status_code == 422
+    assert empty_genre.json()["detail"][0]["loc"][:2] == ["query", "genre"]
+    reversed_years = api.get("/search", params={"q": "love", "year_min": 2000, "year_max": 1990})
+    assert reversed_years.status_code == 422
+    assert "year_min" in reversed_years.json()["detail"][0]["msg"]

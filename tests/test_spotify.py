@@ -573,7 +573,7 @@ def test_api_refresh_without_credentials_is_503(indexed_dir, tmp_path) -> None:
     track_id = slice_rows()[1][0]["id"]
     with LiveServer(create_app(make_settings(tmp_path, cover_encoder="none"))) as api:
         refused = api.get(f"/tracks/{track_id}", params={"refresh": True})
-        assert refused.status_code == 503
+        assert refused.status_code == 409
         assert "Spotify is not configured" in refused.json()["detail"]
         assert "SPOTIFY_CLIENT_ID" in refused.json()["detail"]
         assert api.get(f"/tracks/{track_id}").status_code == 200

@@ -13,7 +13,9 @@ from schemas.tracks import Track, point_id
 router = APIRouter(tags=["tracks"])
 
 
-@router.get("/tracks/{track_id}", response_model=TrackOut, responses={404: {}, 502: {}, 503: {}})
+@router.get(
+    "/tracks/{track_id}", response_model=TrackOut, responses={404: {}, 409: {}, 502: {}, 503: {}}
+)
 def get_track(
     track_id: Annotated[str, Path(min_length=1, max_length=128)],
     resources: ResourcesDep,
@@ -26,7 +28,9 @@ def get_track(
     ] = False,
 ) -> TrackOut:
     if refresh and resources.spotify is None:
-        raise HTTPException(503, detail=f"Spotify is not configured: {CREDENTIALS_HINT}")
+        # 409 (the server's state forbids it), not 503: retrying will not help until the
+        # operator adds credentials.
+        raise HTTPException(409, detail=f"Spotify is not configured: {CREDENTIALS_HINT}")
     found = resources.store.retrieve([point_id(track_id)])
     if not found:
         raise HTTPException(404, detail=f"track '{track_id}' not found")

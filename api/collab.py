@@ -111,3 +111,9 @@ class UserHistory:
     def recent(self, user_id: str) -> list[str]:
         """Newest first."""
         return list(reversed(self._recent.get(user_id, ())))
+
+    def users(self) -> dict[str, int]:
+        """Recorded users with their distinct recent tracks (capped): pickers list them even
+        before a training run knows them."""
+        with self._lock:
+            return {user: len(tracks) for user, tracks in self._recent.items()}

@@ -50,7 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health.router)  # always open: load balancers probe it
     app.include_router(ui.router)  # the page is static; the API calls it makes are checked
-    app.include_router(ui.router)  # a static page; /covers checks read access itself
     for module in (tracks, recommendations, search, users, interactions):
         # Per router, not per app: a route may set a larger limit (cover uploads).
         app.include_router(

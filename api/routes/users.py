@@ -2,12 +2,47 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 
-from api.deps import FiltersDep, RecommenderDep
+from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from schemas.api import RecommendationResponse
 
 router = APIRouter(tags=["users"])
+
+
+class KnownUser(BaseModel):
+    id: str
+    interactions: int = Field(description="In training plus recorded since (recent ones, capped).")
+    in_model: bool = Field(description="False: recommendations for this user are content-only.")
+
+
+class UserList(BaseModel):
+    users: list[KnownUser]
+    total: int
+
+
+@router.get("/users", response_model=UserList)
+def list_users(
+    resources: ResourcesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> UserList:
+    """Users with something to seed from (the loaded model's and those recorded through
+    `POST /interactions`), most interactions first, so a picker shows the richest first."""
+    counts = dict(resources.history.users())
+    model = resources.collab.current()
+    if model is not None:
+        per_user = np.diff(model.user_items.indptr)
+        for user, n in zip(model.user_ids, per_user.tolist(), strict=True):
+            counts[user] = counts.get(user, 0) + n
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return UserList(
+        users=[
+            KnownUser(id=u, interactions=n, in_model=model is not None and model.has_user(u))
+            for u, n in ranked
+        ],
+        total=len(counts),
+    )
 
 
 @router.get(

@@ -21,6 +21,7 @@ from typing import Any
 
 from indexer.catalog import CatalogError, detect_schema
 from indexer.spotify import SpotifyClient
+from schemas.tracks import KAGGLE_COLUMNS
 
 __all__ = [
     "ENRICHED_FIELDS",
@@ -32,32 +33,6 @@ __all__ = [
 ]
 
 ENRICHED_FIELDS = ("album_name", "album_url", "popularity", "year", "explicit", "release_date")
-# The column order of data/demo/tracks.csv (the Kaggle dump's), plus album_url.
-KAGGLE_COLUMNS = (
-    "id",
-    "name",
-    "album_name",
-    "artists",
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-    "lyrics",
-    "popularity",
-    "year",
-    "genre",
-    "explicit",
-    "release_date",
-    "album_url",
-)
 CHUNK_ROWS = 500  # rows looked up together: 10 batched track requests, bounded memory
 # Lyrics fields run long; the catalog reader raises the csv module's limit just as far.
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024

@@ -8,6 +8,37 @@ import uuid
 
 from pydantic import BaseModel, Field
 
+# The Kaggle "Spotify Songs with Attributes and Lyrics" columns, in that file's order, then the
+# optional ones musicrec also reads. Writers of catalogs (demo sample, Spotify enrichment) use it.
+KAGGLE_AUDIO_COLUMNS: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+)
+KAGGLE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "name",
+    "album_name",
+    "artists",
+    *KAGGLE_AUDIO_COLUMNS,
+    "lyrics",
+    "popularity",
+    "year",
+    "genre",
+    "explicit",
+    "release_date",
+    "album_url",
+)
+
 # Fixed namespace: point ids must be the same on every machine and every run, so
 # re-indexing a track overwrites its point instead of adding a twin.
 TRACK_NAMESPACE = uuid.UUID("6d1f3c52-2b0e-4f5e-9a57-5f0b8f0f6a11")

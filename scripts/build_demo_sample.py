@@ -34,31 +34,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from schemas.layout import AUDIO_CATALOG_FEATURES  # noqa: E402
+from schemas.tracks import KAGGLE_COLUMNS  # noqa: E402
 
-KAGGLE_COLUMNS = [
-    "id",
-    "name",
-    "album_name",
-    "artists",
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-    "lyrics",
-    "popularity",
-    "year",
-    "genre",
-    "explicit",
-    "release_date",
-]
+# The demo file predates cover URLs (its sources have none), so it has no album_url column.
+DEMO_COLUMNS = [c for c in KAGGLE_COLUMNS if c != "album_url"]
 
 _FEATURING = re.compile(r"\s+(?:featuring|feat\.?|ft\.?|with)\s+.*$")
 _VERSION_SUFFIX = re.compile(r"\s+-\s+.*$")
@@ -231,7 +210,7 @@ def build_sample(
         row["mode"] = int(row["mode"])
         row["duration_ms"] = int(row["duration_ms"])
         rows.append(row)
-    tracks = pd.DataFrame(rows, columns=KAGGLE_COLUMNS)
+    tracks = pd.DataFrame(rows, columns=DEMO_COLUMNS)
     tracks["popularity"] = tracks["popularity"].astype("Int64")
 
     inter = tidy.loc[tidy["track_id"].isin(sample_ids), ["playlist_id", "track_id"]]

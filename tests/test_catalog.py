@@ -17,7 +17,7 @@ from indexer.catalog import (
     read_catalog,
 )
 from schemas.layout import AUDIO_CATALOG_FEATURES
-from schemas.tracks import Track
+from schemas.tracks import KAGGLE_AUDIO_COLUMNS, Track
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
@@ -37,20 +37,7 @@ NO_AUDIO = "," * 11
 
 
 def audio(**overrides: str) -> str:
-    names = [
-        "danceability",
-        "energy",
-        "key",
-        "loudness",
-        "mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "duration_ms",
-    ]
+    names = KAGGLE_AUDIO_COLUMNS
     values = dict(zip(names, AUDIO.split(","), strict=True))
     values.update(overrides)
     return ",".join(values[n] for n in names)

@@ -11,6 +11,13 @@ models=${MUSICREC_MODEL_DIR:-${MUSICREC_DATA_DIR:-data}/models}
 if [ ! -f "$models/latest" ]; then
     musicrec train --catalog data/demo/tracks.csv --interactions data/demo/interactions.csv
 fi
+# Write endpoints (POST /interactions, /model/reload) need a key: make one for the demo once.
+if [ -z "${MUSICREC_API_KEY:-}" ]; then
+    keyfile=${MUSICREC_DATA_DIR:-data}/demo-api-key
+    [ -s "$keyfile" ] || python -c 'import secrets; print(secrets.token_urlsafe(24))' > "$keyfile"
+    MUSICREC_API_KEY=$(cat "$keyfile")
+    export MUSICREC_API_KEY
+fi
 host=${MUSICREC_API_HOST:-127.0.0.1}
 port=${MUSICREC_API_PORT:-8000}
 cat <<TXT
@@ -22,5 +29,9 @@ Try:
   curl -s -X POST http://$host:$port/recommendations -H 'content-type: application/json' \\
        -d '{"positive": ["00MI0oGDVJYM1qWbyUOIhH"], "limit": 5}'
   curl -s "http://$host:$port/users/4zNayWuATXCAA9gaXvnFnq/recommendations?limit=5"
+  curl -s -X POST http://$host:$port/interactions -H "X-API-Key: $MUSICREC_API_KEY" \\
+       -H 'content-type: application/json' \\
+       -d '{"events": [{"user_id": "me", "track_id": "00MI0oGDVJYM1qWbyUOIhH"}]}'
+The web page: http://$host:$port/
 TXT
 exec musicrec-api

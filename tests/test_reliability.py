@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import io
+import json
 import math
 import os
 import signal
@@ -28,7 +30,7 @@ from indexer.collaborative import LATEST, load_latest
 from indexer.pipeline import Indexer
 from indexer.store.edge import EdgeStore
 from schemas.layout import AUDIO_CATALOG_FEATURES
-from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, make_settings
+from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, free_port, make_settings
 
 HEADER = ["id", "name", "artists", *AUDIO_CATALOG_FEATURES, "lyrics"]
 GOOD_AUDIO = {f: "0.5" for f in AUDIO_CATALOG_FEATURES} | {"key": "5", "mode": "1", "tempo": "120"}
@@ -189,6 +191,51 @@ def test_a_stalled_qdrant_gives_a_quick_503(tmp_path) -> None:
                 assert elapsed < 8, f"{path} took {elapsed:.1f}s"
     finally:
         stalled.close()
+
+
+class ReturningQdrant(http.server.ThreadingHTTPServer):
+    """Just enough of Qdrant's REST API to answer a health check: it has no collection."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _QdrantHandler)
+
+
+class _QdrantHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/exists"):
+            body = {"result": {"exists": False}, "status": "ok", "time": 0.0}
+        else:
+            body = {"title": "qdrant - vector search engine", "version": "1.16.3"}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.slow
+def test_the_api_recovers_when_qdrant_returns(tmp_path) -> None:
+    """Down → 503 'unavailable'; the server comes back on the same port → the same API
+    process reaches it again (here it answers that the collection is not indexed)."""
+    port = free_port()
+    settings_ = make_settings(tmp_path, qdrant_url=f"http://127.0.0.1:{port}", qdrant_timeout=1)
+    with LiveServer(create_app(settings_)) as client:
+        down = client.get("/health")
+        assert down.status_code == 503
+        assert "unavailable" in down.json()["detail"]
+        server = ReturningQdrant(port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            back = client.get("/health")
+            assert back.status_code == 503
+            assert back.json()["detail"] == "collection not indexed yet: run `musicrec index`"
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 # --- load --------------------------------------------------------------------------------

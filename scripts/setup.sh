@@ -15,9 +15,14 @@ fi
 stamp=.venv/.musicrec-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "installing musicrec and its dependencies into .venv (a few minutes the first time)" >&2
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test,eval]"
+    echo "installing musicrec and its dependencies into .venv (a few minutes the first time;" \
+         "log: .venv/install.log)" >&2
+    if ! { .venv/bin/python -m pip install --upgrade pip &&
+           .venv/bin/python -m pip install -e ".[test,eval]"; } > .venv/install.log 2>&1; then
+        tail -40 .venv/install.log >&2
+        echo "installation failed: see .venv/install.log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
 # No model hub is reachable: fail at once instead of hanging on a download attempt.

@@ -55,7 +55,14 @@ def main() -> None:
         {"positive": rng.sample(track_ids, args.seeds), "limit": args.limit}
         for _ in range(args.requests)
     ]
-    direct = Recommender(store, None, settings.fusion, settings.rrf_k, settings.prefetch_limit)
+    direct = Recommender(
+        store,
+        None,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        prefetch_limit=settings.prefetch_limit,
+        default_weights=settings.default_weights,
+    )
     engine_ms = []
     for body in bodies:
         started = time.perf_counter()

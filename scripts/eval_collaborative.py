@@ -38,6 +38,7 @@ from indexer.collaborative import (  # noqa: E402
     CollaborativeModel,
     train,
 )
+from indexer.metrics import bootstrap_ci  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
 
 K = 10
@@ -84,14 +85,8 @@ class Result:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n: int) -> tuple[float, float]:
-    idx = rng.integers(0, len(values), size=(n, len(values)))
-    means = values[idx].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def fmt(values: np.ndarray, rng: np.random.Generator, n: int, digits: int = 4) -> str:
-    low, high = bootstrap_ci(values, rng, n)
+    low, high = bootstrap_ci(values, rounds=n, seed=rng)
     return f"{values.mean():.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from indexer.covers import CoverFetcher, embed_covers  # noqa: E402
 from indexer.encoders.base import Encoder  # noqa: E402
 from indexer.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
+from indexer.metrics import bootstrap_ci  # noqa: E402
 
 
 def load_covers(root: Path) -> tuple[list[str], list[str]]:
@@ -47,13 +48,6 @@ def precision_at_k(embeddings: np.ndarray, genres: np.ndarray, k: int) -> np.nda
     np.fill_diagonal(sims, -np.inf)
     neighbours = np.argpartition(-sims, k, axis=1)[:, :k]
     return (genres[neighbours] == genres[:, None]).mean(axis=1)
-
-
-def bootstrap_ci(values: np.ndarray, *, rounds: int, seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def build_encoder(args: argparse.Namespace) -> Encoder[Image.Image]:

@@ -1,0 +1,210 @@
+"""The evaluation's metrics against hand-computed cases, and the harness end to end on a slice.
+
+The metric cases are small enough to check on paper, because every number in
+docs/evaluation.md rests on them. The end-to-end run uses the real data in ../shared/data
+(the product never needs it at run time, so without it the test skips).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from indexer.encoders.base import Encoder
+from indexer.metrics import (
+    bootstrap_ci,
+    f1_at_k,
+    hit_rate_at_k,
+    mean_ci,
+    ndcg_at_k,
+    precision_at_k,
+    ranking_metrics,
+    recall_at_k,
+    rmse,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+RANKED = ["a", "b", "c", "d", "e"]
+RELEVANT = {"a", "c", "f"}
+
+
+def load_harness() -> ModuleType:
+    """scripts/ is not a package; loaded under a private name so nothing shadows it."""
+    name = "musicrec_evaluate_harness"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- ranking metrics ---------------------------------------------------------------------
+def test_precision_recall_f1_on_a_hand_case() -> None:
+    # Hits at ranks 1 and 3 of 5; 3 relevant items, one of them never retrieved.
+    assert precision_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 5)
+    assert recall_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 3)
+    assert f1_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 * 0.4 * (2 / 3) / (0.4 + 2 / 3))
+    assert precision_at_k(RANKED, RELEVANT, 1) == 1.0
+    assert recall_at_k(RANKED, RELEVANT, 1) == pytest.approx(1 / 3)
+    assert precision_at_k(RANKED, RELEVANT, 2) == 0.5
+
+
+def test_ndcg_binary_gain() -> None:
+    dcg = 1 / math.log2(2) + 1 / math.log2(4)  # hits at ranks 1 and 3
+    ideal = 1 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)  # 3 relevant, k = 5
+    assert ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(dcg / ideal)
+    assert ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(0.703918, abs=1e-6)
+    # The ideal list is cut at k: with k = 2, it holds 2 hits, not 3.
+    assert ndcg_at_k(["a", "c"], RELEVANT, 2) == pytest.approx(1.0)
+    assert ndcg_at_k(["x", "a"], {"a"}, 2) == pytest.approx(1 / math.log2(3))
+
+
+def test_hit_rate_and_empty_cases() -> None:
+    assert hit_rate_at_k(RANKED, RELEVANT, 5) == 1.0
+    assert hit_rate_at_k(["b", "d"], RELEVANT, 2) == 0.0
+    assert ndcg_at_k(["b", "d"], RELEVANT, 2) == 0.0
+    assert f1_at_k(["b", "d"], RELEVANT, 2) == 0.0
+    assert recall_at_k(RANKED, set(), 5) == 0.0
+    assert ndcg_at_k(RANKED, set(), 5) == 0.0
+
+
+def test_short_lists_and_repeats_count_as_misses() -> None:
+    assert precision_at_k(["a"], {"a"}, 5) == pytest.approx(0.2)  # empty slots are misses
+    assert precision_at_k(["a", "a"], {"a"}, 2) == 0.5  # a repeat is not a second hit
+    assert recall_at_k(["a", "a"], {"a", "b"}, 2) == 0.5
+
+
+def test_k_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        precision_at_k(RANKED, RELEVANT, 0)
+
+
+def test_ranking_metrics_per_query_arrays() -> None:
+    out = ranking_metrics([(RANKED, RELEVANT), (["b"], {"a"})], ks=(1, 5))
+    assert set(out) == {f"{m}@{k}" for k in (1, 5) for m in ("P", "R", "F1", "NDCG", "HR")}
+    np.testing.assert_allclose(out["P@5"], [0.4, 0.0])
+    np.testing.assert_allclose(out["HR@1"], [1.0, 0.0])
+    np.testing.assert_allclose(out["R@1"], [1 / 3, 0.0])
+
+
+# --- RMSE and the bootstrap --------------------------------------------------------------
+def test_rmse_hand_case() -> None:
+    assert rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
+    assert rmse(np.array([0.5, 0.5]), np.array([0.0, 1.0])) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        rmse([1, 2], [1])
+    with pytest.raises(ValueError):
+        rmse([], [])
+
+
+def test_bootstrap_ci_contains_the_mean_and_is_deterministic() -> None:
+    values = np.random.default_rng(1).random(200)
+    low, high = bootstrap_ci(values, rounds=1000, seed=3)
+    assert low < values.mean() < high
+    assert (low, high) == bootstrap_ci(values, rounds=1000, seed=3)
+    assert (low, high) != bootstrap_ci(values, rounds=1000, seed=4)
+    narrow = bootstrap_ci(values, rounds=1000, seed=3, level=0.5)
+    assert low < narrow[0] < narrow[1] < high
+    mean, mlow, mhigh = mean_ci(values, rounds=1000, seed=3)
+    assert (mean, mlow, mhigh) == (pytest.approx(values.mean()), low, high)
+
+
+def test_bootstrap_ci_edge_cases() -> None:
+    assert bootstrap_ci(np.full(10, 0.25), rounds=100) == (0.25, 0.25)
+    rng = np.random.default_rng(5)
+    # A Generator is used as is: the same stream gives the same interval as its seed.
+    assert bootstrap_ci([0.0, 1.0, 1.0], rounds=200, seed=rng) == bootstrap_ci(
+        [0.0, 1.0, 1.0], rounds=200, seed=5
+    )
+    squared = bootstrap_ci(
+        [1.0, 4.0], rounds=100, seed=0, statistic=lambda s: np.sqrt(s.mean(axis=1))
+    )
+    assert 1.0 <= squared[0] <= squared[1] <= 2.0
+    with pytest.raises(ValueError):
+        bootstrap_ci([], rounds=10)
+    with pytest.raises(ValueError):
+        bootstrap_ci([1.0], level=1.5)
+
+
+# --- the embedding cache -----------------------------------------------------------------
+class CountingEncoder(Encoder[str]):
+    vector_name = "lyrics"
+    encoder_id = "counting@1"
+    dim = 2
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, items: Sequence[str | None]) -> list[np.ndarray | None]:
+        self.calls.append([t or "" for t in items])
+        return [np.array([len(t or ""), 1.0], dtype=np.float32) for t in items]
+
+
+def test_cached_encoder_encodes_each_text_once_across_runs(tmp_path: Path) -> None:
+    harness = load_harness()
+    inner = CountingEncoder()
+    cached = harness.CachedEncoder(inner, tmp_path / "cache.npz")
+    first = cached.encode(["la la", None, "  ", "oh"])
+    assert first[1] is None and first[2] is None
+    np.testing.assert_array_equal(first[0], [5, 1])
+    assert cached.encode(["oh", "la la"])[0] is not None
+    assert inner.calls == [["la la", "oh"]]  # the second call hit the memo only
+    again = harness.CachedEncoder(CountingEncoder(), tmp_path / "cache.npz")
+    np.testing.assert_array_equal(again.encode(["oh"])[0], [2, 1])
+    assert again.inner.calls == []
+    assert (again.encoder_id, again.dim) == ("counting@1", 2)
+
+
+# --- the harness end to end --------------------------------------------------------------
+@pytest.mark.slow
+def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
+    if not (SHARED / "tidytuesday_spotify_songs.csv").is_file():
+        pytest.skip(f"the real evaluation data is not at {SHARED} (only the harness needs it)")
+    for module in ("sklearn", "gensim", "matplotlib"):
+        pytest.importorskip(module, reason=f'{module} missing: pip install -e ".[eval]"')
+    harness = load_harness()
+    out = tmp_path / "docs" / "evaluation.md"
+    harness.main(
+        [
+            "--shared", str(SHARED), "--out", str(out), "--cache", str(tmp_path / "cache"),
+            "--quick", "--playlists", "20", "--songs", "120", "--covers", "4",
+            "--bootstrap", "200",
+        ]
+    )  # fmt: skip
+    text = out.read_text(encoding="utf-8")
+    for heading in (
+        "# Evaluation",
+        "## Summary",
+        "## 1. Playlist continuation",
+        "## 2. Lyrics representations",
+        "## 3. Sparse vs dense lyrics",
+        "## 4. Covers",
+        "## 5. RMSE",
+        "### The unseen-track artefact and the warm-only protocol",
+        "## Caveats",
+        "## Metric definitions",
+    ):
+        assert heading in text, heading
+    assert "`--quick` run" in text
+    assert "| LightFM only | 20 |" in text
+    assert "MUSICREC_DEFAULT_WEIGHTS" in text
+    for row in ("audio only", "content fusion", "hybrid, collab_weight 0.5", "same artist as seeds",
+                "TF-IDF", "Word2Vec", "dense+sparse 1:1", "default weights"):  # fmt: skip
+        assert f"| {row}" in text, row
+    for image in ("playlist_continuation", "playlist_continuation_warm", "collab_weight",
+                  "lyrics_representations", "sparse_dense", "covers"):  # fmt: skip
+        path = out.parent / "img" / f"{image}.png"
+        assert path.stat().st_size > 1000, path
+        assert f"img/{image}.png" in text

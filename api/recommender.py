@@ -72,7 +72,9 @@ def query_vector(positive: list[Vector], negative: list[Vector]) -> Vector:
     return _unit(2 * pos - neg)
 
 
-def to_filter(filters: Filters, exclude_ids: Sequence[str] = ()) -> TrackFilter:
+def to_filter(
+    filters: Filters, exclude_ids: Sequence[str] = (), include_ids: Sequence[str] = ()
+) -> TrackFilter:
     return TrackFilter(
         genres=filters.genres,
         year_min=filters.year_min,
@@ -80,6 +82,7 @@ def to_filter(filters: Filters, exclude_ids: Sequence[str] = ()) -> TrackFilter:
         explicit=filters.explicit,
         exclude_artists=filters.exclude_artists,
         exclude_ids=list(exclude_ids),
+        include_ids=list(include_ids),
     )
 
 
@@ -120,16 +123,25 @@ def collaborative_scores(
     return scores
 
 
+def content_similarity(item: RecommendationItem, weights: dict[str, float]) -> float:
+    """Weighted mean of the per-modality cosines the track has: unlike a fused RRF score it
+    is comparable between candidates found by different queries (content and collaborative).
+    """
+    pairs = [(weights[m], s) for m, s in item.similarities.items() if s is not None]
+    total = sum(w for w, _ in pairs)
+    return sum(w * s for w, s in pairs) / total if total > 0 else 0.0
+
+
 def blend(
     items: list[RecommendationItem],
-    hits: Sequence[ScoredRecord],
+    weights: dict[str, float],
     collab: np.ndarray | None,
-    weight: float,
+    collab_weight: float,
 ) -> list[RecommendationItem]:
     """Both scores min-max normalized over the candidates, then mixed; sorted by the blend."""
-    content = _minmax(np.array([h.score for h in hits], dtype=np.float64))
+    content = _minmax(np.array([content_similarity(i, weights) for i in items], dtype=np.float64))
     social = _minmax(collab.astype(np.float64)) if collab is not None else None
-    mixed = content if social is None else (1 - weight) * content + weight * social
+    mixed = content if social is None else (1 - collab_weight) * content + collab_weight * social
     for i, item in enumerate(items):
         item.content_score = round(float(content[i]), 6)
         item.collaborative_score = None if social is None else round(float(social[i]), 6)
@@ -178,8 +190,10 @@ class Recommender:
         *,
         limit: int,
         offset: int,
+        only_track_ids: Sequence[str] = (),
     ) -> tuple[list[ScoredRecord], dict[str, Vector]]:
-        """One prefetch per modality the seeds have (and that weighs > 0), fused in Qdrant."""
+        """One prefetch per modality the seeds have (and that weighs > 0), fused in Qdrant;
+        `only_track_ids` restricts the search to those tracks (filters still apply)."""
         queries: dict[str, Vector] = {}
         for name in MODALITIES:
             pos = [seeds[t].vectors[name] for t in positive if name in seeds[t].vectors]
@@ -195,7 +209,11 @@ class Recommender:
             weights,
             limit=limit,
             offset=offset,
-            flt=to_filter(filters, [point_id(t) for t in exclude_track_ids]),
+            flt=to_filter(
+                filters,
+                [point_id(t) for t in exclude_track_ids],
+                [point_id(t) for t in only_track_ids],
+            ),
             fusion=self.fusion,  # type: ignore[arg-type]
             prefetch_limit=self.prefetch_limit,
             rrf_k=self.rrf_k,
@@ -242,11 +260,30 @@ class Recommender:
         status = "no-model" if model is None else "applied"
         scores = None
         if model is not None and user_id is not None:
-            if model.has_user(user_id) and hits:
-                scores = collaborative_scores(model, user_id, hits)
-            elif not model.has_user(user_id):
+            if model.has_user(user_id):
+                # The model's own favourites join the pool: content retrieval alone would cap
+                # the hybrid at what the fused query happened to find (docs/evaluation.md).
+                found = {h.payload["track_id"] for h in hits} | set(exclude)
+                extra = [t for t, _ in model.recommend(user_id, pool) if t not in found]
+                if extra and w > 0:
+                    more, _ = self.candidates(
+                        positive,
+                        negative,
+                        seeds,
+                        weights,
+                        filters,
+                        exclude,
+                        limit=len(extra),
+                        offset=0,
+                        only_track_ids=extra,
+                    )
+                    hits = [*hits, *more]
+                    items += [explain(h, queries) for h in more]
+                if hits:
+                    scores = collaborative_scores(model, user_id, hits)
+            else:
                 status = "unknown-user"
-        ranked = blend(items, hits, scores, w)[offset : offset + limit]
+        ranked = blend(items, weights, scores, w)[offset : offset + limit]
         return RecommendationResponse(
             items=ranked,
             fusion=self.fusion,

@@ -70,6 +70,25 @@ class StoreContract:
         store.upsert(points[50:])
         return store, points
 
+    def test_quantization_round_trip(
+        self, store: VectorStore, quantized_store: VectorStore
+    ) -> None:
+        """int8 is what the engine reports, and rescoring keeps a stored vector its own
+        nearest neighbour (`quantized_store` searches through the index, not exactly)."""
+        store.create(LAYOUT, {})
+        assert store.quantization() == "none"
+        quantized_store.create(LAYOUT, {})
+        # qdrant-client's local mode has no quantization (it searches exactly) and says so.
+        expected = "none" if quantized_store.engine == "memory" else "int8"
+        assert quantized_store.quantization() == expected
+        points = make_points()
+        quantized_store.upsert(points)
+        quantized_store.optimize()
+        for p in [p for p in points if "lyrics" in p.vectors][:30:5]:
+            hits = quantized_store.search("lyrics", p.vectors["lyrics"], limit=3)
+            assert hits[0].id == p.id
+            assert hits[0].score == pytest.approx(1.0, abs=1e-4)  # rescored: the exact cosine
+
     def test_create_and_metadata_round_trip(self, store: VectorStore) -> None:
         assert not store.exists()
         store.create(LAYOUT, {"scaler": {"mean": [1.5, 2.0]}, "note": "x"})
@@ -160,6 +179,14 @@ class StoreContract:
             flt=flt,
         )
         assert fused and all(ok(h.payload) for h in fused)
+
+    def test_include_ids_restricts_the_search(self, filled) -> None:
+        store, points = filled
+        allowed = [points[i].id for i in (1, 2, 4, 5, 8)]
+        flt = TrackFilter(include_ids=allowed, exclude_ids=[points[2].id])
+        hits = store.search("audio", points[9].vectors["audio"], limit=N, flt=flt)
+        assert {h.id for h in hits} == set(allowed) - {points[2].id}
+        assert store.count(flt) == 4
 
     @pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
     def test_fused_search_ranks_the_point_matching_all_modalities_first(

@@ -100,7 +100,7 @@ def test_health_reports_the_model(api) -> None:
 def test_user_recommendations_are_blended_and_exclude_known_tracks(api) -> None:
     body = api.get(f"/users/{USER}/recommendations", params={"limit": 20}).json()
     assert body["personalization"]["status"] == "applied"
-    assert body["personalization"]["collab_weight"] == 0.5
+    assert body["personalization"]["collab_weight"] == 0.8
     items = body["items"]
     assert items
     assert not {i["track"]["id"] for i in items} & set(USERS[USER])
@@ -108,7 +108,7 @@ def test_user_recommendations_are_blended_and_exclude_known_tracks(api) -> None:
         for key in ("content_score", "collaborative_score", "blended_score"):
             assert 0.0 <= item[key] <= 1.0
         assert item["blended_score"] == pytest.approx(
-            0.5 * item["content_score"] + 0.5 * item["collaborative_score"], abs=1e-5
+            0.2 * item["content_score"] + 0.8 * item["collaborative_score"], abs=1e-5
         )
     blended = [i["blended_score"] for i in items]
     assert blended == sorted(blended, reverse=True)
@@ -166,7 +166,7 @@ def test_post_recommendations_with_and_without_user(api) -> None:
     assert personal["personalization"] == {
         "user_id": USER,
         "status": "applied",
-        "collab_weight": 0.5,
+        "collab_weight": 0.8,
         "model_version": personal["personalization"]["model_version"],
     }
     assert seed not in {i["track"]["id"] for i in personal["items"]}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,43 +155,73 @@ class Indexer:
             desc=f"indexing {path.name}",
             disable=not self.progress,
         )
-        try:
-            for batch in read_catalog(
-                path,
-                schema=schema,
-                chunk_size=self.batch_size,
-                on_error=on_error,
-                on_progress=bar.update,
-                stats=report.catalog,
-            ):
-                self._index_batch(batch, encoders, encoder_ids, force, report)
+        batches = read_catalog(
+            path,
+            schema=schema,
+            chunk_size=self.batch_size,
+            on_error=on_error,
+            on_progress=bar.update,
+            stats=report.catalog,
+        )
+        # Three stages overlap: the reader thread parses batch N+1 and looks up its stored
+        # hashes, this thread encodes batch N, the writer thread upserts batch N-1. The
+        # lookup cannot depend on a write still in flight because a catalog never yields a
+        # track id twice (the reader rejects duplicates). One write at a time, in catalog
+        # order, each flushed before `indexed` counts it, so an interrupted run re-does at
+        # most the batches that were not yet stored.
+        with (
+            ThreadPoolExecutor(1, "index-read") as reader,
+            ThreadPoolExecutor(1, "index-write") as writer,
+        ):
+            writing: Future[None] | None = None
+            checking = reader.submit(self._next_todo, batches, encoder_ids, force, report)
+            try:
+                while (todo := checking.result()) is not None:
+                    checking = reader.submit(self._next_todo, batches, encoder_ids, force, report)
+                    points = self._encode(*todo, encoders, report)
+                    if writing is not None:
+                        writing.result()
+                    bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
+                    writing = writer.submit(self._write, points, report)
+                if writing is not None:
+                    writing.result()
+            finally:
+                checking.cancel()
                 bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
-        finally:
-            bar.close()
+                bar.close()
         if self.store.count() >= self.optimize_above:
             log.info("building HNSW indexes")
             self.store.optimize()
         report.seconds = time.perf_counter() - started
         return report
 
-    def _index_batch(
+    def _next_todo(
         self,
-        batch: list[Track],
-        encoders: list[Encoder],
+        batches: Iterator[list[Track]],
         encoder_ids: dict[str, str],
         force: bool,
         report: IndexReport,
-    ) -> None:
-        hashes = {t.id: t.content_hash(encoder_ids) for t in batch}
-        if not force:
+    ) -> tuple[list[Track], dict[str, str]] | None:
+        """The next batch's tracks whose stored hash differs (and their hashes); None at end."""
+        for batch in batches:
+            hashes = {t.id: t.content_hash(encoder_ids) for t in batch}
+            if force:
+                return batch, hashes
             existing = self.store.retrieve([point_id(t.id) for t in batch])
             stored = {r.payload.get("track_id"): r.payload.get("content_hash") for r in existing}
             todo = [t for t in batch if stored.get(t.id) != hashes[t.id]]
             report.unchanged += len(batch) - len(todo)
-        else:
-            todo = batch
-        if not todo:
-            return
+            if todo:
+                return todo, hashes
+        return None
+
+    def _encode(
+        self,
+        todo: list[Track],
+        hashes: dict[str, str],
+        encoders: list[Encoder],
+        report: IndexReport,
+    ) -> list[PointRecord]:
         vectors: list[dict[str, Vector]] = [{} for _ in todo]
         for encoder in encoders:
             name = encoder.vector_name
@@ -205,10 +236,11 @@ class Indexer:
                     # The input was there but could not be encoded (a cover that failed to
                     # download): leave the hash stale so the next run tries again.
                     hashes[track.id] += INCOMPLETE
-        self.store.upsert(
-            [
-                PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})
-                for t, vecs in zip(todo, vectors, strict=True)
-            ]
-        )
-        report.indexed += len(todo)
+        return [
+            PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})
+            for t, vecs in zip(todo, vectors, strict=True)
+        ]
+
+    def _write(self, points: list[PointRecord], report: IndexReport) -> None:
+        self.store.upsert(points)  # flushed before it returns
+        report.indexed += len(points)

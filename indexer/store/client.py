@@ -18,6 +18,7 @@ from indexer.store.base import (
     Condition,
     Fusion,
     PointRecord,
+    Quantization,
     ScoredRecord,
     StoreError,
     StoreUnavailableError,
@@ -122,6 +123,8 @@ class ClientStore(VectorStore):
         hnsw_ef_construct: int = 100,
         hnsw_ef: int = 128,
         exact_search_below: int = 20_000,
+        quantization: Quantization = "none",
+        quantization_oversampling: float = 2.0,
         engine: str = "server",
     ) -> None:
         self.client = client
@@ -130,6 +133,10 @@ class ClientStore(VectorStore):
         self._hnsw = (hnsw_m, hnsw_ef_construct)
         self._hnsw_ef = hnsw_ef
         self._exact_below = exact_search_below
+        self._quantization = quantization
+        self._approximate = models.QuantizationSearchParams(
+            rescore=True, oversampling=quantization_oversampling
+        )
         self._exact: bool | None = None  # decided from the point count, refreshed on writes
 
     # --- lifecycle --------------------------------------------------------------------
@@ -140,10 +147,13 @@ class ClientStore(VectorStore):
     @_translate_errors
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
         m, ef_construct = self._hnsw
+        quantized = self._quantization == "int8"
         self.client.create_collection(
             self.collection,
             vectors_config={
-                name: models.VectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
+                name: models.VectorParams(
+                    size=spec.size, distance=_DISTANCES[spec.distance], on_disk=quantized or None
+                )
                 for name, spec in layout.vectors.items()
             },
             sparse_vectors_config={
@@ -153,6 +163,13 @@ class ClientStore(VectorStore):
                 for name, spec in layout.sparse_vectors.items()
             },
             hnsw_config=models.HnswConfigDiff(m=m, ef_construct=ef_construct),
+            quantization_config=models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+            if quantized
+            else None,
             metadata={**metadata, "layout": layout.model_dump()},
         )
         for field, kind in layout.payload_indexes.items():
@@ -171,6 +188,11 @@ class ClientStore(VectorStore):
         # Qdrant merges metadata keys on update; clear removed keys explicitly with None.
         stale = {k: None for k in self.read_metadata() if k not in metadata}
         self.client.update_collection(self.collection, metadata={**stale, **metadata})
+
+    @_translate_errors
+    def quantization(self) -> Quantization:
+        config = self.client.get_collection(self.collection).config.quantization_config
+        return "int8" if isinstance(config, models.ScalarQuantization) else "none"
 
     @_translate_errors
     def drop(self) -> None:
@@ -246,7 +268,12 @@ class ClientStore(VectorStore):
     def _params(self) -> models.SearchParams:
         if self._exact is None:
             self._exact = self.count() < self._exact_below
-        return models.SearchParams(hnsw_ef=self._hnsw_ef, exact=self._exact)
+        quantization = (
+            models.QuantizationSearchParams(ignore=True) if self._exact else self._approximate
+        )
+        return models.SearchParams(
+            hnsw_ef=self._hnsw_ef, exact=self._exact, quantization=quantization
+        )
 
     @staticmethod
     def _scored(points: list[models.ScoredPoint]) -> list[ScoredRecord]:

@@ -23,6 +23,7 @@ from indexer.store.base import (
     Condition,
     Fusion,
     PointRecord,
+    Quantization,
     ScoredRecord,
     StoreError,
     StoreLockedError,
@@ -94,6 +95,8 @@ class EdgeStore(VectorStore):
         hnsw_ef_construct: int = 100,
         hnsw_ef: int = 128,
         exact_search_below: int = 20_000,
+        quantization: Quantization = "none",
+        quantization_oversampling: float = 2.0,
     ) -> None:
         self.collection = collection
         self.path = Path(root) / collection
@@ -101,6 +104,12 @@ class EdgeStore(VectorStore):
         self._hnsw = (hnsw_m, hnsw_ef_construct)
         self._hnsw_ef = hnsw_ef
         self._exact_below = exact_search_below
+        self._quantization = quantization
+        # Rescoring with the original vectors keeps int8 quantization's recall loss small;
+        # the parameters are ignored by a collection created without quantization.
+        self._approximate = qe.QuantizationSearchParams(
+            rescore=True, oversampling=quantization_oversampling
+        )
         self._shard: qe.EdgeShard | None = None
         self._exact = True
         # The shard handle is shared by the API's worker threads; updates are serialized
@@ -141,9 +150,16 @@ class EdgeStore(VectorStore):
 
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
         m, ef_construct = self._hnsw
+        quantized = self._quantization == "int8"
         config = qe.EdgeConfig(
             vectors={
-                name: qe.EdgeVectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
+                # Quantized, the originals are only read to rescore a few candidates: they stay
+                # on disk (the OS page cache, not the process, holds the hot ones).
+                name: qe.EdgeVectorParams(
+                    size=spec.size,
+                    distance=_DISTANCES[spec.distance],
+                    memory=qe.Memory.Cold if quantized else None,
+                )
                 for name, spec in layout.vectors.items()
             },
             sparse_vectors={
@@ -155,6 +171,11 @@ class EdgeStore(VectorStore):
             hnsw_config=qe.HnswIndexConfig(
                 m=m, ef_construct=ef_construct, full_scan_threshold=10_000
             ),
+            quantization_config=qe.ScalarQuantizationConfig(
+                type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned
+            )
+            if quantized
+            else None,
         )
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +201,10 @@ class EdgeStore(VectorStore):
             os.fsync(fh.fileno())
         os.replace(tmp, self.meta_path)
 
+    def quantization(self) -> Quantization:
+        config = json.loads((self.path / "edge_config.json").read_text(encoding="utf-8"))
+        return "int8" if (config.get("quantization_config") or {}).get("scalar") else "none"
+
     def drop(self) -> None:
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
@@ -203,7 +228,11 @@ class EdgeStore(VectorStore):
 
     def _params(self) -> qe.SearchParams:
         _ = self.shard  # opening decides exact vs HNSW
-        return qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=self._exact)
+        # Exact means exact: small collections are searched on the original vectors.
+        quantization = (
+            qe.QuantizationSearchParams(ignore=True) if self._exact else self._approximate
+        )
+        return qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=self._exact, quantization=quantization)
 
     # --- points -----------------------------------------------------------------------
     def upsert(self, points: Sequence[PointRecord]) -> None:

@@ -12,6 +12,8 @@ def open_store(settings: Settings) -> VectorStore:
         hnsw_ef_construct=settings.hnsw_ef_construct,
         hnsw_ef=settings.hnsw_ef,
         exact_search_below=settings.exact_search_below,
+        quantization=settings.quantization,
+        quantization_oversampling=settings.quantization_oversampling,
     )
     if settings.engine == "edge":
         from indexer.store.edge import EdgeStore

@@ -266,8 +266,7 @@ def test_tidytuesday_interactions_are_deduplicated_playlists() -> None:
 def test_train_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = Path(__file__).resolve().parents[1] / "data" / "demo" / "tracks.csv"
     interactions = catalog.with_name("interactions.csv")
-    if not catalog.is_file() or not interactions.is_file():
-        pytest.skip("data/demo sample not present")
+    assert catalog.is_file() and interactions.is_file(), "the demo sample is part of the repo"
     out = tmp_path / "models"
     args = ["--interactions", str(interactions), "--catalog", str(catalog), "--out", str(out)]
     code = collaborative.train_main([*args, "--epochs", "2"])

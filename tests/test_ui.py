@@ -17,10 +17,8 @@ from playwright.sync_api import Page, Route, sync_playwright
 from api.main import create_app
 from indexer.cover_vectors import cover_cache_dir
 from indexer.covers import CoverFetcher
-from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
-from tests.conftest import ROOT, LiveServer, demo_rows, make_settings, write_catalog
-from tests.test_users_api import USERS, train
+from tests.conftest import ROOT, LiveServer, demo_rows, make_settings
+from tests.test_users_api import USER, USERS, index_and_train, slice_ids
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +36,6 @@ FLAGS = [
 ]
 KEY = "ui-test-key"
 COVER_HOST = "https://covers.test/"
-USER, OTHER = sorted(USERS, key=lambda u: (-len(USERS[u]), u))[:2]
 
 
 def cover_url(album: str) -> str:
@@ -59,9 +56,8 @@ def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
     """Two playlists and some lyrics tracks; covers cached for every album but one, which
     stays uncached (a redirect), and tracks without an album get no cover URL at all."""
     header, rows = demo_rows()
-    wanted = set(USERS[USER]) | set(USERS[OTHER])
+    wanted = set(slice_ids())
     chosen = [r for r in rows if r["id"] in wanted]
-    chosen += [r for r in rows if r["lyrics"].strip() and r["id"] not in wanted][:20]
     albums = sorted({r["album_name"] for r in chosen if r["album_name"]})
     for row in chosen:
         row["album_url"] = cover_url(row["album_name"]) if row["album_name"] else ""
@@ -70,13 +66,7 @@ def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
     for album in albums[1:]:
         draw_cover(fetcher.cache_path(cover_url(album)), album)
     fetcher.close()
-    path = write_catalog(root / "catalog.csv", [*header, "album_url"], chosen)
-    settings = make_settings(root)
-    store = EdgeStore(settings.qdrant_path, settings.collection)
-    Indexer(store, [lyrics_encoder], batch_size=64, progress=False).run(path)
-    store.close()
-    with pytest.MonkeyPatch.context() as mp:
-        train(root, mp)
+    index_and_train(root, [*header, "album_url"], chosen, lyrics_encoder)
     (root / "uncached.txt").write_text(albums[0])
     return root
 

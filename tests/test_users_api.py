@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections import Counter
 
 import pytest
 
@@ -36,8 +35,8 @@ def playlists() -> dict[str, list[str]]:
 
 
 USERS = playlists()
-SIZES = Counter({u: len(t) for u, t in USERS.items()})
-USER, OTHER = (u for u, _ in SIZES.most_common(2))
+# The two largest playlists, ties broken by id so every test module picks the same two.
+USER, OTHER = sorted(USERS, key=lambda u: (-len(USERS[u]), u))[:2]
 
 
 def slice_ids() -> list[str]:
@@ -46,6 +45,17 @@ def slice_ids() -> list[str]:
     wanted = set(USERS[USER]) | set(USERS[OTHER])
     extra = [r["id"] for r in rows if r["lyrics"].strip() and r["id"] not in wanted][:20]
     return [r["id"] for r in rows if r["id"] in wanted] + extra
+
+
+def index_and_train(root, header: list[str], rows: list[dict], lyrics_encoder) -> None:
+    """Index `rows` into `root`'s embedded collection and train LightFM on the demo."""
+    path = write_catalog(root / "catalog.csv", header, rows)
+    settings = make_settings(root)
+    store = EdgeStore(settings.qdrant_path, settings.collection)
+    Indexer(store, [lyrics_encoder], batch_size=64, progress=False).run(path)
+    store.close()
+    with pytest.MonkeyPatch.context() as mp:
+        train(root, mp)
 
 
 def train(data_dir, monkeypatch, *extra: str) -> None:
@@ -60,13 +70,7 @@ def data_dir(tmp_path_factory, lyrics_encoder):
     header, rows = demo_rows()
     chosen = set(slice_ids())
     root = tmp_path_factory.mktemp("users")
-    path = write_catalog(root / "catalog.csv", header, [r for r in rows if r["id"] in chosen])
-    settings = make_settings(root)
-    store = EdgeStore(settings.qdrant_path, settings.collection)
-    Indexer(store, [lyrics_encoder], batch_size=64, progress=False).run(path)
-    store.close()
-    with pytest.MonkeyPatch.context() as mp:
-        train(root, mp)
+    index_and_train(root, header, [r for r in rows if r["id"] in chosen], lyrics_encoder)
     return root
 
 

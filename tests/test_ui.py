@@ -246,7 +246,8 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
 
 
 def test_every_control_is_labelled(page: Page) -> None:
-    page.wait_for_function("document.querySelectorAll('#user option').length > 2")  # GET /users
+    # GET /users filled the picker; a locator wait needs no eval, which the page's CSP forbids.
+    page.locator("#user option").nth(2).wait_for(state="attached")
     unlabelled = page.eval_on_selector_all(
         "input, select",
         "els => els.filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id)",

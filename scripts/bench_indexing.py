@@ -1,6 +1,7 @@
 """Indexing throughput next to the raw lyrics-encoder throughput on the same texts.
 
     python scripts/bench_indexing.py --tracks 600 --repeat 2
+    python scripts/bench_indexing.py --tracks 600 --repeat 2 --lyrics-runtime onnx-int8
 
 Encoding lyrics dominates indexing; the ratio says how much the rest of the pipeline costs on
 top of it. The pipeline runs with the product's encoder set (MiniLM lyrics, BM25 terms, audio;
@@ -19,26 +20,32 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import get_args
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexer.catalog import read_catalog
 from indexer.encoders.factory import build_index_encoders
+from indexer.encoders.lyrics import LyricsEncoder
 from indexer.pipeline import Indexer
 from indexer.store.edge import EdgeStore
-from schemas.settings import Settings
+from schemas.settings import LyricsRuntime, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--catalog", type=Path, default=ROOT / "data/demo/tracks.csv")
     parser.add_argument("--tracks", type=int, default=600, help="tracks with lyrics to use")
-    parser.add_argument("--batch-size", type=int, default=settings.index_batch_size)
+    parser.add_argument("--batch-size", type=int, default=defaults.index_batch_size)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--lyrics-runtime", choices=get_args(LyricsRuntime), default=defaults.lyrics_runtime
+    )
     args = parser.parse_args()
+    settings = defaults.model_copy(update={"lyrics_runtime": args.lyrics_runtime})
 
     with args.catalog.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -46,6 +53,7 @@ def main() -> None:
         rows = [r for r in reader if r["lyrics"].strip()][: args.tracks]
     encoders = build_index_encoders(settings)
     lyrics_encoder = encoders[0]
+    assert isinstance(lyrics_encoder, LyricsEncoder)
     raw, pipeline = [], []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.csv"
@@ -65,7 +73,8 @@ def main() -> None:
             store.close()
             pipeline.append(report.indexed / report.seconds)
     print(
-        f"tracks (all with lyrics): {len(rows)}; model {lyrics_encoder.encoder_id}; "
+        f"tracks (all with lyrics): {len(rows)}; model {lyrics_encoder.encoder_id} "
+        f"({lyrics_encoder.runtime}); "
         f"batch size {args.batch_size}; cores {os.cpu_count()}; "
         "load {:.2f} {:.2f} {:.2f} at the end".format(*os.getloadavg())
     )

@@ -470,7 +470,7 @@ def engine_rows(directory: Path, size: int, real: Real, args: argparse.Namespace
     queries = make_queries(exact, real, args.queries, args.seeds, args.seed)
     fused(exact, queries[0])  # warm
     ms, qps, truth = timed(lambda q: fused(exact, q), queries)
-    _, qps_c, _ = timed(lambda q: fused(exact, q), queries, args.concurrency)
+    _, qps_c, _ = timed(lambda q: fused(exact, q), queries, args.concurrency[-1])
     truth_single = single_top10(exact, queries)
     truth_scores = [exact_rrf(exact, q) for q in queries]
     exact.close()
@@ -494,7 +494,7 @@ def engine_rows(directory: Path, size: int, real: Real, args: argparse.Namespace
         store = open_edge(directory, args, hnsw_ef=ef, exact_search_below=0)
         fused(store, queries[0])
         ms, qps, found = timed(lambda q, s=store: fused(s, q), queries)
-        _, qps_c, _ = timed(lambda q, s=store: fused(s, q), queries, args.concurrency)
+        _, qps_c, _ = timed(lambda q, s=store: fused(s, q), queries, args.concurrency[-1])
         single = single_top10(store, queries)
         store.close()
         detail = ", ".join(f"{n} {recall(single[n], truth_single[n]):.3f}" for n in single)
@@ -564,8 +564,10 @@ def http_rows(
 
         for body in bodies[:20]:
             call(body)
-        ms, qps, _ = timed(call, bodies)
-        ms_c, qps_c, _ = timed(call, bodies, args.concurrency)
+        rows = [Row("POST /recommendations, 1 client", *timed(call, bodies)[:2])]
+        for clients in args.concurrency:
+            ms, qps, _ = timed(call, bodies, clients)
+            rows.append(Row(f"POST /recommendations, {clients} clients", ms, qps))
         current, peak = rss_mb(proc.pid)
         # File-backed pages (mapped vector files) are clean and reclaimable; anonymous ones
         # (models, quantized vectors, graphs) are what the process really needs.
@@ -575,10 +577,6 @@ def http_rows(
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         log.close()
-    rows = [
-        Row("POST /recommendations, 1 client", ms, qps),
-        Row(f"POST /recommendations, {args.concurrency} clients", ms_c, qps_c),
-    ]
     return rows, {
         "api_rss_idle_mb": idle,
         "api_rss_mb": current,
@@ -609,11 +607,22 @@ def main() -> None:
     parser.add_argument("--real-lyrics", type=int, default=400)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[2, 4],
+        help="concurrent clients for the HTTP rows (one row each; the engine rows use the last)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="positive seeds per query")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-numpy", action="store_true", help="no brute-force floor")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build and cache the collections, measure nothing (measure later on a quiet machine)",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     real = real_corpus(args.workdir, args.real_lyrics)
@@ -621,6 +630,9 @@ def main() -> None:
         tag = f"g2-n{size}-m{args.m}-efc{args.ef_construct}-{args.quantization}"
         directory = args.workdir / tag
         stats = build(directory, size, real, args)
+        if args.build_only:
+            print(f"built {tag}: {json.dumps(stats)}")
+            continue
         started_load = load_text()
         rows = engine_rows(directory, size, real, args)
         memory: dict[str, float] = {}

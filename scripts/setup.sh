@@ -18,7 +18,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing musicrec and its dependencies into .venv (a few minutes the first time;" \
          "log: .venv/install.log)" >&2
     if ! { .venv/bin/python -m pip install --upgrade pip &&
-           .venv/bin/python -m pip install -e ".[test,eval]"; } > .venv/install.log 2>&1; then
+           .venv/bin/python -m pip install -e ".[test,eval,onnx]"; } > .venv/install.log 2>&1; then
         tail -40 .venv/install.log >&2
         echo "installation failed: see .venv/install.log" >&2
         exit 1

@@ -42,3 +42,12 @@ class Encoder(ABC, Generic[T]):
 def l2_normalize(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def resolve_device(name: str) -> str:
+    """`auto` means the GPU when torch sees one: encoders then need no setting to use it."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

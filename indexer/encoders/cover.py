@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from indexer.encoders.base import Encoder, l2_normalize
+from indexer.encoders.base import Encoder, l2_normalize, resolve_device
 from schemas.layout import COVER
 from schemas.settings import Settings
 
@@ -59,12 +59,6 @@ def load_image(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
     # PIL reports broken files as OSError, SyntaxError or (malformed headers) struct.error.
     except (OSError, SyntaxError, struct.error) as exc:
         raise ValueError(f"truncated or corrupt image ({exc})") from None
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class _TorchImageEncoder(Encoder[Image.Image]):
@@ -194,8 +188,8 @@ class CnnCoverEncoder(_TorchImageEncoder):
     encoder_id = "efficientnet_lite0-imagenet"
     dim = 1280
 
-    def __init__(self, *, batch_size: int = 16, device: str = "cpu") -> None:
-        super().__init__(batch_size=batch_size, device=resolve_device(device))
+    def __init__(self, *, batch_size: int = 16, device: str = "auto") -> None:
+        super().__init__(batch_size=batch_size, device=torch.device(resolve_device(device)))
         from torchvision import transforms
 
         self.model = build_lite0().to(self.device)
@@ -230,9 +224,9 @@ class ClipCoverEncoder(_TorchImageEncoder):
         checkpoint: Path | str | None = None,
         *,
         batch_size: int = 16,
-        device: str = "cpu",
+        device: str = "auto",
     ) -> None:
-        super().__init__(batch_size=batch_size, device=resolve_device(device))
+        super().__init__(batch_size=batch_size, device=torch.device(resolve_device(device)))
         import open_clip
 
         # Checked before get_model_config: for an "hf-hub:" name that call already downloads.

@@ -15,6 +15,8 @@ def build_lyrics_encoder(settings: Settings) -> LyricsEncoder:
         batch_size=settings.lyrics_batch_size,
         max_seq_length=settings.lyrics_max_seq_length,
         device=settings.device,
+        runtime=settings.lyrics_runtime,
+        onnx_cache=settings.data_dir / "onnx",
     )
 
 

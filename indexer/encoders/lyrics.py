@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encoders.base import Encoder
+from indexer.encoders.base import Encoder, resolve_device
 from schemas.layout import LYRICS
+from schemas.settings import LyricsRuntime
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,6 @@ def resolve_model(model: str) -> tuple[str, str]:
     return model, model
 
 
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class LyricsEncoder(Encoder[str]):
     vector_name = LYRICS
 
@@ -62,13 +55,16 @@ class LyricsEncoder(Encoder[str]):
         *,
         batch_size: int = 32,
         max_seq_length: int = 256,
-        device: str = "cpu",
+        device: str = "auto",
+        runtime: LyricsRuntime = "torch",
+        onnx_cache: Path = Path("data/onnx"),
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
         source, label = resolve_model(model)
+        device = resolve_device(device)
         try:
-            self.model = SentenceTransformer(source, device=pick_device(device))
+            self.model = SentenceTransformer(source, device=device)
         except OSError as exc:
             raise EncoderLoadError(
                 f"cannot load lyrics model '{model}' ({exc}). Without network, use a packaged "
@@ -82,9 +78,24 @@ class LyricsEncoder(Encoder[str]):
         dim = self.model.get_embedding_dimension()
         assert dim is not None
         self.dim = int(dim)
+        # One id for both runtimes: the int8 vectors stay at cosine ≥ 0.99 to the fp32 ones
+        # (tests/test_lyrics_onnx.py), so either may query a collection the other indexed.
         self.encoder_id = f"sentence-transformers/{label}@{max_seq_length}"
+        self._int8 = None
+        if runtime == "onnx-int8" and device != "cpu":
+            log.info("onnx-int8 is a CPU runtime: lyrics are encoded by torch on %s", device)
+        elif runtime == "onnx-int8":
+            from indexer.encoders.onnx_int8 import Int8Embedder, OnnxUnavailableError
+
+            try:
+                self._int8 = Int8Embedder(self.model, onnx_cache)
+            except OnnxUnavailableError as exc:
+                raise EncoderLoadError(str(exc)) from exc
+        self.runtime = "onnx-int8" if self._int8 is not None else f"torch-{device}"
 
     def _embed(self, texts: list[str]) -> np.ndarray:
+        if self._int8 is not None:
+            return self._int8.embed(texts, self.batch_size, self.model.max_seq_length)
         return self.model.encode(
             texts,
             batch_size=self.batch_size,

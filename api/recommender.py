@@ -150,6 +150,19 @@ def blend(
     return [items[i] for i in order]
 
 
+@dataclass(frozen=True)
+class SeedQuery:
+    """What a seeded recommendation asks, resolved: the seed points, the weight of every
+    modality, and the tracks that must not come back (the seeds, a user's history)."""
+
+    positive: Sequence[str]
+    negative: Sequence[str]
+    seeds: dict[str, PointRecord]
+    weights: dict[str, float]
+    filters: Filters
+    exclude: Sequence[str]
+
+
 @dataclass
 class Recommender:
     store: VectorStore
@@ -179,14 +192,21 @@ class Recommender:
     def weights(self, requested: dict[str, float]) -> dict[str, float]:
         return {m: float(requested.get(m, self.default_weights.get(m, 1.0))) for m in MODALITIES}
 
-    def candidates(
+    def seed_query(
         self,
         positive: Sequence[str],
         negative: Sequence[str],
         seeds: dict[str, PointRecord],
         weights: dict[str, float],
         filters: Filters,
-        exclude_track_ids: Sequence[str],
+        exclude: Sequence[str],
+    ) -> SeedQuery:
+        """Requested weights completed with the defaults, once for every search it makes."""
+        return SeedQuery(positive, negative, seeds, self.weights(weights), filters, exclude)
+
+    def candidates(
+        self,
+        q: SeedQuery,
         *,
         limit: int,
         offset: int,
@@ -196,9 +216,9 @@ class Recommender:
         `only_track_ids` restricts the search to those tracks (filters still apply)."""
         queries: dict[str, Vector] = {}
         for name in MODALITIES:
-            pos = [seeds[t].vectors[name] for t in positive if name in seeds[t].vectors]
-            if weights[name] > 0 and pos:
-                neg = [seeds[t].vectors[name] for t in negative if name in seeds[t].vectors]
+            pos = [q.seeds[t].vectors[name] for t in q.positive if name in q.seeds[t].vectors]
+            if q.weights[name] > 0 and pos:
+                neg = [q.seeds[t].vectors[name] for t in q.negative if name in q.seeds[t].vectors]
                 queries[name] = query_vector(pos, neg)
         if not queries:
             raise UnsupportedQueryError(
@@ -206,12 +226,12 @@ class Recommender:
             )
         hits = self.store.fused_search(
             {k: v if isinstance(v, SparseVector) else v.tolist() for k, v in queries.items()},
-            weights,
+            q.weights,
             limit=limit,
             offset=offset,
             flt=to_filter(
-                filters,
-                [point_id(t) for t in exclude_track_ids],
+                q.filters,
+                [point_id(t) for t in q.exclude],
                 [point_id(t) for t in only_track_ids],
             ),
             fusion=self.fusion,  # type: ignore[arg-type]
@@ -223,32 +243,18 @@ class Recommender:
 
     def _answer(
         self,
-        positive: Sequence[str],
-        negative: Sequence[str],
-        seeds: dict[str, PointRecord],
-        requested_weights: dict[str, float],
-        filters: Filters,
-        exclude: Sequence[str],
+        q: SeedQuery,
         *,
         limit: int,
         offset: int,
         user_id: str | None,
         collab_weight: float | None,
     ) -> RecommendationResponse:
-        weights = self.weights(requested_weights)
+        weights = q.weights
         personal = user_id is not None
         # Reranking needs a candidate pool wider than the page, cut after the blend.
         pool = max(self.candidate_pool, offset + limit) if personal else limit
-        hits, queries = self.candidates(
-            positive,
-            negative,
-            seeds,
-            weights,
-            filters,
-            exclude,
-            limit=pool,
-            offset=0 if personal else offset,
-        )
+        hits, queries = self.candidates(q, limit=pool, offset=0 if personal else offset)
         items = [explain(h, queries) for h in hits]
         response_weights = {k: weights[k] for k in queries}
         if not personal:
@@ -263,20 +269,10 @@ class Recommender:
             if model.has_user(user_id):
                 # The model's own favourites join the pool: content retrieval alone would cap
                 # the hybrid at what the fused query happened to find (docs/evaluation.md).
-                found = {h.payload["track_id"] for h in hits} | set(exclude)
+                found = {h.payload["track_id"] for h in hits} | set(q.exclude)
                 extra = [t for t, _ in model.recommend(user_id, pool) if t not in found]
                 if extra and w > 0:
-                    more, _ = self.candidates(
-                        positive,
-                        negative,
-                        seeds,
-                        weights,
-                        filters,
-                        exclude,
-                        limit=len(extra),
-                        offset=0,
-                        only_track_ids=extra,
-                    )
+                    more, _ = self.candidates(q, limit=len(extra), offset=0, only_track_ids=extra)
                     hits = [*hits, *more]
                     items += [explain(h, queries) for h in more]
                 if hits:
@@ -299,13 +295,11 @@ class Recommender:
 
     def recommend(self, req: RecommendationRequest) -> RecommendationResponse:
         seeds = self.seeds([*req.positive, *req.negative])
+        q = self.seed_query(
+            req.positive, req.negative, seeds, req.weights, req.filters, list(seeds)
+        )
         return self._answer(
-            req.positive,
-            req.negative,
-            seeds,
-            req.weights,
-            req.filters,
-            list(seeds),
+            q,
             limit=req.limit,
             offset=req.offset,
             user_id=req.user_id,
@@ -332,13 +326,9 @@ class Recommender:
         seeds = self.seeds(history[:USER_SEEDS], strict=False)
         if not seeds:
             raise UnknownUserError(f"none of user '{user_id}''s tracks is in the collection")
+        q = self.seed_query(list(seeds), [], seeds, weights or {}, filters or Filters(), history)
         return self._answer(
-            list(seeds),
-            [],
-            seeds,
-            weights or {},
-            filters or Filters(),
-            history,
+            q,
             limit=limit,
             offset=offset,
             user_id=user_id,

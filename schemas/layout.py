@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.tracks import KAGGLE_AUDIO_COLUMNS
+
 LYRICS = "lyrics"
 LYRICS_TERMS = "lyrics_terms"  # sparse BM25 term weights of the lyrics
 COVER = "cover"
@@ -18,18 +20,11 @@ DENSE_MODALITIES: tuple[str, ...] = (LYRICS, COVER, AUDIO)
 SPARSE_MODALITIES: tuple[str, ...] = (LYRICS_TERMS,)
 MODALITIES: tuple[str, ...] = (LYRICS, LYRICS_TERMS, COVER, AUDIO)
 
-# Order matters: it is the order of the components of the `audio` vector.
+# Order matters: it is the order of the components of the `audio` vector, fixed by the scalers
+# stored with every collection. It is the catalog's column order with `key` set apart (below)
+# and `mode` last.
 AUDIO_NUMERIC_FEATURES: tuple[str, ...] = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
+    *(c for c in KAGGLE_AUDIO_COLUMNS if c not in ("key", "mode")),
     "mode",
 )
 # `key` is a pitch class (0..11): it is placed on a circle (sin, cos) so that B and C are

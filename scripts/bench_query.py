@@ -321,7 +321,7 @@ def make_queries(store: EdgeStore, real: Real, n: int, seeds: int, seed: int) ->
     for _ in range(n):
         ids = [str(t) for t in rng.choice(pool, size=seeds, replace=False)]
         _, queries = rec.candidates(
-            ids, [], rec.seeds(ids), rec.weights({}), Filters(), ids, limit=10, offset=0
+            rec.seed_query(ids, [], rec.seeds(ids), {}, Filters(), ids), limit=10, offset=0
         )
         vectors = {k: v if isinstance(v, SparseVector) else v.tolist() for k, v in queries.items()}
         out.append(Query(ids, vectors, [point_id(t) for t in ids]))

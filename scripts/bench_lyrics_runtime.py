@@ -63,6 +63,10 @@ def main() -> None:
                 started = time.perf_counter()
                 vectors[runtime] = np.stack(encoder.encode(texts))  # type: ignore[arg-type]
                 rates[runtime].append(len(texts) / (time.perf_counter() - started))
+        alone = {
+            runtime: np.stack([encoder.encode_text(t) for t in texts[:64]])
+            for runtime, encoder in encoders.items()
+        }
 
     cosines = (vectors["torch"] * vectors["onnx-int8"]).sum(axis=1)
     k = 10
@@ -90,6 +94,12 @@ def main() -> None:
         f"{np.percentile(cosines, 1):.4f}, mean {cosines.mean():.4f}; "
         f"10 nearest neighbours kept: {np.mean(kept):.3f}"
     )
+    for runtime, single in alone.items():
+        same = (single * vectors[runtime][: len(single)]).sum(axis=1)
+        print(
+            f"{runtime}: a lyric alone vs in a batch of {base.lyrics_batch_size}, over "
+            f"{len(single)} lyrics: cosine min {same.min():.4f}, mean {same.mean():.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -77,6 +77,26 @@ def rss_mb(pid: int | str = "self") -> tuple[float, float]:
     return current, peak
 
 
+def rss_by_mapping(pid: int | str) -> dict[str, float]:
+    """Resident MiB by what is mapped: anonymous memory, each Qdrant segment file kind
+    (vector storage, quantized vectors, HNSW links, …), other files (shared libraries)."""
+    totals: dict[str, float] = {}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+            path = head[5] if len(head) > 5 else ""
+            if "/segments/" in path:
+                kind = "segment " + Path(path).name
+            elif path.startswith("/"):
+                kind = "other files"
+            else:
+                kind = "anonymous"
+        elif line.startswith("Rss:"):
+            totals[kind] = totals.get(kind, 0.0) + int(line.split()[1]) / 1024
+    return {k: round(v) for k, v in sorted(totals.items(), key=lambda kv: -kv[1]) if v >= 5}
+
+
 def load_text() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -513,6 +533,57 @@ def engine_rows(directory: Path, size: int, real: Real, args: argparse.Namespace
 
 
 # --- over HTTP ------------------------------------------------------------------------------
+class MemoryLimit:
+    """A cgroup with a hard memory limit for the API process (cgroup v2, or v1's memory
+    controller).
+
+    VmRSS counts clean file pages — vectors memory-mapped from disk, the HNSW graphs, shared
+    libraries — that the kernel drops under memory pressure, so it overstates what a process
+    needs. Serving under a hard limit shows what it needs: the kernel reclaims those pages to
+    stay under it, and kills the process if what remains does not fit. The page cache is
+    dropped first: a page already cached by an earlier run stays charged to whoever read it
+    first, and the limit would not see it.
+    """
+
+    def __init__(self, limit_mb: int) -> None:
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/memory")
+        self.v2 = v2
+        self.path = root / f"musicrec-bench-{os.getpid()}"
+        try:
+            self.path.mkdir(exist_ok=True)
+            limit = str(limit_mb * 2**20)
+            (self.path / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(limit)
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3")
+        except OSError as exc:
+            raise SystemExit(
+                f"--memory-limit-mb needs a writable memory cgroup under {root} (root, cgroup v1 "
+                f"memory controller or v2) and /proc/sys/vm/drop_caches: {exc}"
+            ) from exc
+
+    def enter(self) -> None:
+        """Runs in the child between fork and exec: everything the API allocates is charged."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def stats(self) -> dict[str, float]:
+        def read(name: str) -> str:
+            return (self.path / name).read_text()
+
+        if self.v2:
+            peak = int(read("memory.peak")) if (self.path / "memory.peak").exists() else 0
+            events = dict(line.split() for line in read("memory.events").splitlines())
+            return {"cgroup_peak_mb": peak / 2**20, "oom_kills": float(events["oom_kill"])}
+        oom = dict(line.split() for line in read("memory.oom_control").splitlines())
+        return {
+            "cgroup_peak_mb": int(read("memory.max_usage_in_bytes")) / 2**20,
+            "oom_kills": float(oom.get("oom_kill", 0)),
+        }
+
+    def remove(self) -> None:
+        self.path.rmdir()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -536,8 +607,14 @@ def http_rows(
         "MUSICREC_QUANTIZATION": args.quantization,
     }
     log = (directory / "api.log").open("w")
+    limit = MemoryLimit(args.memory_limit_mb) if args.memory_limit_mb else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api"], env=env, cwd=directory, stdout=log, stderr=log
+        [sys.executable, "-m", "api"],
+        env=env,
+        cwd=directory,
+        stdout=log,
+        stderr=log,
+        preexec_fn=limit.enter if limit else None,
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     try:
@@ -552,6 +629,7 @@ def http_rows(
                 raise RuntimeError(f"API did not start: {(directory / 'api.log').read_text()}")
             time.sleep(0.2)
         idle = rss_mb(proc.pid)[0]
+        idle_mappings = rss_by_mapping(proc.pid)
         rng = np.random.default_rng(args.seed + 3)
         pool = [p["track_id"] for p in real.payloads[: len(real.lyrics)]]
         bodies = [
@@ -572,12 +650,18 @@ def http_rows(
         # File-backed pages (mapped vector files) are clean and reclaimable; anonymous ones
         # (models, quantized vectors, graphs) are what the process really needs.
         anon, mapped = proc_status_mb(proc.pid, "RssAnon", "RssFile")
+        print(f"API RSS by mapping (MiB), after start-up: {idle_mappings}")
+        print(f"API RSS by mapping (MiB), after the requests: {rss_by_mapping(proc.pid)}")
+        limited = limit.stats() if limit else {}
     finally:
         client.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         log.close()
+        if limit:
+            limit.remove()
     return rows, {
+        **limited,
         "api_rss_idle_mb": idle,
         "api_rss_mb": current,
         "api_peak_rss_mb": peak,
@@ -619,6 +703,17 @@ def main() -> None:
     parser.add_argument("--skip-numpy", action="store_true", help="no brute-force floor")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
+        "--skip-engine",
+        action="store_true",
+        help="HTTP rows only (the engine rows and ground truth take minutes at 1M)",
+    )
+    parser.add_argument(
+        "--memory-limit-mb",
+        type=int,
+        default=0,
+        help="serve under this hard memory limit (a cgroup; needs root)",
+    )
+    parser.add_argument(
         "--build-only",
         action="store_true",
         help="build and cache the collections, measure nothing (measure later on a quiet machine)",
@@ -634,7 +729,7 @@ def main() -> None:
             print(f"built {tag}: {json.dumps(stats)}")
             continue
         started_load = load_text()
-        rows = engine_rows(directory, size, real, args)
+        rows = [] if args.skip_engine else engine_rows(directory, size, real, args)
         memory: dict[str, float] = {}
         if not args.skip_http:
             more, memory = http_rows(directory, size, real, args)

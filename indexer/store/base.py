@@ -8,12 +8,12 @@ qdrant-client's models, which is why nothing outside `indexer/store/` imports ei
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.layout import CollectionLayout
-from schemas.vectors import Vector
+from schemas.vectors import SparseVector, Vector
 
 
 class StoreError(RuntimeError):
@@ -195,3 +195,23 @@ def filter_conditions(flt: TrackFilter | None) -> tuple[list[Condition], list[Co
     if flt.include_ids:
         must.append(("ids", None, list(flt.include_ids)))
     return must, must_not
+
+
+def engine_vector(v: Vector, sparse: Callable[[list[int], list[float]], Any]) -> Any:
+    """A musicrec vector in an engine's types: both take dense vectors as float lists and
+    differ only in their sparse class."""
+    if isinstance(v, SparseVector):
+        return sparse(list(v.indices), list(v.values))
+    return list(map(float, v))
+
+
+def stored_vectors(raw: Any, sparse_type: type) -> dict[str, Vector]:
+    """An engine's named vectors of a point back in musicrec's types."""
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        k: SparseVector(tuple(v.indices), tuple(v.values))
+        if isinstance(v, sparse_type)
+        else list(v)
+        for k, v in raw.items()
+    }

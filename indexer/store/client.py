@@ -24,10 +24,12 @@ from indexer.store.base import (
     StoreUnavailableError,
     TrackFilter,
     VectorStore,
+    engine_vector,
     filter_conditions,
+    stored_vectors,
 )
 from schemas.layout import CollectionLayout
-from schemas.vectors import SparseVector, Vector
+from schemas.vectors import Vector
 
 _DISTANCES = {
     "cosine": models.Distance.COSINE,
@@ -91,20 +93,11 @@ def _filter(flt: TrackFilter | None) -> models.Filter | None:
 
 
 def _to_engine(v: Vector) -> Any:
-    if isinstance(v, SparseVector):
-        return models.SparseVector(indices=list(v.indices), values=list(v.values))
-    return list(map(float, v))
+    return engine_vector(v, lambda i, v: models.SparseVector(indices=i, values=v))
 
 
 def _vectors(raw: Any) -> dict[str, Vector]:
-    if not isinstance(raw, dict):
-        return {}
-    return {
-        k: SparseVector(tuple(v.indices), tuple(v.values))
-        if isinstance(v, models.SparseVector)
-        else list(v)
-        for k, v in raw.items()
-    }
+    return stored_vectors(raw, models.SparseVector)
 
 
 def _record(r: models.Record) -> PointRecord:

@@ -29,10 +29,12 @@ from indexer.store.base import (
     StoreLockedError,
     TrackFilter,
     VectorStore,
+    engine_vector,
     filter_conditions,
+    stored_vectors,
 )
 from schemas.layout import CollectionLayout
-from schemas.vectors import SparseVector, Vector
+from schemas.vectors import Vector
 
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 _PAYLOAD_TYPES = {
@@ -67,20 +69,11 @@ def _filter(flt: TrackFilter | None) -> qe.Filter | None:
 
 
 def _to_engine(v: Vector) -> Any:
-    if isinstance(v, SparseVector):
-        return qe.SparseVector(list(v.indices), list(v.values))
-    return list(map(float, v))
+    return engine_vector(v, qe.SparseVector)
 
 
 def _vectors(raw: Any) -> dict[str, Vector]:
-    if not isinstance(raw, dict):
-        return {}
-    return {
-        k: SparseVector(tuple(v.indices), tuple(v.values))
-        if isinstance(v, qe.SparseVector)
-        else list(v)
-        for k, v in raw.items()
-    }
+    return stored_vectors(raw, qe.SparseVector)
 
 
 class EdgeStore(VectorStore):

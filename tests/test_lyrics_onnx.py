@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from indexer.encoders.factory import build_lyrics_encoder
-from indexer.encoders.lyrics import LyricsEncoder
+from indexer.encoders.lyrics import EncoderLoadError, LyricsEncoder
 from indexer.pipeline import Indexer
 from indexer.store.edge import EdgeStore
 from tests.conftest import make_settings, slice_rows, write_catalog
@@ -73,3 +75,10 @@ def test_a_collection_indexed_with_int8_is_searched_with_torch(
             assert hit.payload["track_id"] == row["id"]
     finally:
         store.close()
+
+
+def test_without_onnxruntime_the_error_names_the_extra(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    settings = make_settings(tmp_path, lyrics_runtime="onnx-int8", device="cpu")
+    with pytest.raises(EncoderLoadError, match=r"musicrec\[onnx\]"):
+        build_lyrics_encoder(settings)

@@ -134,13 +134,6 @@ def build_int8(model: SentenceTransformer, cache_dir: Path) -> tuple[Path, list[
     target = cache_dir / f"lyrics-{_fingerprint(model)}-int8.onnx"
     if target.exists():
         return target, names
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError as exc:
-        raise OnnxUnavailableError(
-            "MUSICREC_LYRICS_RUNTIME=onnx-int8 needs onnxruntime and onnx: "
-            "pip install 'musicrec[onnx]'"
-        ) from exc
     cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("exporting the lyrics model to int8 ONNX (once) → %s", target)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
@@ -156,8 +149,16 @@ class Int8Embedder:
     padding stays short (sentence-transformers does the same)."""
 
     def __init__(self, model: SentenceTransformer, cache_dir: Path) -> None:
-        import onnxruntime as ort
         import torch
+
+        try:
+            import onnx  # noqa: F401  (quantization needs it)
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise OnnxUnavailableError(
+                "MUSICREC_LYRICS_RUNTIME=onnx-int8 needs onnxruntime and onnx: "
+                "pip install 'musicrec[onnx]'"
+            ) from exc
 
         path, self.names = build_int8(model, cache_dir)
         self.tokenizer = model.tokenizer

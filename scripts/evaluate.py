@@ -1083,6 +1083,16 @@ def write_report(
 
     lines: list[str] = []
     add = lines.append
+
+    def add_ranking(rows: list[Row], plot: str, caption: str) -> None:
+        """Both cut-offs' rank metrics as two tables, then the plot of the same rows."""
+        for metrics in (rank_metrics[:5], rank_metrics[5:]):
+            add("")
+            add(table(rows, metrics, params))
+        add("")
+        add(f"![{caption}]({img_rel}/{plot})")
+        add("")
+
     add("# Evaluation")
     add("")
     add(
@@ -1197,13 +1207,7 @@ def write_report(
         f"`collab_weight`; the *pool {WIDE_POOL}* rows are the same with both settings at "
         f"{WIDE_POOL}."
     )
-    add("")
-    add(table(playlists.rows, rank_metrics[:5], params))
-    add("")
-    add(table(playlists.rows, rank_metrics[5:], params))
-    add("")
-    add(f"![playlist continuation]({img_rel}/playlist_continuation.png)")
-    add("")
+    add_ranking(playlists.rows, "playlist_continuation.png", "playlist continuation")
     add(
         "Reference figures from the data README (same protocol, another split, K = 10): "
         + "; ".join(f"{k} P@10 {p:.4f} (HR@10 {h:.2f})" for k, (p, h) in REFERENCE.items())
@@ -1284,13 +1288,7 @@ def write_report(
         "standard protocol for content methods against each other (they never see the "
         "training side, so the artefact cannot help them)."
     )
-    add("")
-    add(table(warm.rows, rank_metrics[:5], params))
-    add("")
-    add(table(warm.rows, rank_metrics[5:], params))
-    add("")
-    add(f"![warm-only protocol]({img_rel}/playlist_continuation_warm.png)")
-    add("")
+    add_ranking(warm.rows, "playlist_continuation_warm.png", "warm-only protocol")
     for a, b in (
         (warm_hybrid, warm.row("LightFM only")),
         (warm_hybrid, warm.row(FUSION_ROW)),

@@ -18,11 +18,10 @@ from indexer.catalog import (
 )
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import KAGGLE_AUDIO_COLUMNS, Track
+from tests.conftest import DEMO_TRACKS, SHARED_DATA
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "data" / "demo"
-SHARED = REPO.parent / "shared" / "data"
-TIDY = SHARED / "tidytuesday_spotify_songs.csv"
+DEMO = DEMO_TRACKS.parent
+TIDY = SHARED_DATA / "tidytuesday_spotify_songs.csv"
 needs_shared = pytest.mark.skipif(
     not TIDY.is_file(), reason=f"real shared data not available at {TIDY}"
 )

@@ -40,8 +40,9 @@ from indexer.interactions import (
     tidytuesday_interactions,
 )
 from schemas.tracks import Track
+from tests.conftest import SHARED_DATA
 
-TIDY = Path(__file__).resolve().parents[2] / "shared" / "data" / "tidytuesday_spotify_songs.csv"
+TIDY = SHARED_DATA / "tidytuesday_spotify_songs.csv"
 needs_data = pytest.mark.skipif(
     not TIDY.is_file(), reason=f"real TidyTuesday playlists not found at {TIDY}"
 )

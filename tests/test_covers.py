@@ -36,8 +36,9 @@ from indexer.encoders.cover import (
     map_lite0_state_dict,
 )
 from schemas.settings import Settings
+from tests.conftest import SHARED_DATA
 
-COVERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers"
+COVERS = SHARED_DATA / "covers"
 requires_covers = pytest.mark.skipif(
     not (COVERS / "covers.csv").is_file(),
     reason=f"real covers not found at {COVERS} (shared data set absent)",

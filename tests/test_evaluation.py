@@ -29,9 +29,7 @@ from indexer.metrics import (
     recall_at_k,
     rmse,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+from tests.conftest import ROOT, SHARED_DATA
 
 RANKED = ["a", "b", "c", "d", "e"]
 RELEVANT = {"a", "c", "f"}
@@ -170,15 +168,15 @@ def test_cached_encoder_encodes_each_text_once_across_runs(tmp_path: Path) -> No
 # --- the harness end to end --------------------------------------------------------------
 @pytest.mark.slow
 def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
-    if not (SHARED / "tidytuesday_spotify_songs.csv").is_file():
-        pytest.skip(f"the real evaluation data is not at {SHARED} (only the harness needs it)")
+    if not (SHARED_DATA / "tidytuesday_spotify_songs.csv").is_file():
+        pytest.skip(f"the real evaluation data is not at {SHARED_DATA} (only the harness needs it)")
     for module in ("sklearn", "gensim", "matplotlib"):
         pytest.importorskip(module, reason=f'{module} missing: pip install -e ".[eval]"')
     harness = load_harness()
     out = tmp_path / "docs" / "evaluation.md"
     harness.main(
         [
-            "--shared", str(SHARED), "--out", str(out), "--cache", str(tmp_path / "cache"),
+            "--shared", str(SHARED_DATA), "--out", str(out), "--cache", str(tmp_path / "cache"),
             "--quick", "--playlists", "20", "--songs", "120", "--covers", "4",
             "--bootstrap", "200",
         ]

@@ -8,8 +8,8 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.recommender import Recommender
 from api.resources import Resources
+from core.recommend.recommender import Recommender
 from schemas.api import Filters
 
 

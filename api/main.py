@@ -13,11 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, tracks, ui, users
 from api.security import ReadAccess
-from indexer.store import StoreError, StoreUnavailableError
+from core.recommend.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
+from core.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings
 

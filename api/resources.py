@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from api.collab import ModelHolder, UserHistory
-from api.recommender import Recommender
-from indexer.encoders.base import Encoder
-from indexer.encoders.cover import build_cover_encoder
-from indexer.encoders.factory import build_lyrics_encoder
-from indexer.encoders.lyrics_terms import LyricsTermsEncoder
-from indexer.spotify import SpotifyClient, build_spotify_client
-from indexer.store import StoreError, VectorStore, open_store
+from core.collab.holder import ModelHolder
+from core.encoders.base import Encoder
+from core.encoders.cover import build_cover_encoder
+from core.encoders.factory import build_lyrics_encoder
+from core.encoders.lyrics_terms import LyricsTermsEncoder
+from core.interactions.history import UserHistory
+from core.recommend.recommender import Recommender
+from core.spotify.client import SpotifyClient, build_spotify_client
+from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from core.store import StoreError
 from indexer.catalog import CatalogError, RowError
 from indexer.spotify_cli import add_spotify_commands
-from indexer.store import StoreError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError, load_settings
 
@@ -52,9 +52,9 @@ class RejectLog:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from indexer.encoders.factory import build_index_encoders
+    from core.store import open_store
+    from indexer.index_encoders import build_index_encoders
     from indexer.pipeline import Indexer
-    from indexer.store import open_store
 
     settings = load_settings()
     store = open_store(settings)
@@ -93,7 +93,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from indexer.collaborative import train_main
+    from indexer.train_cli import train_main
 
     return train_main(args.rest)
 

@@ -7,15 +7,13 @@ treat covers like lyrics and audio (one `encode` per batch), and reports each fa
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from core.encoders.base import Encoder
 from indexer.covers import CoverFetcher, embed_covers
-from indexer.encoders.base import Encoder
 from schemas.layout import COVER
-from schemas.settings import Settings
 
 
 class CoverUrlEncoder(Encoder[str]):
@@ -48,7 +46,3 @@ class CoverUrlEncoder(Encoder[str]):
 
     def close(self) -> None:
         self.fetcher.close()
-
-
-def cover_cache_dir(settings: Settings) -> Path:
-    return settings.data_dir / "covers"

@@ -8,7 +8,6 @@ reports a specific reason per URL instead of raising.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -24,8 +23,9 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from indexer.encoders.base import Encoder
-from indexer.encoders.cover import load_image
+from core.cover_cache import cache_path
+from core.encoders.base import Encoder
+from core.encoders.cover import load_image
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ class CoverFetcher:
             self.client.close()
 
     def cache_path(self, url: str) -> Path:
-        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
-        # Fan out so a large catalog does not put every cover in one directory.
-        return self.cache_dir / digest[:2] / digest
+        return cache_path(self.cache_dir, url)
 
     def fetch_many(self, urls: Iterable[str]) -> dict[str, CoverResult]:
         """One result per distinct URL; each URL is requested at most once per call."""

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.spotify.client import SpotifyClient
 from indexer.catalog import CatalogError, detect_schema
-from indexer.spotify import SpotifyClient
 from schemas.tracks import KAGGLE_COLUMNS
 
 __all__ = [

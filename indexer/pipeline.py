@@ -20,10 +20,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from core.encoders.audio import AudioEncoder, AudioScaler
+from core.encoders.base import Encoder
+from core.store import PointRecord, VectorStore
 from indexer.catalog import CatalogError, CatalogStats, RowError, read_catalog
-from indexer.encoders.audio import AudioEncoder, AudioScaler
-from indexer.encoders.base import Encoder
-from indexer.store import PointRecord, VectorStore
 from schemas.layout import (
     AUDIO,
     COVER,

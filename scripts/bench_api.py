@@ -25,8 +25,8 @@ import httpx
 import uvicorn
 
 from api.main import create_app
-from api.recommender import Recommender
-from indexer.store import open_store
+from core.recommend.recommender import Recommender
+from core.store import open_store
 from schemas.api import RecommendationRequest
 from schemas.settings import load_settings
 

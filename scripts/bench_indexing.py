@@ -24,11 +24,11 @@ from typing import get_args
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from core.encoders.lyrics import LyricsEncoder
+from core.store.edge import EdgeStore
 from indexer.catalog import read_catalog
-from indexer.encoders.factory import build_index_encoders
-from indexer.encoders.lyrics import LyricsEncoder
+from indexer.index_encoders import build_index_encoders
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
 from schemas.settings import LyricsRuntime, Settings
 
 ROOT = Path(__file__).resolve().parents[1]

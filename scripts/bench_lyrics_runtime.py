@@ -22,8 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from indexer.encoders.factory import build_lyrics_encoder
-from indexer.encoders.lyrics import LyricsEncoder
+from core.encoders.factory import build_lyrics_encoder
+from core.encoders.lyrics import LyricsEncoder
 from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

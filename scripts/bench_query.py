@@ -44,14 +44,14 @@ import httpx
 import numpy as np
 import scipy.sparse as sp
 
-from api.recommender import Recommender, to_filter
+from core.encoders.audio import AudioEncoder, AudioScaler
+from core.encoders.cover import CnnCoverEncoder, load_image
+from core.encoders.lyrics import LyricsEncoder
+from core.encoders.lyrics_terms import LyricsTermsEncoder
+from core.recommend.recommender import Recommender, to_filter
+from core.store import PointRecord
+from core.store.edge import EdgeStore
 from indexer.catalog import read_catalog
-from indexer.encoders.audio import AudioEncoder, AudioScaler
-from indexer.encoders.cover import CnnCoverEncoder, load_image
-from indexer.encoders.lyrics import LyricsEncoder
-from indexer.encoders.lyrics_terms import LyricsTermsEncoder
-from indexer.store import PointRecord
-from indexer.store.edge import EdgeStore
 from schemas.api import Filters
 from schemas.layout import COVER, DENSE_MODALITIES, LYRICS_TERMS, CollectionLayout, build_layout
 from schemas.settings import Settings

@@ -32,13 +32,13 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.catalog import read_catalog  # noqa: E402
-from indexer.collaborative import (  # noqa: E402
+from core.collab.model import (  # noqa: E402
     DEFAULT_FEATURE_WEIGHTS,
     CollaborativeModel,
     train,
 )
-from indexer.metrics import bootstrap_ci  # noqa: E402
+from evaluation.metrics import bootstrap_ci  # noqa: E402
+from indexer.catalog import read_catalog  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
 
 K = 10

@@ -30,10 +30,10 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from core.encoders.base import Encoder  # noqa: E402
+from core.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
+from evaluation.metrics import bootstrap_ci  # noqa: E402
 from indexer.covers import CoverFetcher, embed_covers  # noqa: E402
-from indexer.encoders.base import Encoder  # noqa: E402
-from indexer.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
-from indexer.metrics import bootstrap_ci  # noqa: E402
 
 
 def load_covers(root: Path) -> tuple[list[str], list[str]]:

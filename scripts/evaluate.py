@@ -4,9 +4,9 @@
 
 It measures the product, not a re-implementation of it: catalogs are indexed by the real
 `Indexer` into temporary Qdrant Edge collections with the real encoders, recommendations come
-from `api.recommender.Recommender` (the code behind POST /recommendations and
+from `core.recommend.recommender.Recommender` (the code behind POST /recommendations and
 GET /users/{id}/recommendations) and the collaborative model is trained by
-`indexer.collaborative.train`. Only the baselines (random, popularity, co-occurrence, TF-IDF,
+`core.collab.model.train`. Only the baselines (random, popularity, co-occurrence, TF-IDF,
 Word2Vec) are computed here.
 
 Sections: playlist continuation on the TidyTuesday playlists (each playlist = one user),
@@ -56,17 +56,17 @@ from eval_collaborative import (  # noqa: E402
     train_matrix,
 )
 
-from api.collab import ModelHolder  # noqa: E402
-from api.recommender import Recommender  # noqa: E402
+from core.collab.holder import ModelHolder  # noqa: E402
+from core.collab.model import CollaborativeModel, train  # noqa: E402
+from core.encoders.base import Encoder  # noqa: E402
+from core.encoders.lyrics import LyricsEncoder  # noqa: E402
+from core.encoders.lyrics_terms import LyricsTermsEncoder  # noqa: E402
+from core.interactions.files import tidytuesday_interactions  # noqa: E402
+from core.recommend.recommender import Recommender  # noqa: E402
+from core.store.edge import EdgeStore  # noqa: E402
+from evaluation.metrics import mean_ci, ranking_metrics  # noqa: E402
 from indexer.catalog import read_catalog  # noqa: E402
-from indexer.collaborative import CollaborativeModel, train  # noqa: E402
-from indexer.encoders.base import Encoder  # noqa: E402
-from indexer.encoders.lyrics import LyricsEncoder  # noqa: E402
-from indexer.encoders.lyrics_terms import LyricsTermsEncoder  # noqa: E402
-from indexer.interactions import tidytuesday_interactions  # noqa: E402
-from indexer.metrics import mean_ci, ranking_metrics  # noqa: E402
 from indexer.pipeline import Indexer  # noqa: E402
-from indexer.store.edge import EdgeStore  # noqa: E402
 from schemas.api import (  # noqa: E402
     RecommendationItem,
     RecommendationRequest,
@@ -755,7 +755,7 @@ def covers(params: Params) -> Section:
     from eval_covers import load_covers, precision_at_k
     from PIL import Image
 
-    from indexer.encoders.cover import CnnCoverEncoder
+    from core.encoders.cover import CnnCoverEncoder
 
     root = params.shared / "covers"
     files, genre_list = load_covers(root)
@@ -1099,9 +1099,9 @@ def write_report(
         "What the recommender is worth on real data, measured by the product's own code: the "
         "catalogs are indexed by `indexer.pipeline.Indexer` into temporary Qdrant Edge "
         "collections with the product's encoders, recommendations come from "
-        "`api.recommender.Recommender` (the code behind `POST /recommendations` and "
+        "`core.recommend.recommender.Recommender` (the code behind `POST /recommendations` and "
         "`GET /users/{id}/recommendations`) and the collaborative model is "
-        "`indexer.collaborative.train`. Every number is a mean over queries with a **95% "
+        "`core.collab.model.train`. Every number is a mean over queries with a **95% "
         f"bootstrap confidence interval** ({params.bootstrap} resamples of the queries, seed "
         f"{params.seed}); two methods are compared by the interval of their *paired* per-query "
         "difference, which is tighter than comparing two intervals by eye."

@@ -16,10 +16,10 @@ import uvicorn
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
 
-from indexer.encoders.lyrics import LyricsEncoder
-from indexer.encoders.lyrics_terms import LyricsTermsEncoder
+from core.encoders.lyrics import LyricsEncoder
+from core.encoders.lyrics_terms import LyricsTermsEncoder
+from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
 from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.store import PointRecord, TrackFilter, VectorStore
+from core.store import PointRecord, TrackFilter, VectorStore
 from schemas.layout import build_layout
 from schemas.tracks import point_id
 from schemas.vectors import SparseVector

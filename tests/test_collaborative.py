@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from indexer import collaborative
-from indexer.catalog import read_catalog
-from indexer.collaborative import (
+from core.collab import model as collaborative
+from core.collab.model import (
     LATEST,
     CollaborativeModel,
     ModelArtefactError,
@@ -30,7 +29,7 @@ from indexer.collaborative import (
     load_latest,
     train,
 )
-from indexer.interactions import (
+from core.interactions.files import (
     Interaction,
     InteractionIssue,
     InteractionsError,
@@ -39,6 +38,8 @@ from indexer.interactions import (
     read_interactions,
     tidytuesday_interactions,
 )
+from indexer.catalog import read_catalog
+from indexer.train_cli import train_main
 from schemas.tracks import Track
 from tests.conftest import SHARED_DATA
 
@@ -270,7 +271,7 @@ def test_train_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert catalog.is_file() and interactions.is_file(), "the demo sample is part of the repo"
     out = tmp_path / "models"
     args = ["--interactions", str(interactions), "--catalog", str(catalog), "--out", str(out)]
-    code = collaborative.train_main([*args, "--epochs", "2"])
+    code = train_main([*args, "--epochs", "2"])
     assert code == 0
     assert "users" in capsys.readouterr().out
     assert load_latest(out) is not None

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from api.main import create_app
+from core.encoders.cover import CnnCoverEncoder
+from core.store.edge import EdgeStore
 from indexer.cover_vectors import CoverUrlEncoder
 from indexer.covers import CoverFetcher
-from indexer.encoders.cover import CnnCoverEncoder
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
 from schemas.tracks import point_id
 from tests.conftest import SHARED_DATA, LiveServer, make_settings, slice_rows, write_catalog
 

@@ -26,8 +26,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from indexer.covers import CoverFetcher, embed_covers
-from indexer.encoders.cover import (
+from core.encoders.cover import (
     ClipCoverEncoder,
     CnnCoverEncoder,
     build_cover_encoder,
@@ -35,6 +34,7 @@ from indexer.encoders.cover import (
     load_image,
     map_lite0_state_dict,
 )
+from indexer.covers import CoverFetcher, embed_covers
 from schemas.settings import Settings
 from tests.conftest import SHARED_DATA
 
@@ -454,7 +454,7 @@ def test_clip_checkpoint_round_trip(tmp_path, clip_random, no_network):
 
 @pytest.mark.slow
 def test_clip_without_checkpoint_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="indexer.encoders.cover"):
+    with caplog.at_level(logging.WARNING, logger="core.encoders.cover"):
         ClipCoverEncoder(CLIP_TEST_MODEL)
     assert any("RANDOM weights" in record.getMessage() for record in caplog.records)
 

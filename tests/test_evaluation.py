@@ -17,8 +17,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from indexer.encoders.base import Encoder
-from indexer.metrics import (
+from core.encoders.base import Encoder
+from evaluation.metrics import (
     bootstrap_ci,
     f1_at_k,
     hit_rate_at_k,

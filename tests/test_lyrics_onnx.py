@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from indexer.encoders.factory import build_lyrics_encoder
-from indexer.encoders.lyrics import EncoderLoadError, LyricsEncoder
+from core.encoders.factory import build_lyrics_encoder
+from core.encoders.lyrics import EncoderLoadError, LyricsEncoder
+from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
 from tests.conftest import make_settings, slice_rows, write_catalog
 
 pytestmark = pytest.mark.slow

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core.encoders.base import Encoder
+from core.encoders.lyrics import LyricsEncoder
+from core.store import PointRecord, StoreError
+from core.store.edge import EdgeStore
 from indexer.catalog import RowError
-from indexer.encoders.base import Encoder
-from indexer.encoders.factory import build_index_encoders
-from indexer.encoders.lyrics import LyricsEncoder
+from indexer.index_encoders import build_index_encoders
 from indexer.pipeline import Indexer, audio_encoder_for
-from indexer.store import PointRecord, StoreError
-from indexer.store.edge import EdgeStore
 from schemas.layout import LayoutMismatchError
 from schemas.tracks import point_id
 from tests.conftest import ROOT, make_settings, slice_rows, write_catalog

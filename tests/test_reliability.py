@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.collab import ModelHolder
 from api.main import create_app
+from core.collab.holder import ModelHolder
+from core.collab.model import LATEST, load_latest
+from core.store.edge import EdgeStore
 from indexer.catalog import RowError
-from indexer.collaborative import LATEST, load_latest
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, free_port, make_settings
 

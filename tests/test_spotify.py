@@ -20,14 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from indexer.catalog import read_catalog
-from indexer.enrich import KAGGLE_COLUMNS, enrich_catalog, fetch_new_tracks
-from indexer.spotify import (
+from core.spotify.client import (
     SpotifyClient,
     SpotifyError,
     SpotifyUnavailableError,
     build_spotify_client,
 )
+from indexer.catalog import read_catalog
+from indexer.enrich import KAGGLE_COLUMNS, enrich_catalog, fetch_new_tracks
 from tests.conftest import (
     LiveServer,
     demo_rows,
@@ -443,8 +443,8 @@ def test_enrich_fills_gaps_keeps_everything_else_and_is_idempotent(fake, client,
 def test_fetch_new_tracks_are_indexed_by_the_real_indexer(
     fake, client, tmp_path, indexed_dir, lyrics_encoder
 ) -> None:
+    from core.store.edge import EdgeStore
     from indexer.pipeline import Indexer
-    from indexer.store.edge import EdgeStore
     from schemas.tracks import point_id
 
     indexed = {r["id"] for r in slice_rows()[1]}
@@ -502,7 +502,7 @@ def test_missing_credentials(monkeypatch, tmp_path, capsys, caplog) -> None:
     from indexer.cli import main
 
     _cli_env(monkeypatch, tmp_path)
-    with caplog.at_level(logging.WARNING, logger="indexer.spotify"):
+    with caplog.at_level(logging.WARNING, logger="core.spotify.client"):
         assert build_spotify_client(make_settings(tmp_path)) is None
     assert "SPOTIFY_CLIENT_ID" in caplog.text
     catalog = write_catalog(tmp_path / "c.csv", HEADER, KNOWN[:2])

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from indexer.store import StoreLockedError
-from indexer.store.client import ClientStore
-from indexer.store.edge import EdgeStore
+from core.store import StoreLockedError
+from core.store.client import ClientStore
+from core.store.edge import EdgeStore
 from tests.store_contract import LAYOUT, StoreContract
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Route, sync_playwright
 
 from api.main import create_app
-from indexer.cover_vectors import cover_cache_dir
+from core.cover_cache import cover_cache_dir
 from indexer.covers import CoverFetcher
 from tests.conftest import ROOT, LiveServer, demo_rows, make_settings
 from tests.test_users_api import USER, USERS, index_and_train, slice_ids

@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 from api.main import create_app
-from indexer.collaborative import load_latest, train_main
+from core.collab.model import load_latest
+from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
-from indexer.store.edge import EdgeStore
+from indexer.train_cli import train_main
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, demo_rows, make_settings, write_catalog
 
 INTERACTIONS = ROOT / "data" / "demo" / "interactions.csv"

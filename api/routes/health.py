@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
 from api.routes.interactions import model_status
-from indexer.store import StoreError
+from core.store import StoreError
 from schemas.api import HealthResponse
 
 router = APIRouter(tags=["health"])

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 
 from api.deps import ResourcesDep
 from api.security import WriteAccess
-from indexer.interactions import Interaction
+from core.interactions.files import Interaction
 from schemas.api import InteractionsRequest, InteractionsResponse, ModelStatus
 from schemas.tracks import point_id
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, UploadFile
 
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
-from indexer.encoders.cover import load_image
+from core.encoders.cover import load_image
 from schemas.api import SearchResponse
 
 router = APIRouter(tags=["search"])

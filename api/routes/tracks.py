@@ -5,8 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import ResourcesDep
-from indexer.spotify import CREDENTIALS_HINT, SpotifyClient, SpotifyError, SpotifyUnavailableError
-from indexer.store import VectorStore
+from core.spotify.client import (
+    CREDENTIALS_HINT,
+    SpotifyClient,
+    SpotifyError,
+    SpotifyUnavailableError,
+)
+from core.store import VectorStore
 from schemas.api import TrackOut
 from schemas.tracks import Track, point_id
 

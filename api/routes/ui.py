@@ -7,7 +7,6 @@ The page is a plain client of the public REST API; the only route made for it is
 from __future__ import annotations
 
 import mimetypes
-from functools import cache
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -19,8 +18,7 @@ from PIL import Image
 
 from api.deps import ResourcesDep
 from api.security import ReadAccess
-from indexer.cover_vectors import cover_cache_dir
-from indexer.covers import CoverFetcher
+from core.cover_cache import cache_path, cover_cache_dir
 from schemas.tracks import point_id
 
 router = APIRouter(tags=["ui"])
@@ -57,12 +55,6 @@ def asset(name: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-@cache
-def _fetcher(cache_dir: Path) -> CoverFetcher:
-    """Names cache files exactly as the indexer does; its HTTP client is never used here."""
-    return CoverFetcher(cache_dir, max_concurrency=1)
-
-
 @router.get(
     "/covers/{track_id}",
     dependencies=[ReadAccess],
@@ -84,7 +76,7 @@ def cover(
     url = found[0].payload.get("album_url")
     if not url or urlsplit(url).scheme not in ("http", "https"):
         raise HTTPException(404, detail=f"track '{track_id}' has no cover")
-    path = _fetcher(cover_cache_dir(resources.settings)).cache_path(url)
+    path = cache_path(cover_cache_dir(resources.settings), url)
     if path.is_file() and (media_type := _image_type(path)):
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": COVER_MAX_AGE})
     return RedirectResponse(url, status_code=307)

@@ -19,7 +19,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from indexer.store.base import (
+from core.store.base import (
     Condition,
     Fusion,
     PointRecord,

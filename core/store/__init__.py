@@ -1,6 +1,6 @@
 """One interface over the two Qdrant engines (Qdrant Edge in-process, qdrant-client to a server)."""
 
-from indexer.store.base import (
+from core.store.base import (
     PointRecord,
     ScoredRecord,
     StoreError,
@@ -9,7 +9,7 @@ from indexer.store.base import (
     TrackFilter,
     VectorStore,
 )
-from indexer.store.factory import open_store
+from core.store.factory import open_store
 
 __all__ = [
     "PointRecord",

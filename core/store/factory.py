@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.store.base import VectorStore
+from core.store.base import VectorStore
 from schemas.settings import Settings
 
 
@@ -16,14 +16,14 @@ def open_store(settings: Settings) -> VectorStore:
         quantization_oversampling=settings.quantization_oversampling,
     )
     if settings.engine == "edge":
-        from indexer.store.edge import EdgeStore
+        from core.store.edge import EdgeStore
 
         assert settings.qdrant_path is not None
         return EdgeStore(settings.qdrant_path, settings.collection, **tuning)
 
     from qdrant_client import QdrantClient
 
-    from indexer.store.client import ClientStore
+    from core.store.client import ClientStore
 
     if settings.engine == "memory":
         client = QdrantClient(location=":memory:")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import qdrant_edge as qe
 
-from indexer.encoders.base import Encoder
+from core.encoders.base import Encoder
 from schemas.layout import LYRICS_TERMS
 from schemas.vectors import SparseVector
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from indexer.encoders.base import Encoder, l2_normalize, resolve_device
+from core.encoders.base import Encoder, l2_normalize, resolve_device
 from schemas.layout import COVER
 from schemas.settings import Settings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encoders.base import Encoder, resolve_device
+from core.encoders.base import Encoder, resolve_device
 from schemas.layout import LYRICS
 from schemas.settings import LyricsRuntime
 
@@ -85,7 +85,7 @@ class LyricsEncoder(Encoder[str]):
         if runtime == "onnx-int8" and device != "cpu":
             log.info("onnx-int8 is a CPU runtime: lyrics are encoded by torch on %s", device)
         elif runtime == "onnx-int8":
-            from indexer.encoders.onnx_int8 import Int8Embedder, OnnxUnavailableError
+            from core.encoders.onnx_int8 import Int8Embedder, OnnxUnavailableError
 
             try:
                 self._int8 = Int8Embedder(self.model, onnx_cache)

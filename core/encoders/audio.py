@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.encoders.base import Encoder
+from core.encoders.base import Encoder
 from schemas.layout import AUDIO, AUDIO_DIM, AUDIO_NUMERIC_FEATURES
 
 AudioFeatures = dict[str, float]

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from api.collab import ModelHolder, UserHistory
-from indexer.collaborative import CollaborativeModel
-from indexer.encoders.base import Encoder
-from indexer.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
+from core.collab.holder import ModelHolder
+from core.collab.model import CollaborativeModel
+from core.encoders.base import Encoder
+from core.interactions.history import UserHistory
+from core.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from schemas.api import (
     Filters,
     Personalization,

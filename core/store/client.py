@@ -14,7 +14,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from indexer.store.base import (
+from core.store.base import (
     Condition,
     Fusion,
     PointRecord,

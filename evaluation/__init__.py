@@ -1,0 +1,1 @@
+"""Recommendation quality measured through the product's own code."""

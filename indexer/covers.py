@@ -9,9 +9,7 @@ reports a specific reason per URL instead of raising.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -26,6 +24,7 @@ from PIL import Image
 from core.cover_cache import cache_path
 from core.encoders.base import Encoder
 from core.encoders.cover import load_image
+from core.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ class CoverFetcher:
                 log.exception("cover %s: unexpected failure", url)
                 return CoverResult(url, None, f"unexpected error ({type(exc).__name__}: {exc})")
             path = self.cache_path(url)
-            _write_atomic(path, data)
+            atomic_write(path, data)
             return CoverResult(url, path, None)
         assert last is not None
         return CoverResult(url, None, f"{last} after {self.retries} attempts")
@@ -211,19 +210,6 @@ def _retry_after(value: str | None) -> float:
         return max(0.0, float(value)) if value else 0.0
     except ValueError:
         return 0.0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Readers (and a crashed run) must never see half a cover under its final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def embed_covers(

@@ -12,13 +12,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.files import atomic_writer
 from core.spotify.client import SpotifyClient
 from indexer.catalog import CatalogError, detect_schema
 from schemas.tracks import KAGGLE_COLUMNS
@@ -198,14 +197,5 @@ def _chunks(rows: Iterable[list[str]], size: int) -> Iterator[list[list[str]]]:
 def _atomic_csv(path: str | Path) -> Iterator[Any]:
     """A csv writer on a temporary file that replaces `path` only when the block succeeds, so
     an interrupted run never leaves a half-written catalog behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield csv.writer(fh, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
+        yield csv.writer(fh, lineterminator="\n")

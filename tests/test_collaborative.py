@@ -39,7 +39,7 @@ from core.interactions.files import (
     tidytuesday_interactions,
 )
 from indexer.catalog import read_catalog
-from indexer.train_cli import train_main
+from indexer.cli import main as cli_main
 from schemas.tracks import Track
 from tests.conftest import SHARED_DATA
 
@@ -271,7 +271,7 @@ def test_train_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert catalog.is_file() and interactions.is_file(), "the demo sample is part of the repo"
     out = tmp_path / "models"
     args = ["--interactions", str(interactions), "--catalog", str(catalog), "--out", str(out)]
-    code = train_main([*args, "--epochs", "2"])
+    code = cli_main(["train", *args, "--epochs", "2"])
     assert code == 0
     assert "users" in capsys.readouterr().out
     assert load_latest(out) is not None

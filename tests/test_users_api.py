@@ -11,8 +11,8 @@ import pytest
 from api.main import create_app
 from core.collab.model import load_latest
 from core.store.edge import EdgeStore
+from indexer.cli import main as cli_main
 from indexer.pipeline import Indexer
-from indexer.train_cli import train_main
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, demo_rows, make_settings, write_catalog
 
 INTERACTIONS = ROOT / "data" / "demo" / "interactions.csv"
@@ -62,7 +62,7 @@ def index_and_train(root, header: list[str], rows: list[dict], lyrics_encoder) -
 def train(data_dir, monkeypatch, *extra: str) -> None:
     monkeypatch.setenv("MUSICREC_DATA_DIR", str(data_dir))
     argv = ["--catalog", str(DEMO_TRACKS), "--interactions", str(INTERACTIONS), *extra]
-    assert train_main(argv) == 0
+    assert cli_main(["train", *argv]) == 0
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,10 @@ replaced atomically too. A crash at any point leaves the previous model served.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +30,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 from lightfm.version import __version__ as LIGHTFM_VERSION
 
+from core.files import atomic_write
 from schemas.tracks import Track
 
 __all__ = [
@@ -286,8 +284,8 @@ class CollaborativeModel:
         blob = buffer.getvalue()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"lightfm-{stamp}-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
-        _atomic_write(directory / name, blob)
-        _atomic_write(directory / LATEST, (name + "\n").encode())
+        atomic_write(directory / name, blob)
+        atomic_write(directory / LATEST, (name + "\n").encode())
         return directory / name
 
 
@@ -314,27 +312,6 @@ def _csr_from(arrays: Any, prefix: str) -> sp.csr_matrix:
         (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
         shape=shape,
     )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory + fsync + rename: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # not every filesystem can fsync a directory
-            os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def load(path: str | Path) -> CollaborativeModel:

@@ -9,9 +9,7 @@ Edge shard has no metadata slot of its own.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from core.files import atomic_writer
 from core.store.base import (
     Condition,
     Fusion,
@@ -186,13 +185,8 @@ class EdgeStore(VectorStore):
         return json.loads(self.meta_path.read_text(encoding="utf-8"))
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
-        self.meta_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.meta_path.parent, prefix=".meta-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with atomic_writer(self.meta_path, "w", encoding="utf-8") as fh:
             json.dump(metadata, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.meta_path)
 
     def quantization(self) -> Quantization:
         config = json.loads((self.path / "edge_config.json").read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""One module per `musicrec` command group; `indexer.cli` assembles them into one Typer app."""

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import core.files
 from core.collab import model as collaborative
 from core.collab.model import (
     LATEST,
@@ -228,10 +229,10 @@ def test_crash_during_save_keeps_serving_the_previous_model(
                 raise OSError("disk full")
             real_replace(src, dst)
 
-        monkeypatch.setattr(collaborative.os, "replace", flaky_replace)
+        monkeypatch.setattr(core.files.os, "replace", flaky_replace)
         with pytest.raises(OSError, match="disk full"):
             data.model.save(tmp_path)
-        monkeypatch.setattr(collaborative.os, "replace", real_replace)
+        monkeypatch.setattr(core.files.os, "replace", real_replace)
         assert (tmp_path / LATEST).read_text().strip() == first.name
         assert not list(tmp_path.glob(".*tmp"))
     assert load_latest(tmp_path) is not None

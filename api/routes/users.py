@@ -6,6 +6,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from api import responses
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from schemas.api import RecommendationResponse
 
@@ -62,6 +63,8 @@ def user_recommendations(
     of content similarity and the LightFM score; tracks the user already has are excluded.
     A user the model does not know gets content-only results, flagged in `personalization`.
     """
-    return recommender.recommend_for_user(
-        user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+    return responses.recommendation(
+        recommender.recommend_for_user(
+            user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+        )
     )

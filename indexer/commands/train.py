@@ -24,7 +24,7 @@ def train_command(
     schema: Annotated[str, typer.Option(help="catalog schema")] = "auto",
     out: Annotated[Path | None, typer.Option(help="model directory")] = None,
     loss: Annotated[Literal["warp", "bpr", "logistic"] | None, typer.Option()] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
     components: Annotated[int | None, typer.Option(min=1, max=512)] = None,
     lr: Annotated[float | None, typer.Option(min=0, max=1)] = None,
     item_alpha: Annotated[float | None, typer.Option(min=0)] = None,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from core.artefacts import ArtefactHolder
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.history import UserHistory
+from core.recommend.factory import build_recommender
+from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
-from core.recommend.sources import ContentSource
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -31,6 +33,7 @@ class Resources:
     searcher: Searcher
     collab: ModelHolder
     history: UserHistory
+    ranker: ArtefactHolder[RankerArtefact]
     spotify: SpotifyClient | None = None  # None: no credentials
 
     def close(self) -> None:
@@ -61,21 +64,8 @@ def build_resources(settings: Settings) -> Resources:
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
     history = UserHistory(settings.interactions_path)
-    content = ContentSource(
-        store,
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-        prefetch_limit=settings.prefetch_limit,
-    )
-    recommender = Recommender(
-        store,
-        content,
-        collab=collab,
-        history=history,
-        default_weights=settings.default_weights,
-        collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
-    )
+    ranker = ranker_holder(settings.model_dir, settings.model_reload_seconds)
+    recommender = build_recommender(settings, store, collab=collab, history=history, ranker=ranker)
     searcher = Searcher(
         store,
         lyrics,
@@ -88,5 +78,5 @@ def build_resources(settings: Settings) -> Resources:
     )
     spotify = build_spotify_client(settings)
     return Resources(
-        settings, store, lyrics, cover, recommender, searcher, collab, history, spotify
+        settings, store, lyrics, cover, recommender, searcher, collab, history, ranker, spotify
     )

@@ -4,10 +4,30 @@ from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
 from api.routes.interactions import model_status
+from core.artefacts import ArtefactHolder
 from core.store import StoreError
-from schemas.api import HealthResponse
+from schemas.api import HealthResponse, ModelStatus
 
 router = APIRouter(tags=["health"])
+
+
+def ranker_status(holder: ArtefactHolder) -> ModelStatus:
+    """Which ranker serves: a loaded artefact (learned), or none/broken (the linear blend)."""
+    if holder.model is None:
+        return ModelStatus(
+            status="error" if holder.error else "missing",
+            detail=holder.error
+            or f"no ranker in {holder.directory}: the linear blend serves (run `musicrec train`)",
+        )
+    meta = holder.model.metadata
+    return ModelStatus(
+        status="loaded",
+        version=holder.version,
+        trained_at=meta.get("trained_at"),
+        users=meta.get("counts", {}).get("users"),
+        items=len(holder.model.index),
+        detail=holder.error,  # a newer artefact that failed to load: the old one serves
+    )
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -27,6 +47,7 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         collection=store.collection,
         encoders=encoders,
         collaborative=model_status(resources),
+        ranker=ranker_status(resources.ranker),
     )
     try:
         exists = store.exists()

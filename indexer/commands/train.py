@@ -95,8 +95,9 @@ def run_training(
         )
         _log(f"  {stats.summary()}")
     epochs = settings.lightfm_epochs
+    events = pd.concat(frames, ignore_index=True)
     model = train(
-        pd.concat(frames, ignore_index=True),
+        events,
         tracks,
         loss=settings.lightfm_loss,
         no_components=settings.lightfm_components,
@@ -115,4 +116,7 @@ def run_training(
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )
+    from core.recommend.training import train_and_publish
+
+    train_and_publish(settings, events, tracks, out, _log)  # then the learned ranker
     return 0

@@ -191,9 +191,9 @@ class StoreContract:
     def test_artists_filter_keeps_only_those_artists(self, filled) -> None:
         store, points = filled
         flt = TrackFilter(artists=["artist3", "artist7"], exclude_ids=[points[3].id])
-        expected = {
-            p.id for p in points if p.payload["artists"][0] in ("artist3", "artist7")
-        } - {points[3].id}
+        expected = {p.id for p in points if p.payload["artists"][0] in ("artist3", "artist7")} - {
+            points[3].id
+        }
         assert store.count(flt) == len(expected)
         fused = store.fused_search(
             {"audio": points[4].vectors["audio"], "lyrics": points[4].vectors["lyrics"]},

@@ -78,7 +78,8 @@ def source(request, store, artefacts) -> CandidateSource:
     }[request.param]
 
 
-def query(store, user=USER, filters=Filters(), positive=("t0", "t4", "t8", "t13")):
+def query(store, user=USER, filters: Filters | None = None, positive=("t0", "t4", "t8", "t13")):
+    filters = filters or Filters()
     seeds = fetch_seeds(store, list(positive))
     weights = complete_weights({}, {})
     return seed_query(list(positive), [], seeds, weights, filters, list(positive), user)

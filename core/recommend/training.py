@@ -64,6 +64,7 @@ class TrainingSet:
     y: np.ndarray
     groups: list[int]  # pool size per user, in order
     users: list[str]
+    track_ids: list[str]  # one per row
 
 
 def split_interactions(
@@ -90,7 +91,7 @@ def training_set(
     users: list[str],
 ) -> TrainingSet:
     """Pools and feature rows of `users` through the serving pipeline, labelled."""
-    xs, ys, groups, kept = [], [], [], []
+    xs, ys, groups, kept, ids = [], [], [], [], []
     model = recommender.collab.current() if recommender.collab else None
     for user in users:
         try:
@@ -110,12 +111,14 @@ def training_set(
         ys.append(y)
         groups.append(len(scored))
         kept.append(user)
+        ids += [s.candidate.track_id for s in scored]
     width = len(FEATURE_NAMES)
     return TrainingSet(
         np.vstack(xs) if xs else np.zeros((0, width), np.float32),
         np.concatenate(ys) if ys else np.zeros(0, np.float32),
         groups,
         kept,
+        ids,
     )
 
 

@@ -13,7 +13,7 @@ router = APIRouter(tags=["health"])
 
 def ranker_status(holder: ArtefactHolder) -> ModelStatus:
     """Which ranker serves: a loaded artefact (learned), or none/broken (the linear blend)."""
-    if holder.model is None:
+    if holder.current() is None:
         return ModelStatus(
             status="error" if holder.error else "missing",
             detail=holder.error

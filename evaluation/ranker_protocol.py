@@ -78,11 +78,12 @@ def protocols(
 
 
 @contextmanager
-def indexed_store(csv_path: Path, encoders: list[Encoder]):
-    """A throw-away Qdrant Edge collection filled by the product's indexer, exact search (an
-    evaluation should not measure the ANN's recall)."""
+def indexed_store(csv_path: Path, encoders: list[Encoder], directory: Path | None = None):
+    """A Qdrant Edge collection filled by the product's indexer, exact search (an evaluation
+    should not measure the ANN's recall). Throw-away unless `directory` is given; there a
+    second run only re-indexes what changed (the warm-only protocol deletes points)."""
     with tempfile.TemporaryDirectory(prefix="musicrec-ranker-eval-") as tmp:
-        store = EdgeStore(Path(tmp), "tracks", exact_search_below=10**9)
+        store = EdgeStore(directory or Path(tmp), "tracks", exact_search_below=10**9)
         Indexer(store, encoders, optimize_above=10**9, progress=False).run(
             csv_path, schema="kaggle"
         )
@@ -102,8 +103,8 @@ def run_protocol(
 ) -> ProtocolResult:
     result = ProtocolResult(protocol.name)
     present = {t.id for t in protocol.catalog}
-    gone = [point_id(t) for t in {r.payload["track_id"] for b in store.scroll() for r in b}]
-    gone = [p for p in gone if p not in {point_id(t) for t in present}]
+    stored = {r.payload["track_id"] for batch in store.scroll() for r in batch}
+    gone = [point_id(t) for t in stored - present]
     if gone:
         store.delete(gone)  # the warm-only catalog
     users = sorted(protocol.hidden)

@@ -53,6 +53,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ranker-evaluation.md")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "ranker-evaluation.json")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "evaluate")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="keep the indexed collection here (reruns)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=2000)
@@ -74,7 +77,7 @@ def main() -> int:
         path = write_kaggle_csv(playlist_catalog(tidy, lyrics), Path(tmp) / "playlists.csv")
         catalog = [t for batch in read_catalog(path, schema="kaggle") for t in batch]
         log(f"catalog {len(catalog)} tracks; indexing …")
-        with indexed_store(path, encoders) as store:
+        with indexed_store(path, encoders, args.store) as store:
             for protocol in protocols(rows, split, catalog):
                 log(f"{protocol.name}: {len(protocol.hidden)} playlists")
                 results.append(

@@ -246,7 +246,7 @@ def train_and_publish(
     the linear blend) keeps serving."""
     try:
         store = open_store(settings)
-        ready = store.exists()
+        ready = store.exists() and store.count() > 0  # count() takes the embedded shard's lock
     except StoreError as exc:
         log(
             f"ranker not trained: the collection cannot be opened ({exc}); stop the API or use "
@@ -255,7 +255,7 @@ def train_and_publish(
         return None
     try:
         if not ready:
-            log(f"ranker not trained: collection '{settings.collection}' is not indexed yet")
+            log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
             return None
 
         def fit_collab(part: pd.DataFrame) -> CollaborativeModel:

@@ -25,7 +25,7 @@ from core.recommend.rankers import LearnedRanker, LinearBlend, ScoredCandidate
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.results import Personalization, RankedTrack, Recommendation
 from core.recommend.seeds import SeedQuery, complete_weights, fetch_seeds, seed_query
-from core.recommend.signals import collaborative_scores, similarities
+from core.recommend.signals import Similarity, collaborative_scores, similarities
 from core.recommend.sources import (
     ArtistSource,
     CandidateSource,
@@ -203,8 +203,9 @@ class Recommender:
                 (PopularitySource(lambda: index), self.pools.popularity),
             ]
         pool = hydrate(self.store, gather(sources, q), q)
+        similarity = Similarity(q.queries)
         scored = [
-            ScoredCandidate(c, similarities(q.queries, c.record.vectors))  # type: ignore[union-attr]
+            ScoredCandidate(c, similarity(c.record.vectors))  # type: ignore[union-attr]
             for c in pool
         ]
         if model is not None and scored and q.user_id is not None:

@@ -21,7 +21,7 @@ model trained on all of them by `musicrec train`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from core.artefacts import Fixed
-from core.collab.model import CollaborativeModel, train
+from core.collab.model import CollaborativeModel
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
 from core.recommend.factory import build_recommender
 from core.recommend.features import FEATURE_NAMES
@@ -40,7 +40,6 @@ from core.recommend.recommender import Recommender
 from core.store import StoreError
 from core.store.factory import open_store
 from schemas.settings import Settings
-from schemas.tracks import Track
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,12 @@ class RankerParams:
     min_history: int = 5
     validation_share: float = 0.2
     max_users: int = 2000  # training queries (a seeded sample above this): bounds training time
-    rounds: int = 400
-    early_stopping: int = 40
-    learning_rate: float = 0.05
+    # Negatives kept per query (a seeded sample; all positives stay): LambdaRank's cost grows
+    # with the rows, and a few hundred negatives per query carry most of the ranking signal.
+    max_negatives: int = 150
+    rounds: int = 300
+    early_stopping: int = 30
+    learning_rate: float = 0.1
     num_leaves: int = 15
     min_data_in_leaf: int = 50
     threads: int = 2
@@ -89,8 +91,12 @@ def training_set(
     features_artefact: RankerArtefact,
     labels: dict[str, set[str]],
     users: list[str],
+    max_negatives: int = 10**9,
+    seed: int = 0,
 ) -> TrainingSet:
-    """Pools and feature rows of `users` through the serving pipeline, labelled."""
+    """Pools and feature rows of `users` through the serving pipeline, labelled; at most
+    `max_negatives` (seeded sample) non-relevant candidates per user."""
+    rng = np.random.default_rng(seed)
     xs, ys, groups, kept, ids = [], [], [], [], []
     model = recommender.collab.current() if recommender.collab else None
     for user in users:
@@ -107,11 +113,16 @@ def training_set(
         y = np.array([s.candidate.track_id in labels[user] for s in scored], dtype=np.float32)
         if not y.any():
             continue
-        xs.append(np.vstack([s.features for s in scored]))
-        ys.append(y)
-        groups.append(len(scored))
+        keep = np.flatnonzero(y)
+        negatives = np.flatnonzero(y == 0)
+        if len(negatives) > max_negatives:
+            negatives = np.sort(rng.choice(negatives, max_negatives, replace=False))
+        keep = np.sort(np.concatenate([keep, negatives]))
+        xs.append(np.vstack([scored[i].features for i in keep]))
+        ys.append(y[keep])
+        groups.append(len(keep))
         kept.append(user)
-        ids += [s.candidate.track_id for s in scored]
+        ids += [scored[i].candidate.track_id for i in keep]
     width = len(FEATURE_NAMES)
     return TrainingSet(
         np.vstack(xs) if xs else np.zeros((0, width), np.float32),
@@ -156,6 +167,7 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
         "lambdarank_truncation_level": 20,
+        "max_bin": 63,
         "num_threads": params.threads,
         "seed": params.seed,
         "deterministic": True,
@@ -211,7 +223,9 @@ def train_ranker(
     if len(users) > params.max_users:
         chosen = np.random.default_rng(params.seed + 2).choice(len(users), params.max_users, False)
         users = [users[i] for i in sorted(chosen)]
-    data = training_set(training, features_artefact, labels, users)
+    data = training_set(
+        training, features_artefact, labels, users, params.max_negatives, params.seed
+    )
     pooled = time.perf_counter() - started
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
     booster, info = fit_booster(data, params)
@@ -235,15 +249,15 @@ def train_ranker(
 def train_and_publish(
     settings: Settings,
     interactions: pd.DataFrame,
-    tracks: Sequence[Track],
+    fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     out: Path,
     log: Callable[[str], None],
 ) -> Path | None:
-    """`musicrec train`'s second step: fit the ranker on the indexed collection and publish it
-    beside the LightFM model. The features need every candidate's stored vectors, so the
-    collection must be open to this process: a Qdrant server, or the embedded shard while the
-    API is stopped. Otherwise this says why and returns None; the last published ranker (or
-    the linear blend) keeps serving."""
+    """`musicrec train`'s second step (`fit_collab`: how it trains LightFM): fit the ranker on
+    the indexed collection and publish it beside the LightFM model. The features need every
+    candidate's stored vectors, so the collection must be open to this process: a Qdrant
+    server, or the embedded shard while the API is stopped. Otherwise this says why and
+    returns None; the last published ranker (or the linear blend) keeps serving."""
     try:
         store = open_store(settings)
         ready = store.exists() and store.count() > 0  # count() takes the embedded shard's lock
@@ -257,19 +271,6 @@ def train_and_publish(
         if not ready:
             log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
             return None
-
-        def fit_collab(part: pd.DataFrame) -> CollaborativeModel:
-            return train(
-                part,
-                tracks,
-                loss=settings.lightfm_loss,
-                no_components=settings.lightfm_components,
-                epochs=settings.lightfm_epochs,
-                learning_rate=settings.lightfm_learning_rate,
-                item_alpha=settings.lightfm_item_alpha,
-                num_threads=settings.lightfm_threads,
-                seed=settings.lightfm_seed,
-            )
 
         params = RankerParams(
             label_share=settings.ranker_label_share,

@@ -55,7 +55,7 @@ def run_training(
 ) -> int:
     import pandas as pd
 
-    from core.collab.model import LATEST, train
+    from core.collab.model import LATEST, CollaborativeModel, train
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
     from indexer.catalog import CatalogStats, read_catalog
 
@@ -96,18 +96,22 @@ def run_training(
         _log(f"  {stats.summary()}")
     epochs = settings.lightfm_epochs
     events = pd.concat(frames, ignore_index=True)
-    model = train(
-        events,
-        tracks,
-        loss=settings.lightfm_loss,
-        no_components=settings.lightfm_components,
-        epochs=epochs,
-        learning_rate=settings.lightfm_learning_rate,
-        item_alpha=settings.lightfm_item_alpha,
-        num_threads=settings.lightfm_threads,
-        seed=settings.lightfm_seed,
-        on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
-    )
+
+    def fit(frame: pd.DataFrame) -> CollaborativeModel:
+        return train(
+            frame,
+            tracks,
+            loss=settings.lightfm_loss,
+            no_components=settings.lightfm_components,
+            epochs=epochs,
+            learning_rate=settings.lightfm_learning_rate,
+            item_alpha=settings.lightfm_item_alpha,
+            num_threads=settings.lightfm_threads,
+            seed=settings.lightfm_seed,
+            on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
+        )
+
+    model = fit(events)
     path = model.save(out)
     counts = model.metadata["counts"]
     print(
@@ -118,5 +122,5 @@ def run_training(
     )
     from core.recommend.training import train_and_publish
 
-    train_and_publish(settings, events, tracks, out, _log)  # then the learned ranker
+    train_and_publish(settings, events, fit, out, _log)  # then the learned ranker
     return 0

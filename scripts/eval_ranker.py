@@ -57,7 +57,7 @@ def main() -> int:
         "--store", type=Path, default=None, help="keep the indexed collection here (reruns)"
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="LightFM and LightGBM threads")
     parser.add_argument("--bootstrap", type=int, default=2000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -56,7 +56,7 @@ class RankerParams:
     learning_rate: float = 0.1
     num_leaves: int = 15
     min_data_in_leaf: int = 50
-    threads: int = 2
+    threads: int = 1  # see settings.ranker_threads
     seed: int = 42
 
 

@@ -10,7 +10,8 @@ track becomes base + Σ_g w_g·φ_g with w_g the weight of modality g (1 for eve
 so weight 2 on audio doubles what audio similarity does for or against every track, 0 removes
 it, and the explanation still sums to the score. With all weights 1 it is the plain model
 score; contributions are then computed for the returned page only (TreeSHAP is the costly
-part of serving).
+part of serving). One thread: a request is a few hundred rows, and OpenMP threads spinning on
+cores the API's other requests need cost more than they save.
 """
 
 from __future__ import annotations
@@ -56,14 +57,14 @@ class LearnedRanker:
             scale[GROUP_ORDER.index(m)] = float(weights.get(m, 1.0))
         steered = not np.all(scale == 1.0)
         if steered:
-            groups = group_contributions(self.booster.predict(x, pred_contrib=True)) * scale
+            groups = self._contributions(x) * scale
             score = groups.sum(axis=1)
         else:
-            score = self.booster.predict(x)
+            score = self.booster.predict(x, num_threads=1)
         order = np.argsort(-score, kind="stable")
         top = order[: self.explain_top]
         if not steered and len(top):
-            explained = group_contributions(self.booster.predict(x[top], pred_contrib=True))
+            explained = self._contributions(x[top])
         else:
             explained = groups[top] if len(top) else np.zeros((0, len(GROUP_ORDER) + 1))
         explanations = {int(i): row for i, row in zip(top, explained, strict=True)}
@@ -77,6 +78,9 @@ class LearnedRanker:
             )
             for i in order
         ]
+
+    def _contributions(self, x: np.ndarray) -> np.ndarray:
+        return group_contributions(self.booster.predict(x, pred_contrib=True, num_threads=1))
 
 
 def _explanation(row: np.ndarray) -> dict[str, float]:

@@ -73,6 +73,15 @@ def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
         assert blend["personalization"]["ranker"] == "linear-blend"
         assert all(i["blended_score"] is not None for i in blend["items"])
 
+        # A cold user (two recorded events, unknown to both models) is ranked too.
+        events = [{"user_id": "cold-listener", "track_id": t} for t in USERS[USER][:2]]
+        assert api.post("/interactions", json={"events": events}).status_code == 201
+        cold = api.get("/users/cold-listener/recommendations").json()
+        assert cold["personalization"]["status"] == "unknown-user"
+        assert cold["personalization"]["ranker"] == "learned"
+        check_explained(cold["items"])
+        assert not {i["track"]["id"] for i in cold["items"]} & set(USERS[USER][:2])
+
 
 def test_a_new_ranker_is_picked_up_and_a_broken_one_is_not(data_dir, tmp_path, monkeypatch):
     served = copy_without_server(data_dir, tmp_path / "served")

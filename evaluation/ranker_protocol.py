@@ -123,6 +123,7 @@ def run_protocol(
         protocol.train_rows, base, fit, RankerParams(threads=threads, seed=seed), log
     )
     result.facts["ranker_train_seconds"] = round(time.perf_counter() - started, 1)
+    result.facts["ranker_train_cpu_seconds"] = round(artefact.metadata["train_cpu_seconds"], 1)
     result.facts["ranker"] = artefact.metadata["counts"]
     rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
     index = artefact.index

@@ -379,7 +379,8 @@ async function loadHealth() {
     const h = await api("health", "/health");
     const loaded = h.collaborative?.status === "loaded";
     const model = loaded ? "collaborative model loaded" : "no collaborative model";
-    $("health").textContent = `${h.points} tracks · ${h.engine} engine · ${model}`;
+    const ranker = h.ranker?.status === "loaded" ? "learned ranker" : "no ranker (linear blend)";
+    $("health").textContent = `${h.points} tracks · ${h.engine} engine · ${model} · ${ranker}`;
   } catch (error) {
     $("health").textContent = `The API is not ready: ${error.message}`;
     $("health").classList.add("error");

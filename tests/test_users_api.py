@@ -240,6 +240,7 @@ def test_without_a_model_results_are_content_only(data_dir, tmp_path) -> None:
         health = client.get("/health").json()
         assert health["collaborative"]["status"] == "missing"
         assert "musicrec train" in health["collaborative"]["detail"]
+        assert health["ranker"]["status"] == "missing"  # the linear blend serves
         body = client.get(f"/users/{USER}/recommendations")
         assert body.status_code == 404  # no model and no recorded events: nothing to seed
         seed = USERS[USER][0]

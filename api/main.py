@@ -14,8 +14,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.resources import build_resources
-from api.routes import health, interactions, recommendations, search, tracks, ui, users
+from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
 from api.security import ReadAccess
+from core.interactions.database import DatabaseUnavailableError
 from core.recommend.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from core.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health.router)  # always open: load balancers probe it
     app.include_router(ui.router)  # the page is static; the API calls it makes are checked
-    for module in (tracks, recommendations, search, users, interactions):
+    for module in (tracks, recommendations, search, users, interactions, stats):
         # Per router, not per app: a route may set a larger limit (cover uploads).
         app.include_router(
             module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
@@ -76,6 +77,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StoreUnavailableError)
     def _unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc)},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    @app.exception_handler(DatabaseUnavailableError)
+    def _database(_: Request, exc: DatabaseUnavailableError) -> JSONResponse:
         return JSONResponse(
             status_code=503,
             content={"detail": str(exc)},

@@ -10,7 +10,8 @@ from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.interactions.history import UserHistory
+from core.interactions.factory import open_interaction_store
+from core.interactions.store import SqlInteractionStore
 from core.recommend.recommender import Recommender
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
@@ -27,11 +28,12 @@ class Resources:
     cover_encoder: Encoder | None
     recommender: Recommender
     collab: ModelHolder
-    history: UserHistory
+    interactions: SqlInteractionStore
     spotify: SpotifyClient | None = None  # None: no credentials
 
     def close(self) -> None:
         self.store.close()
+        self.interactions.close()
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -53,11 +55,13 @@ def build_resources(settings: Settings) -> Resources:
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
     lyrics = build_lyrics_encoder(settings)
     cover = build_cover_encoder(settings)
-    assert settings.model_dir is not None and settings.interactions_path is not None
+    assert settings.model_dir is not None
     collab = ModelHolder(settings.model_dir, settings.model_reload_seconds)
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
-    history = UserHistory(settings.interactions_path)
+    # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
+    # start-up reads no events, however many are stored.
+    interactions = open_interaction_store(settings)
     recommender = Recommender(
         store,
         lyrics,
@@ -68,9 +72,9 @@ def build_resources(settings: Settings) -> Resources:
         prefetch_limit=settings.prefetch_limit,
         default_weights=settings.default_weights,
         collab=collab,
-        history=history,
+        history=interactions,
         collab_weight=settings.collab_weight,
         candidate_pool=settings.candidate_pool,
     )
     spotify = build_spotify_client(settings)
-    return Resources(settings, store, lyrics, cover, recommender, collab, history, spotify)
+    return Resources(settings, store, lyrics, cover, recommender, collab, interactions, spotify)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MUSICREC_"
@@ -115,8 +122,8 @@ class Settings(BaseSettings):
     )
     interactions_path: Path | None = Field(
         None,
-        description="Events recorded by POST /interactions (CSV, appended durably); "
-        "default <data_dir>/interactions.csv. `musicrec train` reads it too.",
+        description="Legacy CSV of events recorded before the database existed; default "
+        "<data_dir>/interactions.csv. Imported once into the database by `musicrec db upgrade`.",
     )
     lightfm_loss: Literal["warp", "bpr", "logistic"] = "warp"
     lightfm_components: int = Field(32, ge=1, le=512)
@@ -137,6 +144,27 @@ class Settings(BaseSettings):
     )
     model_reload_seconds: float = Field(
         10.0, ge=0, description="How often the API looks for a newer model artefact."
+    )
+
+    # --- interactions database (SQLAlchemy + Alembic) ---------------------------------------
+    database_url: str | None = Field(
+        None,
+        description="Interactions, listeners and served recommendations; default "
+        "sqlite:///<data_dir>/musicrec.db (embedded, WAL). postgresql+psycopg://user:pw@host/db "
+        "for several API processes or machines sharing one database.",
+    )
+    database_busy_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a SQLite writer waits for the lock (then 503)."
+    )
+    database_connect_timeout: float = Field(
+        5.0, gt=0, le=120, description="Seconds to reach a PostgreSQL server (then 503)."
+    )
+    hit_window_days: float = Field(
+        7.0,
+        gt=0,
+        le=365,
+        description="Online evaluation: an interaction with a served track within this many "
+        "days of serving counts as a hit.",
     )
 
     # --- vector index and query --------------------------------------------------------
@@ -189,7 +217,16 @@ class Settings(BaseSettings):
             self.model_dir = self.data_dir / "models"
         if self.interactions_path is None:
             self.interactions_path = self.data_dir / "interactions.csv"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'musicrec.db').as_posix()}"
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://user@host/db")
+        return url
 
     @property
     def spotify_enabled(self) -> bool:

@@ -21,6 +21,7 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
 from schemas.settings import Settings
+from tests.postgres import postgres_cluster  # noqa: F401  (a session fixture for every module)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"

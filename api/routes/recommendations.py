@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import RecommenderDep
+from api.deps import RecommenderDep, ResourcesDep
+from core.interactions.online import log_recommendations
 from schemas.api import RecommendationRequest, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
@@ -13,10 +14,16 @@ router = APIRouter(tags=["recommendations"])
     response_model=RecommendationResponse,
     responses={404: {"description": "Unknown seed track ids (listed in `unknown_ids`)."}},
 )
-def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationResponse:
+def recommend(
+    body: RecommendationRequest, recommender: RecommenderDep, resources: ResourcesDep
+) -> RecommendationResponse:
     """Tracks like the positive seeds (and unlike the negative ones), fused across modalities.
 
     One prefetch per modality the seeds have, fused in Qdrant by weighted RRF (default) or
-    DBSF; each result carries its per-modality cosine similarity to the query.
+    DBSF; each result carries its per-modality cosine similarity to the query. With a
+    `user_id`, the served list is logged under the response's `request_id` (GET /stats).
     """
-    return recommender.recommend(body)
+    response = recommender.recommend(body)
+    if body.user_id is None:
+        return response
+    return log_recommendations(resources.interactions, body.user_id, response, offset=body.offset)

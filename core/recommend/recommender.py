@@ -15,7 +15,7 @@ from PIL import Image
 from core.collab.holder import ModelHolder
 from core.collab.model import CollaborativeModel
 from core.encoders.base import Encoder
-from core.interactions.history import UserHistory
+from core.interactions.store import InteractionStore
 from core.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from schemas.api import (
     Filters,
@@ -175,7 +175,7 @@ class Recommender:
     prefetch_limit: int = 200
     default_weights: dict[str, float] = field(default_factory=dict)
     collab: ModelHolder | None = None
-    history: UserHistory | None = None
+    history: InteractionStore | None = None
     collab_weight: float = 0.5
     candidate_pool: int = 200
     _layout: CollectionLayout | None = field(default=None, init=False, repr=False)

@@ -33,8 +33,9 @@ def train_command(
 ) -> int:
     """Train the LightFM model and publish it (the API picks it up without a restart).
 
-    The events the API recorded are always added to the given files, so what users did since
-    the last run feeds the next model. Unset options take their MUSICREC_LIGHTFM_* settings.
+    The events in the interaction database (MUSICREC_DATABASE_URL) are always added to the
+    given files, so what users did since the last run feeds the next model. Unset options take
+    their MUSICREC_LIGHTFM_* settings.
     """
     settings = load_settings()
     updates = {
@@ -56,19 +57,12 @@ def run_training(
     import pandas as pd
 
     from core.collab.model import LATEST, train
+    from core.interactions.factory import training_interactions
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
     from indexer.catalog import CatalogStats, read_catalog
 
     assert out is not None
     sources = list(interactions)
-    recorded = settings.interactions_path
-    if recorded is not None and recorded.exists() and recorded not in sources:
-        sources.append(recorded)
-    if not sources:
-        raise typer.BadParameter(
-            f"no interactions: pass --interactions FILE (nothing recorded at {recorded})",
-            param_hint="--interactions",
-        )
     catalog_stats = CatalogStats()
     _log(f"reading catalog {catalog} …")
     tracks = [
@@ -94,6 +88,16 @@ def run_training(
             read_interactions(source, known_track_ids=known, on_issue=on_issue, stats=stats)
         )
         _log(f"  {stats.summary()}")
+    stats = InteractionStats()
+    _log("reading the interactions recorded in the database …")
+    frames.append(training_interactions(settings, known_track_ids=known, stats=stats))
+    _log(f"  {stats.summary()}")
+    if not sum(map(len, frames)):
+        raise typer.BadParameter(
+            "no interactions: pass --interactions FILE, or record some (POST /interactions, "
+            "`musicrec interactions import FILE`)",
+            param_hint="--interactions",
+        )
     epochs = settings.lightfm_epochs
     model = train(
         pd.concat(frames, ignore_index=True),

@@ -7,14 +7,12 @@ Hogwild's run-to-run noise yet fail for a model that ranks at random.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -31,11 +29,9 @@ from core.collab.model import (
     train,
 )
 from core.interactions.files import (
-    Interaction,
     InteractionIssue,
     InteractionsError,
     InteractionStats,
-    append_interactions,
     read_interactions,
     tidytuesday_interactions,
 )
@@ -347,39 +343,3 @@ def test_parquet_is_read_with_row_numbers(tmp_path: Path) -> None:
     assert frame["weight"].tolist() == [1.0, 1.0]
     assert "timestamp" in frame
     assert [i.location for i in issues] == ["row 2"]
-
-
-def test_append_interactions_is_durable_and_rereadable(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "interactions.csv"
-    assert append_interactions(path, [Interaction("u1", "t1")]) == 1
-    assert append_interactions(path, [Interaction("u2", "t2", 3.0), Interaction("u,3", "t3")]) == 2
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "user_id,track_id,weight,timestamp"
-    assert sum(line.startswith("user_id") for line in lines) == 1
-    frame = read_interactions(path)
-    assert frame["user_id"].tolist() == ["u1", "u2", "u,3"]
-    assert frame["weight"].tolist() == [1.0, 3.0, 1.0]
-    assert pd.to_datetime(frame["timestamp"], utc=True).notna().all()
-
-
-def test_append_closes_a_torn_line_and_follows_the_existing_header(tmp_path: Path) -> None:
-    path = write(tmp_path / "i.csv", "user_id,track_id,weight\nu1,t1,1\nu2,t")  # crash mid-row
-    append_interactions(path, [Interaction("u3", "t3", 2.0, "2024-01-01T00:00:00Z")])
-    rows = list(csv.reader(path.open(encoding="utf-8")))
-    assert rows[-1] == ["u3", "t3", "2.0"]
-    issues: list[InteractionIssue] = []
-    frame = read_interactions(path, on_issue=issues.append)
-    assert frame["user_id"].tolist() == ["u1", "u3"]
-    assert [i.line for i in issues] == [3]
-
-
-def test_append_refuses_invalid_events_without_writing(tmp_path: Path) -> None:
-    path = tmp_path / "i.csv"
-    for bad in (
-        Interaction("", "t1"),
-        Interaction("u1", "t1", -1.0),
-        Interaction("u", "t", math.nan),
-    ):
-        with pytest.raises(ValueError):
-            append_interactions(path, [Interaction("u0", "t0"), bad])
-    assert not path.exists()

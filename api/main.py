@@ -6,10 +6,13 @@ and waiting on Qdrant never block the event loop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -23,6 +26,14 @@ from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings
 
 RETRY_AFTER_SECONDS = "5"
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a 422 echoes the client's input, and a
+    lone surrogate in it cannot be encoded as UTF-8 (it was a 500)."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Per router, not per app: a route may set a larger limit (cover uploads).
         app.include_router(
             module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return AsciiJSONResponse(
+            status_code=422, content={"detail": jsonable_encoder(exc.errors())}
         )
 
     @app.exception_handler(UnknownTracksError)

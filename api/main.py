@@ -100,14 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
-    @app.exception_handler(DatabaseUnavailableError)
-    def _database(_: Request, exc: DatabaseUnavailableError) -> JSONResponse:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": str(exc)},
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
-
     @app.exception_handler(StoreError)
     def _store(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(
@@ -116,4 +108,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
+    app.add_exception_handler(DatabaseUnavailableError, _store)  # the same 503 + Retry-After
     return app

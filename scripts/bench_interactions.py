@@ -23,6 +23,7 @@ Loopback only; every phase is bounded in time.
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import os
 import random
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,6 +77,7 @@ def prepare_data_dir(root: Path) -> list[str]:
 @contextmanager
 def database(kind: str, root: Path) -> Iterator[str]:
     if kind == "sqlite":
+        root.mkdir(exist_ok=True)
         yield f"sqlite:///{root}/musicrec.db"
         return
     reason = missing_reason()
@@ -161,6 +164,7 @@ def load(args: argparse.Namespace) -> None:
             acked: list[dict] = []
             unacked: list[dict] = []
             latencies: list[float] = []
+            statuses: collections.Counter[str] = collections.Counter()
             lock = threading.Lock()
             stop = threading.Event()
 
@@ -175,11 +179,12 @@ def load(args: argparse.Namespace) -> None:
                         start = time.perf_counter()
                         try:
                             response = client.post("/interactions", json=body)
-                            ok = response.status_code == 201
-                        except httpx.TransportError:
-                            ok = False
+                            ok, status = response.status_code == 201, str(response.status_code)
+                        except httpx.TransportError as exc:
+                            ok, status = False, type(exc).__name__
                         elapsed = time.perf_counter() - start
                         with lock:
+                            statuses[status] += 1
                             (acked if ok else unacked).append(body)
                             if ok:
                                 latencies.append(elapsed * 1000)
@@ -194,6 +199,7 @@ def load(args: argparse.Namespace) -> None:
             for t in threads:
                 t.join(timeout=60)
             stop.set()
+            print(f"{args.db}: answers {dict(statuses.most_common())}")
             report_load(args, url, acked, unacked, latencies)
             retry_all(root, url, acked, unacked)
 
@@ -238,13 +244,16 @@ def report_load(args, url: str, acked: list, unacked: list, latencies: list[floa
 def retry_all(root: Path, url: str, acked: list, unacked: list) -> None:
     api = Api(root, url)
     api.wait()
-    added = dupes = 0
-    with httpx.Client(base_url=api.url, headers={"X-API-Key": KEY}, timeout=30) as client:
-        for body in [*acked, *unacked]:
-            result = client.post("/interactions", json=body).json()
-            added += result["recorded"]
-            dupes += result["duplicates"]
+    with (
+        httpx.Client(base_url=api.url, headers={"X-API-Key": KEY}, timeout=60) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        results = list(
+            pool.map(lambda b: client.post("/interactions", json=b).json(), [*acked, *unacked])
+        )
     api.stop()
+    added = sum(r["recorded"] for r in results)
+    dupes = sum(r["duplicates"] for r in results)
     counts = stored_event_ids(url)
     everything = [k for b in [*acked, *unacked] for k in keys(b)]
     exact = all(counts.get(k) == 1 for k in everything)
@@ -255,18 +264,23 @@ def retry_all(root: Path, url: str, acked: list, unacked: list) -> None:
 
 
 def startup(args: argparse.Namespace) -> None:
+    """Alternating runs on an empty and a filled database, so a change in the machine's load
+    during the measurement hits both alike."""
     with tempfile.TemporaryDirectory(prefix="musicrec-bench-") as tmp:
         root = Path(tmp)
         tracks = prepare_data_dir(root)
-        with database(args.db, root) as url:
-            empty = [Api(root, url).wait_and_stop() for _ in range(args.repeats)]
-            fill(url, tracks, args.events)
-            full = [Api(root, url).wait_and_stop() for _ in range(args.repeats)]
+        with database(args.db, root) as full_url, database(args.db, root / "empty") as empty_url:
+            fill(full_url, tracks, args.events)
+            SqlInteractionStore.open(empty_url).close()
+            empty, full = [], []
+            for _ in range(args.repeats):
+                empty.append(Api(root, empty_url).wait_and_stop())
+                full.append(Api(root, full_url).wait_and_stop())
     print(
-        f"{args.db}: API start-up (spawn to first /health 200), median of {args.repeats}: "
-        f"empty database {statistics.median(empty):.2f} s, {args.events:,} events "
-        f"{statistics.median(full):.2f} s (runs: {[round(s, 2) for s in empty]} vs "
-        f"{[round(s, 2) for s in full]})"
+        f"{args.db}: API start-up (spawn to first /health 200), median of {args.repeats} "
+        f"alternating runs: empty database {statistics.median(empty):.2f} s, "
+        f"{args.events:,} events {statistics.median(full):.2f} s "
+        f"(runs: {[round(s, 2) for s in empty]} vs {[round(s, 2) for s in full]})"
     )
 
 

@@ -8,6 +8,7 @@ Hogwild's run-to-run noise yet fail for a model that ranks at random.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import pickle
@@ -228,6 +229,22 @@ def test_lightfm_items_are_the_tracks_with_interactions(data: Slice) -> None:
 
 @needs_data
 @pytest.mark.slow
+def test_cold_rows_weigh_features_as_a_warm_row_does(data: Slice) -> None:
+    """A cold track's row is a warm track's row without the identity: same feature weights,
+    so a cold track cannot outscore warm ones merely by its generic features weighing more."""
+    model = data.model
+    index = {t: i for i, t in enumerate(model.track_ids)}
+    for track in [t for t in data.tracks if index[t.id] < model.n_warm][:20]:
+        warm_row = model.item_features[index[track.id]].toarray().ravel()
+        warm_row[: model.n_warm] = 0
+        twin = track.model_copy(update={"id": "twin-" + track.id})
+        np.testing.assert_allclose(model.feature_rows([twin]).toarray().ravel(), warm_row)
+    recs = model.recommend(model.user_ids[4], 50)
+    assert sum(index[t] >= model.n_warm for t, _ in recs) < 25
+
+
+@needs_data
+@pytest.mark.slow
 def test_catalog_item_set_makes_every_track_a_lightfm_item(data: Slice) -> None:
     """The former training (kept as the comparison's baseline) on the same rows."""
     old = fit(data.train_rows, data.tracks, epochs=1, num_threads=1, seed=SEED, items="catalog")
@@ -374,6 +391,13 @@ def test_load_refuses_pickles_and_malformed_artefacts(data: Slice, tmp_path: Pat
     shortened = _rewrite(good, tmp_path / "short.npz", user_biases=np.zeros(3, np.float32))
     with pytest.raises(ModelArtefactError, match=r"user_biases \(3,\) != "):
         load(shortened)
+    before = {"weights": data.model.featurizer.weights, "audio_edges": {}}  # no reserve key
+    older = _rewrite(
+        good,
+        tmp_path / "older.npz",
+        featurizer=np.frombuffer(json.dumps(before).encode(), np.uint8),
+    )
+    assert load(older).featurizer.reserve_identity is False  # as cold items trained then
     not_a_dict = _rewrite(good, tmp_path / "list.npz", meta=np.frombuffer(b"[1]", np.uint8))
     with pytest.raises(ModelArtefactError, match=r"format version None.*retrain"):
         load(not_a_dict)

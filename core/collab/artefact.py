@@ -63,7 +63,11 @@ def save(model: CollaborativeModel, directory: str | Path, keep: int | None = No
         "track_ids": _json_bytes(model.track_ids),
         "vocabulary": _json_bytes(model.vocabulary),
         "featurizer": _json_bytes(
-            {"weights": model.featurizer.weights, "audio_edges": model.featurizer.audio_edges}
+            {
+                "weights": model.featurizer.weights,
+                "audio_edges": model.featurizer.audio_edges,
+                "reserve_identity": model.featurizer.reserve_identity,
+            }
         ),
         "n_warm": np.array(model.n_warm),
         "item_embeddings": model.item_embeddings,
@@ -143,7 +147,13 @@ def load(path: str | Path) -> CollaborativeModel:
                 track_ids=_from_json(arrays["track_ids"]),
                 n_warm=int(arrays["n_warm"]),
                 vocabulary=_from_json(arrays["vocabulary"]),
-                featurizer=Featurizer(featurizer["weights"], featurizer["audio_edges"]),
+                featurizer=Featurizer(
+                    featurizer["weights"],
+                    featurizer["audio_edges"],
+                    # Absent from artefacts written before warm-only training: their cold
+                    # items trained with rows normalized to one.
+                    bool(featurizer.get("reserve_identity", False)),
+                ),
                 item_features=_csr_from(arrays, "item_features"),
                 user_items=_csr_from(arrays, "user_items"),
                 user_embeddings=arrays["user_embeddings"],

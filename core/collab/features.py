@@ -59,14 +59,23 @@ class Featurizer:
     """Track → feature names, with audio bin edges fitted on the training catalog.
 
     Kept in the artefact so tracks added to the catalog after training are featurized the
-    same way (`CollaborativeModel.score_tracks`).
+    same way (`CollaborativeModel.score_tracks`). ``reserve_identity``: a row without an
+    identity column (a cold track) is normalized as if it had one, so its metadata features
+    carry the weights they have in a warm track's row and the missing identity contributes
+    nothing. Needed when only warm tracks train (see `core.collab.training`): normalized to
+    one, a cold track's generic features (decade, audio bins) would weigh 10–50× what they
+    weigh in any trained row, and such tracks filled 99.6% of the top 10s in
+    scripts/compare_lightfm_items.py. Off for models whose cold items trained without it.
     """
 
     weights: dict[str, float]
     audio_edges: dict[str, list[float]]
+    reserve_identity: bool = False
 
     @classmethod
-    def fit(cls, tracks: Sequence[Track], weights: Mapping[str, float]) -> Featurizer:
+    def fit(
+        cls, tracks: Sequence[Track], weights: Mapping[str, float], reserve_identity: bool = False
+    ) -> Featurizer:
         unknown = set(weights) - {"identity", *FEATURE_GROUPS}
         if unknown:
             raise ValueError(
@@ -85,7 +94,7 @@ class Featurizer:
                 values = values[np.isfinite(values)]
                 if values.size:
                     edges[name] = np.unique(np.quantile(values, quantiles)).tolist()
-        return cls(used, edges)
+        return cls(used, edges, reserve_identity)
 
     @property
     def identity_weight(self) -> float:
@@ -131,18 +140,28 @@ class Featurizer:
             + [(columns[f], w) for f, w in self.features(track) if f in columns]
             for i, track in enumerate(tracks)
         ]
-        return normalized_csr(rows, n_columns)
+        reserved = np.zeros(len(rows))
+        if self.reserve_identity:
+            reserved[n_identity:] = identity
+        return normalized_csr(rows, n_columns, reserved)
 
 
-def normalized_csr(rows: Sequence[Sequence[tuple[int, float]]], n_columns: int) -> sp.csr_matrix:
+def normalized_csr(
+    rows: Sequence[Sequence[tuple[int, float]]],
+    n_columns: int,
+    reserved: np.ndarray | None = None,
+) -> sp.csr_matrix:
     """Rows summing to one (LightFM's usual practice): a track with many artists or features
-    must not get a larger-norm representation, and so larger scores, than one with few."""
+    must not get a larger-norm representation, and so larger scores, than one with few.
+    ``reserved``: weight per row counted in its sum without a column (a missing identity)."""
     lengths = np.array([len(r) for r in rows], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     total = int(indptr[-1])
     indices = np.fromiter((c for r in rows for c, _ in r), dtype=np.int32, count=total)
     data = np.fromiter((w for r in rows for _, w in r), dtype=np.float64, count=total)
     sums = np.bincount(np.repeat(np.arange(len(rows)), lengths), weights=data, minlength=len(rows))
+    if reserved is not None:
+        sums = sums + reserved
     sums = np.where(sums > 0, sums, 1.0)
     data = (data / np.repeat(sums, lengths)).astype(np.float32)
     matrix = sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_columns))

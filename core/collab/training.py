@@ -114,7 +114,9 @@ def fit(
     user_index = {u: i for i, u in enumerate(user_ids)}
     n_items = len(warm) if items == "warm" else len(track_ids)
 
-    featurizer = Featurizer.fit(list(catalog.values()), feature_weights)
+    featurizer = Featurizer.fit(
+        list(catalog.values()), feature_weights, reserve_identity=items == "warm"
+    )
     ordered = [catalog[t] for t in track_ids]
     item_features, vocabulary = _item_features(ordered, len(warm), n_items, featurizer)
     rows = pairs["user_id"].map(user_index).to_numpy(dtype=np.int32)

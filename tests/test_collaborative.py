@@ -23,12 +23,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from lightfm import LightFM
 
 import core.files
 from core.collab import artefact
 from core.collab.artefact import LATEST, ModelArtefactError, load, load_latest, prune, save
 from core.collab.model import CollaborativeModel, UnknownUserError
-from core.collab.training import Fit, fit
+from core.collab.training import train
 from core.interactions.files import (
     Interaction,
     InteractionIssue,
@@ -76,8 +77,16 @@ class Slice:
             hidden[rng.permutation(index)[: round(0.2 * len(index))]] = True
         self.train_rows = rows[~hidden].reset_index(drop=True)
         self.hidden = rows[hidden].groupby("user_id")["track_id"].agg(set).to_dict()
-        self.fit: Fit = fit(self.train_rows, self.tracks, epochs=20, num_threads=2, seed=SEED)
-        self.model = self.fit.model
+        fitted: list[LightFM] = []
+        self.model = train(
+            self.train_rows,
+            self.tracks,
+            epochs=20,
+            num_threads=2,
+            seed=SEED,
+            on_fitted=fitted.append,
+        )
+        self.lightfm = fitted[0]
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +193,7 @@ def test_recommend_excludes_known_and_is_sorted(data: Slice) -> None:
 def test_numpy_scores_equal_lightfm_predict(data: Slice) -> None:
     """The served numpy arithmetic is LightFM's own: warm tracks, cold catalog tracks (their
     stored feature rows) and tracks scored on demand from metadata all match `predict`."""
-    model, lightfm = data.model, data.fit.lightfm
+    model, lightfm = data.model, data.lightfm
     items = np.arange(len(model.track_ids), dtype=np.int32)
     for row in (0, 2, 17):
         user = model.user_ids[row]
@@ -206,7 +215,7 @@ def test_numpy_scores_equal_lightfm_predict(data: Slice) -> None:
 @needs_data
 @pytest.mark.slow
 def test_lightfm_items_are_the_tracks_with_interactions(data: Slice) -> None:
-    model, lightfm = data.model, data.fit.lightfm
+    model, lightfm = data.model, data.lightfm
     trained = set(data.train_rows["track_id"])
     assert set(model.track_ids[: model.n_warm]) == trained
     assert set(model.track_ids[model.n_warm :]) == {t.id for t in data.tracks} - trained
@@ -247,13 +256,14 @@ def test_cold_rows_weigh_features_as_a_warm_row_does(data: Slice) -> None:
 @pytest.mark.slow
 def test_catalog_item_set_makes_every_track_a_lightfm_item(data: Slice) -> None:
     """The former training (kept as the comparison's baseline) on the same rows."""
-    old = fit(data.train_rows, data.tracks, epochs=1, num_threads=1, seed=SEED, items="catalog")
-    assert old.model.metadata["counts"]["lightfm_items"] == len(old.model.track_ids)
-    every_feature = {f for t in data.tracks for f, _ in old.model.featurizer.features(t)}
-    assert set(old.model.vocabulary) == every_feature
-    assert old.model.track_ids == data.model.track_ids
+    old = train(data.train_rows, data.tracks, epochs=1, num_threads=1, seed=SEED, items="catalog")
+    assert old.metadata["counts"]["lightfm_items"] == len(old.track_ids)
+    every_feature = {f for t in data.tracks for f, _ in old.featurizer.features(t)}
+    assert set(old.vocabulary) == every_feature
+    assert old.track_ids == data.model.track_ids
+    assert not old.featurizer.reserve_identity  # its cold items trained with rows summing to 1
     with pytest.raises(ValueError, match="items must be"):
-        fit(data.train_rows, data.tracks, epochs=1, items="all")  # type: ignore[arg-type]
+        train(data.train_rows, data.tracks, epochs=1, items="all")  # type: ignore[arg-type]
 
 
 @needs_data

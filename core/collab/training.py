@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -27,19 +26,10 @@ from core.collab.features import DEFAULT_FEATURE_WEIGHTS, Featurizer
 from core.collab.model import CollaborativeModel
 from schemas.tracks import Track
 
-__all__ = ["Fit", "ItemSet", "fit", "train"]
+__all__ = ["ItemSet", "train"]
 
 #: Which tracks are LightFM items (and so WARP's negatives): see the module docstring.
 ItemSet = Literal["warm", "catalog"]
-
-
-@dataclass(frozen=True)
-class Fit:
-    """The served model plus the LightFM object it was taken from (tests compare the two's
-    scores; nothing serves the LightFM object)."""
-
-    model: CollaborativeModel
-    lightfm: LightFM
 
 
 def train(
@@ -56,48 +46,16 @@ def train(
     num_threads: int = 2,
     seed: int = 42,
     on_epoch: Callable[[int, float], None] | None = None,
+    on_fitted: Callable[[LightFM], None] | None = None,
     items: ItemSet = "warm",
 ) -> CollaborativeModel:
     """Fit on ``user_id, track_id[, weight]`` rows over the given catalog.
 
     Interactions with tracks outside the catalog are dropped (counted in the metadata);
     duplicate pairs are summed. With ``num_threads > 1`` LightFM trains Hogwild-style, so runs
-    are not bit-identical even with the same seed.
+    are not bit-identical even with the same seed. ``on_fitted`` receives the LightFM object
+    before it is dropped (the tests compare its ``predict`` with the served numpy scores).
     """
-    return fit(
-        interactions,
-        tracks,
-        loss=loss,
-        no_components=no_components,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        item_alpha=item_alpha,
-        user_alpha=user_alpha,
-        feature_weights=feature_weights,
-        num_threads=num_threads,
-        seed=seed,
-        on_epoch=on_epoch,
-        items=items,
-    ).model
-
-
-def fit(
-    interactions: pd.DataFrame,
-    tracks: Iterable[Track],
-    *,
-    loss: str = "warp",
-    no_components: int = 32,
-    epochs: int = 20,
-    learning_rate: float = 0.05,
-    item_alpha: float = 1e-6,
-    user_alpha: float = 1e-6,
-    feature_weights: Mapping[str, float] = DEFAULT_FEATURE_WEIGHTS,
-    num_threads: int = 2,
-    seed: int = 42,
-    on_epoch: Callable[[int, float], None] | None = None,
-    items: ItemSet = "warm",
-) -> Fit:
-    """`train`, also returning the LightFM object."""
     if items not in ("warm", "catalog"):
         raise ValueError(f"items must be 'warm' or 'catalog', got {items!r}")
     started = time.perf_counter()
@@ -143,6 +101,8 @@ def fit(
         )
         if on_epoch is not None:
             on_epoch(epoch + 1, time.perf_counter() - started)
+    if on_fitted is not None:
+        on_fitted(lightfm)
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "lightfm_version": LIGHTFM_VERSION,
@@ -169,7 +129,7 @@ def fit(
         },
         "train_seconds": round(time.perf_counter() - started, 3),
     }
-    model = CollaborativeModel(
+    return CollaborativeModel(
         user_ids=user_ids,
         track_ids=track_ids,
         n_warm=len(warm),
@@ -183,7 +143,6 @@ def fit(
         item_biases=lightfm.item_biases,
         metadata=metadata,
     )
-    return Fit(model, lightfm)
 
 
 def _catalog(tracks: Iterable[Track]) -> dict[str, Track]:

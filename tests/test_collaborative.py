@@ -302,6 +302,7 @@ def test_save_load_round_trip_and_latest_pointer(data: Slice, tmp_path: Path) ->
     user = model.user_ids[0]
     expected = model.score_tracks(user, sample)
     np.testing.assert_array_equal(loaded.score_tracks(user, sample), expected)
+    assert loaded.interaction_counts() == {u: len(model.known_items(u)) for u in model.user_ids}
     assert loaded.metadata["format_version"] == artefact.FORMAT_VERSION
     assert loaded.metadata["counts"] == model.metadata["counts"]
     assert loaded.metadata["params"]["loss"] == "warp"

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
@@ -33,8 +32,7 @@ def list_users(
     counts = dict(resources.history.users())
     model = resources.collab.current()
     if model is not None:
-        per_user = np.diff(model.user_items.indptr)
-        for user, n in zip(model.user_ids, per_user.tolist(), strict=True):
+        for user, n in model.interaction_counts().items():
             counts[user] = counts.get(user, 0) + n
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return UserList(

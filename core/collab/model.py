@@ -99,6 +99,11 @@ class CollaborativeModel:
     def has_user(self, user_id: str) -> bool:
         return user_id in self._user_index
 
+    def interaction_counts(self) -> dict[str, int]:
+        """Training interactions per user (distinct tracks), for listing users."""
+        counts = np.diff(self.user_items.indptr).tolist()
+        return dict(zip(self.user_ids, counts, strict=True))
+
     def known_items(self, user_id: str) -> set[str]:
         """Tracks the user interacted with in training (what `recommend` excludes)."""
         return {self.track_ids[i] for i in self._known_rows(user_id)}

@@ -409,6 +409,10 @@ def test_load_refuses_pickles_and_malformed_artefacts(data: Slice, tmp_path: Pat
         featurizer=np.frombuffer(json.dumps(before).encode(), np.uint8),
     )
     assert load(older).featurizer.reserve_identity is False  # as cold items trained then
+    nan = data.model.item_biases.copy()
+    nan[0] = np.nan
+    with pytest.raises(ModelArtefactError, match="non-finite"):
+        load(_rewrite(good, tmp_path / "nan.npz", item_biases=nan))
     not_a_dict = _rewrite(good, tmp_path / "list.npz", meta=np.frombuffer(b"[1]", np.uint8))
     with pytest.raises(ModelArtefactError, match=r"format version None.*retrain"):
         load(not_a_dict)

@@ -62,14 +62,14 @@ class CollaborativeModel:
         self.item_embeddings = item_embeddings
         self.item_biases = item_biases
         self.metadata = metadata
-        self._check_shapes()
+        self._check()
         self._user_index = {u: i for i, u in enumerate(self.user_ids)}
         self._track_index = {t: i for i, t in enumerate(self.track_ids)}
         self._columns = {f: n_warm + i for i, f in enumerate(self.vocabulary)}
         # Scoring a user against the whole catalog is then one matrix-vector product.
         self._item_repr, self._item_bias = self._represent(item_features)
 
-    def _check_shapes(self) -> None:
+    def _check(self) -> None:
         """Refuse arrays that do not fit together (a corrupt or hand-made artefact) here,
         with the names of the parts, rather than as an index error in a request later."""
         n_users, n_tracks = len(self.user_ids), len(self.track_ids)
@@ -88,6 +88,11 @@ class CollaborativeModel:
             wrong.append(f"n_warm {self.n_warm} outside 0..{n_tracks}")
         if len(set(self.track_ids)) != n_tracks or len(set(self.user_ids)) != n_users:
             wrong.append("duplicate track or user ids")
+        if not all(isinstance(i, str) for i in [*self.track_ids, *self.user_ids]):
+            wrong.append("track and user ids must be strings")
+        arrays = (self.user_embeddings, self.user_biases, self.item_embeddings, self.item_biases)
+        if not wrong and not all(np.isfinite(a).all() for a in (*arrays, self.item_features.data)):
+            wrong.append("non-finite embeddings, biases or feature weights")
         if wrong:
             raise ValueError("inconsistent model arrays: " + "; ".join(wrong))
 

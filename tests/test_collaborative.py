@@ -451,16 +451,24 @@ def test_tidytuesday_interactions_are_deduplicated_playlists() -> None:
 
 
 @pytest.mark.slow
-def test_train_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_main_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     catalog = Path(__file__).resolve().parents[1] / "data" / "demo" / "tracks.csv"
     interactions = catalog.with_name("interactions.csv")
     assert catalog.is_file() and interactions.is_file(), "the demo sample is part of the repo"
     out = tmp_path / "models"
     args = ["--interactions", str(interactions), "--catalog", str(catalog), "--out", str(out)]
-    code = cli_main(["train", *args, "--epochs", "2"])
-    assert code == 0
-    assert "users" in capsys.readouterr().out
-    assert load_latest(out) is not None
+    monkeypatch.setenv("MUSICREC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MUSICREC_MODEL_KEEP", "2")
+    for _ in range(3):
+        assert cli_main(["train", *args, "--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "users" in printed and "with interactions, LightFM's items" in printed
+    model = load_latest(out)
+    assert model is not None and model.metadata["params"]["items"] == "warm"
+    kept = sorted(out.glob("lightfm-*.npz"))
+    assert len(kept) == 2 and kept[-1].name == (out / LATEST).read_text().strip()
 
 
 # --- interaction files --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
 from api.security import ReadAccess
 from core.interactions.database import DatabaseUnavailableError
-from core.recommend.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
+from core.recommend.errors import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from core.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings

@@ -13,6 +13,8 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.factory import open_interaction_store
 from core.interactions.store import SqlInteractionStore
 from core.recommend.recommender import Recommender
+from core.recommend.search import Searcher
+from core.recommend.sources import ContentSource
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -27,6 +29,7 @@ class Resources:
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None
     recommender: Recommender
+    searcher: Searcher
     collab: ModelHolder
     interactions: SqlInteractionStore
     spotify: SpotifyClient | None = None  # None: no credentials
@@ -62,7 +65,22 @@ def build_resources(settings: Settings) -> Resources:
     # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
     # start-up reads no events, however many are stored.
     interactions = open_interaction_store(settings)
+    content = ContentSource(
+        store,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        prefetch_limit=settings.prefetch_limit,
+    )
     recommender = Recommender(
+        store,
+        content,
+        collab=collab,
+        history=interactions,
+        default_weights=settings.default_weights,
+        collab_weight=settings.collab_weight,
+        candidate_pool=settings.candidate_pool,
+    )
+    searcher = Searcher(
         store,
         lyrics,
         cover,
@@ -71,10 +89,8 @@ def build_resources(settings: Settings) -> Resources:
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
         default_weights=settings.default_weights,
-        collab=collab,
-        history=interactions,
-        collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
     )
     spotify = build_spotify_client(settings)
-    return Resources(settings, store, lyrics, cover, recommender, collab, interactions, spotify)
+    return Resources(
+        settings, store, lyrics, cover, recommender, searcher, collab, interactions, spotify
+    )

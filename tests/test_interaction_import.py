@@ -124,3 +124,9 @@ def test_a_bad_database_url_names_the_variable(monkeypatch, capsys) -> None:
     monkeypatch.setenv("MUSICREC_DATABASE_URL", "mysql://x")
     assert cli_main(["db", "status"]) == 2
     assert "MUSICREC_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_training_without_a_database_creates_none(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    assert training_interactions(settings).empty
+    assert not (tmp_path / "musicrec.db").exists()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from api import responses
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from api.security import WriteAccess
 from core.interactions.online import log_recommendations
@@ -41,8 +41,7 @@ def list_users(
     counts: dict[str, int] = {}
     model = resources.collab.current()
     if model is not None:
-        per_user = np.diff(model.user_items.indptr)
-        counts = dict(zip(model.user_ids, per_user.tolist(), strict=True))
+        counts = dict(model.interaction_counts())
     recorded = resources.interactions.users(limit)
     for user, n in recorded:
         counts[user] = max(counts.get(user, 0), n)
@@ -77,7 +76,9 @@ def user_recommendations(
     A user the model does not know gets content-only results, flagged in `personalization`.
     The served list is logged under the response's `request_id` (see GET /stats).
     """
-    response = recommender.recommend_for_user(
-        user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+    response = responses.recommendation(
+        recommender.recommend_for_user(
+            user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+        )
     )
     return log_recommendations(resources.interactions, user_id, response, offset=offset)

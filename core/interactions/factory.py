@@ -4,8 +4,10 @@ the training frame `musicrec train` reads from it."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.engine import make_url
 
 from core.interactions.files import InteractionStats
 from core.interactions.importer import import_legacy_csv
@@ -32,6 +34,19 @@ def open_interaction_store(settings: Settings, *, migrate: bool = True) -> SqlIn
     return store
 
 
+def _nothing_recorded(settings: Settings) -> bool:
+    """No SQLite file and no legacy CSV: training need not create an empty database."""
+    assert settings.database_url is not None
+    url = make_url(settings.database_url)
+    legacy = settings.interactions_path
+    return (
+        url.get_backend_name() == "sqlite"
+        and url.database is not None
+        and not Path(url.database).exists()
+        and not (legacy is not None and legacy.exists())
+    )
+
+
 def training_interactions(
     settings: Settings,
     *,
@@ -41,6 +56,10 @@ def training_interactions(
     """Every recorded interaction, for training; tracks outside the catalog are counted in
     `stats` (as `read_interactions` does for files) and left out."""
     stats = stats if stats is not None else InteractionStats()
+    if _nothing_recorded(settings):
+        return pd.DataFrame({"user_id": [], "track_id": [], "weight": []}).astype(
+            {"user_id": "string", "track_id": "string", "weight": "float32"}
+        )
     store = open_interaction_store(settings)
     try:
         frame = store.training_frame()

@@ -21,17 +21,16 @@ SHOWN_ISSUES = 20
 def upgrade() -> int:
     """Migrate the schema to this version's newest (and import a pre-database
     interactions CSV once)."""
-    from core.interactions.database import create_database_engine
     from core.interactions.database import upgrade as migrate
     from core.interactions.factory import open_interaction_store
 
     settings = load_settings()
     assert settings.database_url is not None
-    engine = create_database_engine(settings.database_url)
+    store = open_interaction_store(settings, migrate=False)
     try:
-        before, after = migrate(engine)
+        before, after = migrate(store.engine)
     finally:
-        engine.dispose()
+        store.close()
     open_interaction_store(settings).close()  # the legacy CSV import, once
     moved = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     print(f"database {_shown(settings.database_url)}: {moved} revision {after}")
@@ -41,17 +40,12 @@ def upgrade() -> int:
 @db_app.command("status")
 def status() -> int:
     """Schema revision in the database and in this code; events and users stored."""
-    from core.interactions.database import (
-        check_revision,
-        create_database_engine,
-        current_revision,
-        head_revision,
-    )
-    from core.interactions.store import SqlInteractionStore
+    from core.interactions.database import check_revision, current_revision, head_revision
+    from core.interactions.factory import open_interaction_store
 
     settings = load_settings()
     assert settings.database_url is not None
-    store = SqlInteractionStore(create_database_engine(settings.database_url))
+    store = open_interaction_store(settings, migrate=False)
     try:
         current = current_revision(store.engine)
         behind = check_revision(current)

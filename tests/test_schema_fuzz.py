@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.main import create_app
 from tests.conftest import LiveServer, make_settings
 
-KEY = "fuzz-key"
+KEY = "fuzz-key-0123456789"
 pytestmark = pytest.mark.slow
 
 

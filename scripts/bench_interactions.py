@@ -55,7 +55,7 @@ from schemas.settings import load_settings  # noqa: E402
 from tests.conftest import demo_rows, free_port  # noqa: E402
 from tests.postgres import PostgresCluster, missing_reason  # noqa: E402
 
-KEY = "bench-key"
+KEY = "bench-interactions-key"
 EVENTS_PER_REQUEST = 5
 CATALOG_TRACKS = 300
 

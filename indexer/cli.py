@@ -16,7 +16,7 @@ import typer
 
 from core.store import StoreError
 from indexer.catalog import CatalogError
-from indexer.commands import index, spotify, train
+from indexer.commands import collections, index, spotify, train
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
@@ -31,6 +31,7 @@ app.command("index")(index.index)
 app.command("train")(train.train_command)
 app.command("enrich")(spotify.enrich)
 app.command("spotify-fetch")(spotify.spotify_fetch)
+app.add_typer(collections.app, name="collections")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -131,9 +131,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        """Every point, in batches (evaluation, exports)."""
+        """Every point, in batches, in the engine's point-id order (evaluation, exports).
+
+        `start` resumes at that point id, inclusive (a migration's checkpoint)."""
 
     # --- search -------------------------------------------------------------------------
     @abstractmethod

@@ -259,9 +259,9 @@ class ClientStore(VectorStore):
         return self.client.count(self.collection, count_filter=_filter(flt), exact=True).count
 
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        offset = None
+        offset: Any = start
         while True:
             records, offset = _translate_errors(self.client.scroll)(
                 self.collection,

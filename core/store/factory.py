@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.store.base import VectorStore
 from core.store.cluster import ClusterConfig
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> VectorStore:
-    tuning = dict(
+def _tuning(settings: Settings) -> dict[str, Any]:
+    return dict(
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construct=settings.hnsw_ef_construct,
         hnsw_ef=settings.hnsw_ef,
@@ -24,6 +24,10 @@ def open_store(settings: Settings) -> VectorStore:
         quantization=settings.quantization,
         quantization_oversampling=settings.quantization_oversampling,
     )
+
+
+def open_store(settings: Settings) -> VectorStore:
+    tuning = _tuning(settings)
     cluster = ClusterConfig.from_settings(settings)
     if settings.engine == "edge":
         from core.store.edge import EdgeStore
@@ -42,6 +46,20 @@ def open_store(settings: Settings) -> VectorStore:
         cluster=cluster,
         **tuning,
     )
+
+
+def open_server_store(
+    settings: Settings, url: str, collection: str, **overrides: Any
+) -> VectorStore:
+    """A collection at another address than the configured one (a migration's target),
+    with the configured tuning and cluster settings unless `overrides` says otherwise."""
+    from core.store.client import ClientStore
+
+    tuning = {**_tuning(settings), **overrides}
+    cluster = ClusterConfig.from_settings(settings)
+    engine = "local" if url.startswith("file://") else "server"
+    client = server_client(settings, url)
+    return ClientStore(client, collection, engine=engine, cluster=cluster, **tuning)
 
 
 def server_client(settings: Settings, url: str | None = None) -> QdrantClient:

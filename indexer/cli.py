@@ -44,11 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CatalogError, LayoutMismatchError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except typer.TyperException as exc:  # typer >= 0.29 raises its own copy of click's errors
+        print(f"error: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
     return code if isinstance(code, int) else 0
 
 

@@ -222,6 +222,11 @@ class Settings(BaseSettings):
     )
 
     # --- API ---------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="API logs: text, or one JSON object per line with the request id "
+        "(for a log collector in front of several replicas).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(

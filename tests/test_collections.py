@@ -20,7 +20,7 @@ from core.store import PointRecord, StoreError
 from core.store.admin import collection_info, list_collections, snapshot
 from core.store.client import ClientStore
 from core.store.edge import EdgeStore
-from core.store.migrate import MigrationError, copied_metadata, migrate
+from core.store.migrate import MigrationError, bottom_k, copied_metadata, migrate, verify
 from indexer.cli import main
 from schemas.tracks import point_id
 from schemas.vectors import SparseVector
@@ -90,7 +90,7 @@ def test_migrate_killed_midway_resumes_to_an_identical_copy(
     monkeypatch.setenv("MUSICREC_DATA_DIR", str(edge_dir))
     assert main(["collections", "migrate", "--to", url, "--batch-size", "200"]) == 0
     out = capsys.readouterr().out
-    assert "resumed after" in out and f"target holds {N}" in out
+    assert "resumed after" in out and f"target holds {N}" in out and "64 sampled" in out
     assert not checkpoint.exists()  # verified, so the checkpoint is gone
 
     source = EdgeStore(edge_dir / "qdrant", "tracks")
@@ -128,7 +128,7 @@ def test_migrate_refuses_an_existing_target_or_a_foreign_checkpoint(edge_dir, tm
         migrate(source, target, checkpoint, **kwargs)
     target.drop()
     report = migrate(source, target, tmp_path / "fresh.json", **kwargs)
-    assert (report.total, report.copied, report.resumed_at) == (N, N, 0)
+    assert (report.total, report.copied, report.resumed_at, report.sampled) == (N, N, 0, 64)
     source.close()
 
 
@@ -136,13 +136,23 @@ def test_verification_catches_a_differing_point(edge_dir, tmp_path) -> None:
     source = EdgeStore(edge_dir / "qdrant", "tracks")
     target = ClientStore(QdrantClient(location=":memory:"), "tracks")
     migrate(source, target, tmp_path / "ck.json", source_name="e", target_name="m")
-    from core.store.migrate import verify
-
-    changed = many_points()
-    target.upsert([PointRecord(p.id, p.vectors, {**p.payload, "genre": "x"}) for p in changed])
-    with pytest.raises(MigrationError, match="differs"):
-        verify(source, target, sample=5)
+    one = many_points()[3]
+    target.upsert([PointRecord(one.id, one.vectors, {**one.payload, "genre": "x"})])
+    with pytest.raises(MigrationError, match=f"point {one.id} differs"):
+        verify(source, target, [many_points()[2].id, one.id])
+    target.delete([one.id])
+    with pytest.raises(MigrationError, match=f"target holds {N - 1} points"):
+        verify(source, target, [])
     source.close()
+
+
+def test_the_sample_does_not_depend_on_where_a_copy_was_interrupted() -> None:
+    ids = [p.id for p in many_points(300)]
+    whole = bottom_k(ids, 20)
+    pieces: list[str] = []
+    for start in range(0, 300, 7):  # batch by batch, as a resumed copy builds it
+        pieces = bottom_k(pieces + ids[start : start + 7], 20)
+    assert pieces == whole and len(whole) == 20
 
 
 def test_info_list_snapshot_drop_on_edge(edge_dir, tmp_path, capsys, monkeypatch) -> None:

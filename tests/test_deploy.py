@@ -58,7 +58,12 @@ def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-BAD = "services:\n  api:\n    image: musicrec\n    mem_limt: 2g\n"  # a typo in a key
+@pytest.fixture
+def misspelt(tmp_path) -> Path:
+    """A compose file with a typo in a key: both validators must reject it."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  api:\n    image: musicrec\n    mem_limt: 2g\n")
+    return bad
 
 
 @needs_check_jsonschema
@@ -69,10 +74,8 @@ def test_compose_files_match_the_compose_specification(path: Path) -> None:
 
 
 @needs_check_jsonschema
-def test_the_schema_check_rejects_a_misspelt_key(tmp_path) -> None:
-    bad = tmp_path / "bad.yml"
-    bad.write_text(BAD)
-    result = _schema_check(bad)
+def test_the_schema_check_rejects_a_misspelt_key(misspelt) -> None:
+    result = _schema_check(misspelt)
     assert result.returncode != 0 and "mem_limt" in result.stdout
 
 
@@ -85,10 +88,8 @@ def test_docker_compose_config_accepts_the_files(path: Path) -> None:
 
 
 @needs_docker_compose
-def test_docker_compose_config_rejects_a_misspelt_key(tmp_path) -> None:
-    bad = tmp_path / "bad.yml"
-    bad.write_text(BAD)
-    result = _compose_config(bad)
+def test_docker_compose_config_rejects_a_misspelt_key(misspelt) -> None:
+    result = _compose_config(misspelt)
     assert result.returncode != 0 and "mem_limt" in result.stderr
 
 

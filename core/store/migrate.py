@@ -19,8 +19,8 @@ created with the cluster's own shard number and replication factor.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +103,7 @@ def migrate(
         target.create(layout, copied_metadata(source.read_metadata()))
     last_id: str | None = state["last_id"] if state else None
     done = resumed = state["copied"] if state else 0
+    chosen: list[str] = state.get("sample", []) if state else []
     total = source.count()
     for batch in source.scroll(batch_size, with_vectors=True, start=last_id):
         if last_id is not None and batch[0].id == last_id:
@@ -112,12 +113,12 @@ def migrate(
         target.upsert(batch)  # acknowledged (wait=True / flushed) before the checkpoint moves
         done += len(batch)
         last_id = batch[-1].id
-        atomic_write(
-            checkpoint, json.dumps({**identity, "last_id": last_id, "copied": done}).encode()
-        )
+        chosen = bottom_k(chosen + [p.id for p in batch], sample)
+        progress = {**identity, "last_id": last_id, "copied": done, "sample": chosen}
+        atomic_write(checkpoint, json.dumps(progress).encode())
         if on_batch:
             on_batch(done, total)
-    sampled = verify(source, target, sample)
+    sampled = verify(source, target, chosen)
     checkpoint.unlink(missing_ok=True)
     return MigrationReport(
         total=target.count(),
@@ -140,16 +141,24 @@ def _load_checkpoint(path: Path, identity: dict[str, str]) -> dict[str, Any] | N
     return state
 
 
-def verify(source: VectorStore, target: VectorStore, sample: int) -> int:
-    """Count, metadata, and `sample` random points compared (vectors within float32 rounding,
+def bottom_k(ids: list[str], k: int) -> list[str]:
+    """The k ids with the smallest hashes: a uniform sample that needs no random state, so a
+    resumed copy keeps choosing the same way (the sample is part of the checkpoint)."""
+
+    def key(point_id: str) -> bytes:
+        return hashlib.blake2b(point_id.encode(), digest_size=8).digest()
+
+    return sorted(set(ids), key=key)[:k]
+
+
+def verify(source: VectorStore, target: VectorStore, chosen: list[str]) -> int:
+    """Count, metadata, and the `chosen` points compared (vectors within float32 rounding,
     payload equal). Returns how many points were compared."""
     have, want = target.count(), source.count()
     if have != want:
         raise MigrationError(f"target holds {have} points, the source {want}")
     if copied_metadata(target.read_metadata()) != copied_metadata(source.read_metadata()):
         raise MigrationError("target collection metadata differs from the source's")
-    ids = [p.id for batch in source.scroll(1024) for p in batch]
-    chosen = random.Random(0).sample(ids, min(sample, len(ids)))
     theirs = {p.id: p for p in target.retrieve(chosen, with_vectors=True)}
     for point in source.retrieve(chosen, with_vectors=True):
         copy = theirs.get(point.id)

@@ -14,6 +14,7 @@ from core.store.factory import open_store
 from schemas.settings import SettingsError, load_settings
 from tests.conftest import make_settings
 from tests.store_contract import LAYOUT, make_points
+from tests.test_store_contract import _compose_qdrant_image, _docker_reason
 
 
 class CallRecordingClient(QdrantClient):
@@ -100,3 +101,21 @@ def test_embedded_engine_ignores_cluster_settings_with_a_log_line(tmp_path, capl
     store.create(LAYOUT, {})
     assert CLUSTER_KEY not in store.read_metadata()
     store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_docker_reason() is not None, reason=str(_docker_reason()))
+def test_a_real_server_creates_the_collection_with_the_settings() -> None:
+    """The image docker-compose.yml pins, single node: it accepts and reports the shard number
+    (replication needs more nodes to mean anything, but is recorded all the same)."""
+    from testcontainers.qdrant import QdrantContainer
+
+    with QdrantContainer(_compose_qdrant_image()) as qdrant:
+        client = QdrantClient(url=f"http://{qdrant.rest_host_address}")
+        store = ClientStore(client, "c", cluster=ClusterConfig(shard_number=3))
+        store.create(LAYOUT, {})
+        store.upsert(make_points())
+        params = client.get_collection("c").config.params
+        assert params.shard_number == 3 and store.count() == len(make_points())
+        assert store.read_metadata()[CLUSTER_KEY]["shard_number"] == 3
+        store.close()

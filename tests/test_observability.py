@@ -10,7 +10,23 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
-from tests.conftest import LiveServer, make_settings
+from core.encoders.lyrics_terms import LyricsTermsEncoder
+from core.store.edge import EdgeStore
+from indexer.pipeline import Indexer
+from tests.conftest import LiveServer, make_settings, slice_rows, write_catalog
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, lyrics_encoder):
+    """Its own small collection: the session's indexed dir is owned by the shared API server
+    (an embedded shard has one owner)."""
+    root = tmp_path_factory.mktemp("observed")
+    catalog = write_catalog(root / "c.csv", *slice_rows(12, 8))
+    settings = make_settings(root)
+    store = EdgeStore(settings.qdrant_path, settings.collection)
+    Indexer(store, [lyrics_encoder, LyricsTermsEncoder()], progress=False).run(catalog)
+    store.close()
+    return root
 
 
 @pytest.fixture
@@ -35,8 +51,8 @@ def _samples(text: str) -> dict[str, list]:
     return out
 
 
-def test_metrics_and_json_logs_with_request_ids(indexed_dir, json_log) -> None:
-    app = create_app(make_settings(indexed_dir, log_format="json"))
+def test_metrics_and_json_logs_with_request_ids(data_dir, json_log) -> None:
+    app = create_app(make_settings(data_dir, log_format="json"))
     with LiveServer(app) as client:
         for _ in range(3):
             assert client.get("/search", params={"q": "love and the night"}).status_code == 200
@@ -80,10 +96,10 @@ def test_metrics_and_json_logs_with_request_ids(indexed_dir, json_log) -> None:
     assert len({r["request_id"] for r in requests}) == len(requests)  # one id per request
 
 
-def test_text_logs_by_default_and_metrics_per_app(indexed_dir, json_log) -> None:
+def test_text_logs_by_default_and_metrics_per_app(data_dir, json_log) -> None:
     """Two apps in one process keep separate registries (no duplicate-metric error)."""
-    first = create_app(make_settings(indexed_dir))
-    second = create_app(make_settings(indexed_dir))
+    first = create_app(make_settings(data_dir))
+    second = create_app(make_settings(data_dir))
     with LiveServer(second) as client:
         client.get("/health")
         text = client.get("/metrics").text

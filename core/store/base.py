@@ -2,7 +2,7 @@
 
 Callers speak in track-level terms (named vectors, a `TrackFilter`, collection metadata);
 each adapter translates to its engine's own classes. Qdrant Edge's Python classes are not
-qdrant-client's models, which is why nothing outside `indexer/store/` imports either engine.
+qdrant-client's models, which is why nothing outside `core/store/` imports either engine.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ the recommender calls), so neither the domain nor the routes know about metrics.
 Logs: every record carries the request id (the `X-Request-ID` a proxy sent, if well formed,
 else a new one; returned in the response header), and MUSICREC_LOG_FORMAT=json turns the
 root handlers' output into one JSON object per line (python-json-logger). The request-id
-middleware is written by hand because it is a context variable and a header (no maintained
-library for it is installed).
+middleware is a dozen lines over Starlette's own `BaseHTTPMiddleware` (no request-id
+library is installed).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
 
 from schemas.settings import Settings
 
@@ -71,7 +73,7 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         registry=registry,
     )
     registry.register(_StateCollector(app))
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=request_context)
 
     inner = app.router.lifespan_context
 
@@ -151,44 +153,28 @@ class _StateCollector(Collector):
                 return
 
 
-class RequestIdMiddleware:
-    """Sets `request_id` for the request (logs of the routes' threads see it: Starlette's
-    threadpool copies the context), returns it in `X-Request-ID`, logs one line per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
-        rid = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER.lower().encode(), rid.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-            request_id.reset(token)
+async def request_context(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    """Sets `request_id` for the request (the routes' threads see it: Starlette's threadpool
+    copies the context), returns it in `X-Request-ID`, logs one line per request."""
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
+    token = request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+    finally:
+        log.info(
+            "%s %s %d",
+            request.method,
+            request.url.path,
+            status,
+            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
+        request_id.reset(token)
 
 
 class _RequestIdFilter(logging.Filter):

@@ -26,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.middleware import SecurityHeaders
+from api.observability import install_observability
 from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
 from api.security import ReadAccess
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    install_observability(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -19,7 +19,7 @@ from core.interactions.database import DatabaseError
 from core.interactions.files import InteractionsError
 from core.store import StoreError
 from indexer.catalog import CatalogError
-from indexer.commands import db, index, spotify, train
+from indexer.commands import collections, db, index, spotify, train
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
@@ -37,6 +37,7 @@ app.command("spotify-fetch")(spotify.spotify_fetch)
 app.add_typer(db.db_app, name="db")
 app.add_typer(db.interactions_app, name="interactions")
 app.command("stats")(db.stats_command)
+app.add_typer(collections.app, name="collections")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,11 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CatalogError, LayoutMismatchError, StoreError, DatabaseError, InteractionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except typer.TyperException as exc:  # typer >= 0.29 raises its own copy of click's errors
+        print(f"error: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
     return code if isinstance(code, int) else 0
 
 

@@ -88,6 +88,7 @@ class Indexer:
         batch_size: int = 256,
         optimize_above: int = 20_000,
         progress: bool = True,
+        keep: Callable[[str], bool] | None = None,
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
         from the collection's stored scaler, or fitted on the first catalog indexed."""
@@ -96,6 +97,7 @@ class Indexer:
         self.batch_size = batch_size
         self.optimize_above = optimize_above
         self.progress = progress
+        self.keep = keep  # a track id filter: this worker's part (indexer/partition.py)
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -204,6 +206,8 @@ class Indexer:
     ) -> tuple[list[Track], dict[str, str]] | None:
         """The next batch's tracks whose stored hash differs (and their hashes); None at end."""
         for batch in batches:
+            if self.keep is not None:
+                batch = [t for t in batch if self.keep(t.id)]
             hashes = {t.id: t.content_hash(encoder_ids) for t in batch}
             if force:
                 return batch, hashes

@@ -207,7 +207,47 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, le=1000)
     prefetch_limit: int = Field(200, ge=1, le=10_000, description="Candidates per modality.")
 
+    # --- Qdrant cluster (server path only; Qdrant Edge is one local shard) --------------
+    shard_number: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Shards of a new server collection, fixed at creation: at least one per "
+        "node so every node searches its part (docs/scaling.md). Ignored by Qdrant Edge.",
+    )
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Copies of each shard on different nodes, fixed at creation; 2 or more "
+        "keeps reads answering while a node is down. Ignored by Qdrant Edge.",
+    )
+    write_consistency_factor: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Replicas that must acknowledge a write before it returns (at most "
+        "MUSICREC_REPLICATION_FACTOR). Ignored by Qdrant Edge.",
+    )
+    write_ordering: Literal["weak", "medium", "strong"] = Field(
+        "weak",
+        description="Qdrant write ordering: weak (fastest; writes may be reordered), medium "
+        "(through a dynamically chosen leader), strong (through the permanent leader: "
+        "consistent, unavailable while that leader is down).",
+    )
+    read_consistency: int | Literal["majority", "quorum", "all"] = Field(
+        1,
+        description="Replicas a read asks: 1 (default) is answered by any live replica, so a "
+        "node down costs nothing; majority/quorum/all trade that for agreement between "
+        "replicas (a read then fails with 503 when too few replicas answer).",
+    )
+
     # --- API ---------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="API logs: text, or one JSON object per line with the request id "
+        "(for a log collector in front of several replicas).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(
@@ -282,6 +322,18 @@ class Settings(BaseSettings):
         if url is not None and not url.startswith(("sqlite:///", "postgresql")):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://user@host/db")
         return url
+
+    @model_validator(mode="after")
+    def _check_cluster(self) -> Settings:
+        if self.write_consistency_factor > self.replication_factor:
+            raise ValueError(
+                f"MUSICREC_WRITE_CONSISTENCY_FACTOR ({self.write_consistency_factor}) cannot "
+                f"exceed MUSICREC_REPLICATION_FACTOR ({self.replication_factor}): a write "
+                "would wait for replicas that do not exist"
+            )
+        if isinstance(self.read_consistency, int) and self.read_consistency < 1:
+            raise ValueError("MUSICREC_READ_CONSISTENCY must be >= 1 or majority/quorum/all")
+        return self
 
     @property
     def spotify_enabled(self) -> bool:

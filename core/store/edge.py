@@ -257,9 +257,9 @@ class EdgeStore(VectorStore):
         return self.shard.count(qe.CountRequest(filter=_filter(flt), exact=True))
 
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        offset = None
+        offset: Any = start
         while True:
             records, offset = self.shard.scroll(
                 qe.ScrollRequest(

@@ -6,9 +6,9 @@ one background task: the collaborative model's reload check, so `/health` and ev
 see a newly published artefact within MUSICREC_MODEL_RELOAD_SECONDS without a request paying
 for the check.
 
-No `/docs` page: FastAPI's Swagger UI and ReDoc load their scripts from a CDN without
-Subresource Integrity, and no package shipping their files is installed; the schema stays at
-`/openapi.json` for any local viewer or client generator.
+`/docs` (Swagger UI) and `/redoc` are served with their scripts from this server
+(fastapi-offline ships them): FastAPI's own pages load them from a CDN without Subresource
+Integrity.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.middleware import SecurityHeaders
@@ -70,13 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await reloader
             resources.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="musicrec",
         version="0.1.0",
         summary="Hybrid music recommendations: lyrics, cover and audio vectors in Qdrant.",
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
+        static_url="/docs-assets",
     )
     app.add_middleware(SecurityHeaders)
     install_observability(app, settings)

@@ -24,7 +24,7 @@ host=${MUSICREC_API_HOST:-127.0.0.1}
 port=${MUSICREC_API_PORT:-8000}
 cat <<TXT
 
-musicrec is starting on http://$host:$port  (API schema: http://$host:$port/openapi.json)
+musicrec is starting on http://$host:$port  (interactive docs: http://$host:$port/docs)
 Try:
   curl -s http://$host:$port/health
   curl -s "http://$host:$port/search?q=jenny+I+got+your+number&limit=3"

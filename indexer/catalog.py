@@ -16,12 +16,13 @@ import collections
 import csv
 import io
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from core.csvio import csv_reader
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import Track
 
@@ -37,9 +38,6 @@ __all__ = [
 
 # A lyrics field beyond this is not a song text but a broken quote swallowing the file.
 MAX_FIELD_BYTES = 10 * 1024 * 1024
-# The csv module cannot recover after its own limit trips (it loses track of the open quote),
-# so it gets a looser limit and rows between the two are rejected cleanly by us.
-_CSV_HARD_LIMIT = 64 * 1024 * 1024
 # ast.literal_eval on a huge or deeply nested literal can exhaust memory or the stack.
 _MAX_ARTISTS_LITERAL = 10_000
 
@@ -165,7 +163,7 @@ def read_catalog(
         raise CatalogError(f"catalog file not found: {path}")
     try:
         with _open_text(path)[1] as text:
-            header = next(csv.reader(_strip_nul(text)), None)
+            header = next(csv_reader(text), None)
     except (OSError, csv.Error) as exc:
         raise CatalogError(f"cannot read the header of {path}: {exc}") from exc
     if not header:
@@ -216,9 +214,6 @@ def _iter_chunks(
     # Every id seen so far (~200 MB for a million rows): needed to name the first occurrence.
     first_line: dict[str, int] = {}
     reported = 0
-    # Process-wide setting: only ever raised, so a concurrent reader is never cut short.
-    if csv.field_size_limit() < _CSV_HARD_LIMIT:
-        csv.field_size_limit(_CSV_HARD_LIMIT)
 
     def reject(line: int, track_id: str | None, kind: str, reason: str) -> None:
         stats.rejected[kind] += 1
@@ -233,7 +228,7 @@ def _iter_chunks(
 
     counter, text = _open_text(path)
     with text:
-        reader = csv.reader(_strip_nul(text))
+        reader = csv_reader(text)
         next(reader, None)  # header, already checked
         chunk: list[Track] = []
         while True:
@@ -284,12 +279,6 @@ def _open_text(path: Path) -> tuple[_CountingReader, io.TextIOWrapper]:
         io.BufferedReader(counter), encoding="utf-8-sig", errors="replace", newline=""
     )
     return counter, text
-
-
-def _strip_nul(lines: Iterable[str]) -> Iterator[str]:
-    """NUL bytes come from broken exports and poison downstream stores; drop them early."""
-    for line in lines:
-        yield line.replace("\0", "") if "\0" in line else line
 
 
 def _norm_col(name: str) -> str:

@@ -8,6 +8,7 @@ interrupted run, re-run, ends with exactly one point per accepted track.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -22,8 +23,11 @@ from tqdm import tqdm
 
 from core.encoders.audio import AudioEncoder, AudioScaler
 from core.encoders.base import Encoder
+from core.encoders.factory import build_lyrics_encoder
+from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store import PointRecord, VectorStore
 from indexer.catalog import CatalogError, CatalogStats, RowError, read_catalog
+from indexer.covers import build_cover_url_encoder
 from schemas.layout import (
     AUDIO,
     COVER,
@@ -33,11 +37,15 @@ from schemas.layout import (
     build_layout,
     check_compatible,
 )
+from schemas.settings import Settings
 from schemas.tracks import Track, point_id
 from schemas.vectors import SparseVector, Vector
 
 log = logging.getLogger(__name__)
 
+# Tracks read ahead to fit a new collection's audio scaler: every row of catalogs up to this
+# size (the evaluation's), a bounded sample of larger ones (memory: these tracks wait in RAM).
+SCALER_SAMPLE = 50_000
 # Marks a point stored without a vector its input should have given, so re-runs retry it.
 INCOMPLETE = "~incomplete"
 
@@ -73,6 +81,17 @@ class IndexReport:
         )
 
 
+def build_index_encoders(
+    settings: Settings, on_cover_error: Callable[[str, str], None] | None = None
+) -> list[Encoder]:
+    """The model-backed encoders of an indexing run (audio comes from the stored scaler)."""
+    encoders: list[Encoder] = [build_lyrics_encoder(settings), LyricsTermsEncoder()]
+    covers = build_cover_url_encoder(settings, on_cover_error)
+    if covers is not None:
+        encoders.append(covers)
+    return encoders
+
+
 def audio_encoder_for(store: VectorStore) -> AudioEncoder | None:
     """The audio encoder bound to the scaler stored with the collection (None before indexing)."""
     scaler = store.read_metadata().get("audio_scaler")
@@ -88,14 +107,18 @@ class Indexer:
         batch_size: int = 256,
         optimize_above: int = 20_000,
         progress: bool = True,
+        scaler_sample: int = SCALER_SAMPLE,
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
         from the collection's stored scaler, or fitted on the first catalog indexed."""
+        if scaler_sample < 1:
+            raise ValueError(f"scaler_sample must be >= 1, got {scaler_sample}")
         self.store = store
         self.model_encoders = encoders
         self.batch_size = batch_size
         self.optimize_above = optimize_above
         self.progress = progress
+        self.scaler_sample = scaler_sample
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -104,25 +127,40 @@ class Indexer:
             {e.vector_name: e.encoder_id for e in encoders if e.sparse},
         )
 
-    def prepare(self, path: Path, schema: str) -> list[Encoder]:
-        """Open or create the collection; returns all encoders, audio included."""
+    def prepare(
+        self, path: Path, batches: Iterator[list[Track]], stats: CatalogStats
+    ) -> tuple[list[Encoder], Iterator[list[Track]]]:
+        """Open or create the collection; returns all encoders (audio included) and the batches
+        still to index.
+
+        A new collection's audio scaler is fitted on the first `scaler_sample` tracks, read
+        ahead from the same pass and then indexed like the rest: the file is parsed once.
+        """
         audio = audio_encoder_for(self.store) if self.store.exists() else None
         if audio is not None:
             stored = self.store.layout()
             assert stored is not None
             check_compatible(stored, self._layout(audio))
-            return [*self.model_encoders, audio]
-        try:
-            scaler = AudioScaler.fit(
-                t.audio
-                for batch in read_catalog(path, schema=schema, chunk_size=self.batch_size)
-                for t in batch
+            return [*self.model_encoders, audio], batches
+        ahead: list[list[Track]] = []
+        for batch in batches:
+            ahead.append(batch)
+            if sum(map(len, ahead)) >= self.scaler_sample:
+                break
+        read = sum(map(len, ahead))
+        if read == 0:
+            raise CatalogError(
+                f"cannot create collection '{self.store.collection}': {path} has no usable "
+                f"track ({stats.summary()})"
             )
+        try:
+            scaler = AudioScaler.fit(t.audio for batch in ahead for t in batch)
         except ValueError as exc:
             raise CatalogError(
-                f"cannot create collection '{self.store.collection}' from {path}: {exc}. "
-                "The first catalog indexed into a collection fits the audio scaler: index one "
-                "with audio features first (e.g. the Kaggle file), then this one."
+                f"cannot create collection '{self.store.collection}' from {path}: {exc} (none "
+                f"of its first {read} accepted tracks has them). The first catalog indexed into "
+                "a collection fits the audio scaler: index one with audio features first (e.g. "
+                "the Kaggle file), then this one."
             ) from exc
         audio = AudioEncoder(scaler)
         self.store.create(
@@ -133,7 +171,7 @@ class Indexer:
                 "source": str(path),
             },
         )
-        return [*self.model_encoders, audio]
+        return [*self.model_encoders, audio], itertools.chain(ahead, batches)
 
     def run(
         self,
@@ -145,24 +183,30 @@ class Indexer:
     ) -> IndexReport:
         path = Path(path)
         started = time.perf_counter()
-        encoders = self.prepare(path, schema)
-        encoder_ids = {e.vector_name: e.encoder_id for e in encoders}
         report = IndexReport()
         bar = tqdm(
-            total=path.stat().st_size,
+            total=path.stat().st_size if path.is_file() else None,
             unit="B",
             unit_scale=True,
             desc=f"indexing {path.name}",
             disable=not self.progress,
         )
-        batches = read_catalog(
-            path,
-            schema=schema,
-            chunk_size=self.batch_size,
-            on_error=on_error,
-            on_progress=bar.update,
-            stats=report.catalog,
-        )
+        try:
+            # One pass over the file: the batches read ahead to fit a new collection's
+            # scaler are indexed from memory, then reading goes on where it stopped.
+            batches = read_catalog(
+                path,
+                schema=schema,
+                chunk_size=self.batch_size,
+                on_error=on_error,
+                on_progress=bar.update,
+                stats=report.catalog,
+            )
+            encoders, batches = self.prepare(path, batches, report.catalog)
+        except BaseException:
+            bar.close()
+            raise
+        encoder_ids = {e.vector_name: e.encoder_id for e in encoders}
         # Three stages overlap: the reader thread parses batch N+1 and looks up its stored
         # hashes, this thread encodes batch N, the writer thread upserts batch N-1. The
         # lookup cannot depend on a write still in flight because a catalog never yields a

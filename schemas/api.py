@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from schemas.layout import Modality
+
 TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
 CollabWeight = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.layout import MODALITIES, Modality
+
 ENV_PREFIX = "MUSICREC_"
 
 #: How lyrics are embedded: sentence-transformers on torch, or its int8 ONNX copy (CPU).
@@ -158,8 +160,8 @@ class Settings(BaseSettings):
         description="Collections with fewer points are searched exactly (no HNSW graph build).",
     )
     fusion: Literal["rrf", "dbsf"] = "rrf"
-    default_weights: dict[Literal["lyrics", "lyrics_terms", "cover", "audio"], float] = Field(
-        default_factory=lambda: {"lyrics": 1.0, "lyrics_terms": 1.0, "cover": 1.0, "audio": 1.0},
+    default_weights: dict[Modality, float] = Field(
+        default_factory=lambda: dict.fromkeys(MODALITIES, 1.0),
         description="Per-modality fusion weights when a request names none (JSON).",
     )
     rrf_k: int = Field(60, ge=1, le=1000)
@@ -200,11 +202,6 @@ class Settings(BaseSettings):
         if self.qdrant_url is None:
             return "edge"
         return "memory" if self.qdrant_url == ":memory:" else "server"
-
-    @property
-    def shard_path(self) -> Path:
-        assert self.qdrant_path is not None
-        return self.qdrant_path / self.collection
 
 
 def env_name(field: str) -> str:

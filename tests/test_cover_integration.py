@@ -17,8 +17,7 @@ import pytest
 from api.main import create_app
 from core.encoders.cover import CnnCoverEncoder
 from core.store.edge import EdgeStore
-from indexer.cover_vectors import CoverUrlEncoder
-from indexer.covers import CoverFetcher
+from indexer.covers import CoverFetcher, CoverUrlEncoder
 from indexer.pipeline import Indexer
 from schemas.tracks import point_id
 from tests.conftest import SHARED_DATA, LiveServer, make_settings, slice_rows, write_catalog

@@ -19,6 +19,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,12 @@ class CoverHandler(http.server.BaseHTTPRequestHandler):
                 self.send(503, "text/plain", b"busy")
             else:
                 self.send(200, "image/jpeg", (COVERS / rest).read_bytes())
+        elif route == "later":  # 429 with an HTTP-date Retry-After, then the cover
+            if count == 1:
+                when = formatdate(time.time() + 2, usegmt=True)
+                self.send(429, "text/plain", b"slow down", headers={"Retry-After": when})
+            else:
+                self.send(200, "image/jpeg", (COVERS / rest).read_bytes())
         elif route == "always503":
             self.send(503, "text/plain", b"busy")
         elif route == "stream":  # no Content-Length: only counting received bytes catches it
@@ -134,9 +141,19 @@ class CoverHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(400, "text/plain", b"unknown route")
 
-    def send(self, status: int, content_type: str, body: bytes, *, length: bool = True) -> None:
+    def send(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        *,
+        length: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -265,6 +282,16 @@ def test_retry_recovers_from_a_transient_503(tmp_path, host, sample):
         result = fetcher.fetch_many([url])[url]
     assert result.error is None and result.path is not None
     assert host.counts[f"/flaky/{sample[1]}"] == 2
+
+
+@requires_covers
+def test_retry_after_as_an_http_date_is_honoured(tmp_path, host, sample):
+    url = f"{host.base}/later/{sample[0]}"
+    started = time.monotonic()
+    with CoverFetcher(tmp_path, retries=2, backoff=0.01) as fetcher:
+        result = fetcher.fetch_many([url])[url]
+    assert result.error is None and host.counts[f"/later/{sample[0]}"] == 2
+    assert time.monotonic() - started >= 1.0  # the date is 1-2 s ahead (second resolution)
 
 
 @requires_covers

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from core.csvio import csv_reader
+
 __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
@@ -171,7 +173,7 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The csv module (not pandas) so a ragged row is skipped with its line, not fatal."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
-        reader = csv.reader(text)
+        reader = csv_reader(text)
         header = [c.strip().lower() for c in next(reader, [])]
         _check_columns(header, path)
         wanted = [(header.index(c), c) for c in COLUMNS if c in header]

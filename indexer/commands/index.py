@@ -61,8 +61,7 @@ def index(
 ) -> int:
     """Index a track catalog CSV into Qdrant (re-runs skip unchanged tracks)."""
     from core.store import open_store
-    from indexer.index_encoders import build_index_encoders
-    from indexer.pipeline import Indexer
+    from indexer.pipeline import Indexer, build_index_encoders
 
     settings = load_settings()
     store = open_store(settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["CSV_FIELD_LIMIT", "csv_reader", "decoded_lines"]
 
@@ -32,10 +32,11 @@ def csv_reader(lines: Iterable[str]) -> Any:
 
 
 def decoded_lines(
-    raw: IO[bytes], on_not_utf8: Callable[[int], None] | None = None
+    raw: Iterable[bytes], on_not_utf8: Callable[[int], None] | None = None
 ) -> Iterator[str]:
-    """Physical lines of a binary file as text: UTF-8 (a leading BOM dropped), and a line that
-    is not valid UTF-8 decoded as Windows-1252 instead of being mangled into U+FFFD.
+    """Physical lines of a binary file (any iterable of byte lines) as text: UTF-8 (a leading
+    BOM dropped), and a line that is not valid UTF-8 decoded as Windows-1252 instead of being
+    mangled into U+FFFD.
 
     ``on_not_utf8(line_number)`` is told of each such line (1-based), so the reader can warn
     naming it. Lines keep their line endings, as the csv module needs.

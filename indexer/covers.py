@@ -10,6 +10,7 @@ The cache's file naming lives in `core.cover_cache` because the API serves from 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder, load_image
 from core.files import atomic_write
 from core.retry import TransientError, parse_retry_after, retrying
+from indexer.public_http import BlockedURLError, IPNetwork, check_url, public_client
 from schemas.layout import COVER
 from schemas.settings import Settings
 
@@ -39,6 +41,7 @@ GONE_STATUSES = frozenset({404, 410})
 # Some CDNs serve covers as generic binary; the decode check still rejects non-images.
 ACCEPTED_NON_IMAGE_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 MAX_BACKOFF = 30.0
+MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 
 
@@ -70,8 +73,11 @@ class CoverFetcher:
         backoff: float = 0.5,
         max_bytes: int = 10_000_000,
         max_pixels: int = 40_000_000,
-        client: httpx.Client | None = None,
+        allowed_networks: Iterable[str | IPNetwork] = (),
     ) -> None:
+        """``allowed_networks``: private networks covers may come from after all (a private
+        mirror; tests serving covers on 127.0.0.1). Every other non-public address is refused
+        (see `indexer.public_http`)."""
         if max_concurrency < 1 or retries < 1:
             raise ValueError("max_concurrency and retries must be >= 1")
         self.cache_dir = Path(cache_dir)
@@ -82,13 +88,10 @@ class CoverFetcher:
         self.backoff = backoff
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
-        self._own_client = client is None
-        self.client = client or httpx.Client(
+        self.client = public_client(
+            allowed_networks=[ipaddress.ip_network(n) for n in allowed_networks],
             timeout=timeout,
-            follow_redirects=True,
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            max_connections=max_concurrency,
             headers={"User-Agent": "musicrec-cover-fetcher/0.1"},
         )
         # URLs that answered 404/410 in this run; never persisted (a cover may appear later).
@@ -102,8 +105,7 @@ class CoverFetcher:
         self.close()
 
     def close(self) -> None:
-        if self._own_client:
-            self.client.close()
+        self.client.close()
 
     def cache_path(self, url: str) -> Path:
         return cache_path(self.cache_dir, url)
@@ -149,41 +151,25 @@ class CoverFetcher:
         return CoverResult(url, path, None)
 
     def _download(self, url: str) -> bytes:
+        """The body of ``url``, redirects followed here (at most MAX_REDIRECTS), so that every
+        hop's URL and connection pass the public-address checks."""
         deadline = time.monotonic() + self.timeout
         try:
-            with self.client.stream("GET", url, timeout=self.timeout) as response:
-                status = response.status_code
-                if status in RETRY_STATUSES:
-                    raise TransientError(
-                        f"HTTP {status}",
-                        retry_after=parse_retry_after(response.headers.get("retry-after")),
-                    )
-                if status != 200:
-                    message = f"HTTP {status}"
-                    if status in GONE_STATUSES:
-                        with self._gone_lock:
-                            self._gone[url] = message
-                    raise _FetchError(message)
-                content_type = response.headers.get("content-type", "").split(";")[0].strip()
-                if not (
-                    content_type.lower().startswith("image/")
-                    or content_type.lower() in ACCEPTED_NON_IMAGE_TYPES
-                ):
-                    raise _FetchError(f"not an image (content-type {content_type or 'missing'})")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise _FetchError(f"response larger than {self.max_bytes} bytes")
-                chunks: list[bytes] = []
-                received = 0
-                for chunk in response.iter_bytes(CHUNK):
-                    received += len(chunk)
-                    if received > self.max_bytes:
-                        raise _FetchError(f"response larger than {self.max_bytes} bytes")
-                    # httpx's timeout is per read; this bounds a server trickling bytes.
-                    if time.monotonic() > deadline:
-                        raise TransientError("timeout")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+            hop = httpx.URL(url)
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(hop)
+                with self.client.stream("GET", hop, timeout=self.timeout) as response:
+                    location = response.headers.get("location")
+                    if response.is_redirect and location:
+                        hop = response.url.join(location)
+                        continue
+                    return self._body(url, response, deadline)
+            raise _FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+        except BlockedURLError:
+            # One message whatever was refused and wherever (no open/closed port oracle).
+            raise _FetchError(str(BlockedURLError(hop))) from None
+        except ValueError as exc:  # from check_url: "invalid URL (...)"
+            raise _FetchError(str(exc)) from None
         except httpx.TimeoutException:
             raise TransientError("timeout") from None
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -192,6 +178,40 @@ class CoverFetcher:
             raise _FetchError(f"invalid URL ({exc})") from None
         except httpx.HTTPError as exc:
             raise _FetchError(f"request failed ({type(exc).__name__}: {exc})") from None
+
+    def _body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise TransientError(
+                f"HTTP {status}",
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status != 200:
+            message = f"HTTP {status}"
+            if status in GONE_STATUSES:
+                with self._gone_lock:
+                    self._gone[url] = message
+            raise _FetchError(message)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if not (
+            content_type.lower().startswith("image/")
+            or content_type.lower() in ACCEPTED_NON_IMAGE_TYPES
+        ):
+            raise _FetchError(f"not an image (content-type {content_type or 'missing'})")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise _FetchError(f"response larger than {self.max_bytes} bytes")
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_bytes(CHUNK):
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise _FetchError(f"response larger than {self.max_bytes} bytes")
+            # httpx's timeout is per read; this bounds a server trickling bytes.
+            if time.monotonic() > deadline:
+                raise TransientError("timeout")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def embed_covers(
@@ -274,7 +294,7 @@ def build_cover_url_encoder(
     if image_encoder is None:
         return None
     return CoverUrlEncoder(
-        CoverFetcher(cover_cache_dir(settings)),
+        CoverFetcher(cover_cache_dir(settings), allowed_networks=settings.cover_allowed_networks),
         image_encoder,
         batch_size=settings.cover_batch_size,
         on_error=on_error,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.csvio import csv_reader
+from core.csvio import csv_reader, decoded_lines
 from core.files import atomic_writer
 from core.spotify.client import SpotifyClient
 from indexer.catalog import CatalogError, detect_schema
@@ -78,8 +78,8 @@ def enrich_catalog(
         raise CatalogError(f"catalog file not found: {in_path}")
     report = EnrichReport()
     requests_before = client.http_requests
-    with in_path.open(encoding="utf-8-sig", errors="replace", newline="") as src:
-        reader = csv_reader(src)
+    with in_path.open("rb") as src:
+        reader = csv_reader(decoded_lines(src))
         header = next(reader, None)
         if not header or detect_schema(header) != "kaggle":
             raise CatalogError(f"{in_path}: enrich reads Kaggle-schema catalogs (an 'id' column)")

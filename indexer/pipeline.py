@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from core.encoders.audio import AudioEncoder, AudioScaler
 from core.encoders.base import Encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.store import PointRecord, VectorStore
+from core.store import PointRecord, StoreError, VectorStore
 from indexer.catalog import CatalogError, CatalogStats, RowError, read_catalog
 from indexer.covers import build_cover_url_encoder
 from schemas.layout import (
@@ -108,9 +109,13 @@ class Indexer:
         optimize_above: int = 20_000,
         progress: bool = True,
         scaler_sample: int = SCALER_SAMPLE,
+        min_free_bytes: int = 0,
+        space_paths: Sequence[Path] = (),
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
-        from the collection's stored scaler, or fitted on the first catalog indexed."""
+        from the collection's stored scaler, or fitted on the first catalog indexed.
+        Before creating the collection and before each batch, each of `space_paths` (the
+        embedded store, the cover cache) must have `min_free_bytes` free."""
         if scaler_sample < 1:
             raise ValueError(f"scaler_sample must be >= 1, got {scaler_sample}")
         self.store = store
@@ -119,6 +124,8 @@ class Indexer:
         self.optimize_above = optimize_above
         self.progress = progress
         self.scaler_sample = scaler_sample
+        self.min_free_bytes = min_free_bytes
+        self.space_paths = list(space_paths)
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -163,6 +170,7 @@ class Indexer:
                 "the Kaggle file), then this one."
             ) from exc
         audio = AudioEncoder(scaler)
+        self._check_space()
         self.store.create(
             self._layout(audio),
             {
@@ -226,6 +234,7 @@ class Indexer:
                     if writing is not None:
                         writing.result()
                     bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
+                    self._check_space()
                     writing = writer.submit(self._write, points, report)
                 if writing is not None:
                     writing.result()
@@ -284,6 +293,21 @@ class Indexer:
             PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})
             for t, vecs in zip(todo, vectors, strict=True)
         ]
+
+    def _check_space(self) -> None:
+        """Stop cleanly before a write a full disk would turn into a bus error in the engine."""
+        for path in self.space_paths:
+            existing = next((p for p in (path, *path.parents) if p.exists()), None)
+            if existing is None or not self.min_free_bytes:
+                continue
+            free = shutil.disk_usage(existing).free
+            if free < self.min_free_bytes:
+                raise StoreError(
+                    f"only {free // 2**20} MB free on the disk of {path}, below the "
+                    f"{self.min_free_bytes // 2**20} MB MUSICREC_INDEX_MIN_FREE_MB asks for: "
+                    "stopped before the next batch (every batch stored so far is kept; free "
+                    "some space and run again to resume)"
+                )
 
     def _write(self, points: list[PointRecord], report: IndexReport) -> None:
         self.store.upsert(points)  # flushed before it returns

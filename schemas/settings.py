@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.layout import MODALITIES, Modality
@@ -75,6 +82,13 @@ class Settings(BaseSettings):
         None, description="Local open_clip checkpoint; without it CLIP runs on random weights."
     )
     cover_batch_size: int = Field(16, ge=1, le=512)
+    cover_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Private networks the cover fetcher may reach after all (JSON list, e.g. "
+        '["10.1.2.0/24"] for a private cover mirror; tests: ["127.0.0.1/32"]). By default '
+        "covers come from public addresses only: loopback, private, link-local (cloud metadata)"
+        ", multicast, unspecified and reserved addresses are refused.",
+    )
     device: str = Field(
         "auto", description="torch device for the encoders: auto (CUDA when present), cpu, cuda."
     )
@@ -110,6 +124,13 @@ class Settings(BaseSettings):
 
     # --- indexing ----------------------------------------------------------------------
     index_batch_size: int = Field(256, ge=1, le=10_000)
+    index_min_free_mb: int = Field(
+        512,
+        ge=0,
+        description="`musicrec index` stops with a message, before the next batch, when less "
+        "than this many MB are free where the store and the cover cache live (a full disk "
+        "otherwise kills the embedded engine with a bus error). 0 turns the check off.",
+    )
 
     # --- collaborative model (LightFM) ---------------------------------------------------
     model_dir: Path | None = Field(

@@ -23,6 +23,7 @@ from schemas.tracks import point_id
 from tests.conftest import SHARED_DATA, LiveServer, make_settings, slice_rows, write_catalog
 
 COVERS = SHARED_DATA / "covers"
+LOOPBACK = ["127.0.0.1/32"]  # the local cover host: refused by default (test_cover_ssrf.py)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not COVERS.is_dir(), reason=f"real covers not available at {COVERS}"),
@@ -93,7 +94,7 @@ def covered(tmp_path_factory, host, cnn, lyrics_encoder):
     def index() -> object:
         store = EdgeStore(settings.qdrant_path, settings.collection)
         covers = CoverUrlEncoder(
-            CoverFetcher(tmp / "covers", retries=1),
+            CoverFetcher(tmp / "covers", retries=1, allowed_networks=LOOPBACK),
             cnn,
             on_error=lambda url, why: errors.append((url, why)),
         )
@@ -201,3 +202,22 @@ def test_cover_encoder_mismatch_is_refused(covered, tmp_path) -> None:
         assert "re-index" in response.json()["detail"]
         text = client.get("/search", params={"q": "a red guitar", "modality": "cover"})
         assert text.status_code == 409
+
+
+def test_a_loopback_cover_is_a_reject_naming_its_url_by_default(host, cnn, tmp_path) -> None:
+    """The index run's cover encoder with the default settings: the cover is refused before
+    any request, reported with its URL, and the track simply gets no cover vector."""
+    url = f"http://127.0.0.1:{host.server_address[1]}/{cover_files()[0]}"
+    before = host.hits[f"/{cover_files()[0]}"]
+    errors: list[tuple[str, str]] = []
+    settings = make_settings(tmp_path, cover_encoder="none")
+    assert settings.cover_allowed_networks == []
+    covers = CoverUrlEncoder(
+        CoverFetcher(tmp_path / "covers", allowed_networks=settings.cover_allowed_networks),
+        cnn,
+        on_error=lambda u, why: errors.append((u, why)),
+    )
+    assert covers.encode([url, None]) == [None, None]
+    covers.close()
+    assert errors == [(url, f"refused: {url} is not a public http(s) address")]
+    assert host.hits[f"/{cover_files()[0]}"] == before

@@ -28,13 +28,6 @@ def run(store: EdgeStore, encoder: LyricsEncoder, path, **kw):
     return Indexer(store, [encoder], batch_size=16, progress=False).run(path, **kw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = EdgeStore(tmp_path / "qdrant", "tracks")
-    yield s
-    s.close()
-
-
 def test_index_then_rerun_skips_unchanged_and_reindexes_changed(
     tmp_path, store, lyrics_encoder
 ) -> None:

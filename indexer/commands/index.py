@@ -30,7 +30,8 @@ class RejectLog:
     def __call__(self, err: RowError) -> None:
         if self._writer:
             self._writer.writerow([err.line, err.track_id or "", err.reason])
-        self._show(f"rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}")
+        shown = (err.track_id or "no id")[:60]  # a 10,000-character id must not flood the screen
+        self._show(f"rejected line {err.line} ({shown}): {err.reason}")
 
     def cover(self, url: str, reason: str) -> None:
         """A cover that could not be used: its tracks are indexed without a cover vector."""
@@ -80,6 +81,11 @@ def index(
             batch_size=batch_size or settings.index_batch_size,
             optimize_above=settings.exact_search_below,
             progress=not no_progress,
+            min_free_bytes=settings.index_min_free_mb * 2**20,
+            space_paths=[settings.data_dir]
+            + (
+                [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
+            ),
         )
         report = indexer.run(path, schema=schema, force=force, on_error=log)
         total = store.count()

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from api.resources import Resources
 from core.recommend.recommender import Recommender
+from core.recommend.search import Searcher
 from schemas.api import Filters
 
 
@@ -25,6 +26,13 @@ def get_recommender(resources: ResourcesDep) -> Recommender:
 
 
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+
+
+def get_searcher(resources: ResourcesDep) -> Searcher:
+    return resources.searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
 def filters_from_query(

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, tracks, ui, users
 from api.security import ReadAccess
-from core.recommend.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
+from core.recommend.errors import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from core.store import StoreError, StoreUnavailableError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import Settings, load_settings

@@ -12,6 +12,8 @@ from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.history import UserHistory
 from core.recommend.recommender import Recommender
+from core.recommend.search import Searcher
+from core.recommend.sources import ContentSource
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -26,6 +28,7 @@ class Resources:
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None
     recommender: Recommender
+    searcher: Searcher
     collab: ModelHolder
     history: UserHistory
     spotify: SpotifyClient | None = None  # None: no credentials
@@ -58,7 +61,22 @@ def build_resources(settings: Settings) -> Resources:
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
     history = UserHistory(settings.interactions_path)
+    content = ContentSource(
+        store,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        prefetch_limit=settings.prefetch_limit,
+    )
     recommender = Recommender(
+        store,
+        content,
+        collab=collab,
+        history=history,
+        default_weights=settings.default_weights,
+        collab_weight=settings.collab_weight,
+        candidate_pool=settings.candidate_pool,
+    )
+    searcher = Searcher(
         store,
         lyrics,
         cover,
@@ -67,10 +85,8 @@ def build_resources(settings: Settings) -> Resources:
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
         default_weights=settings.default_weights,
-        collab=collab,
-        history=history,
-        collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
     )
     spotify = build_spotify_client(settings)
-    return Resources(settings, store, lyrics, cover, recommender, collab, history, spotify)
+    return Resources(
+        settings, store, lyrics, cover, recommender, searcher, collab, history, spotify
+    )

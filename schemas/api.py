@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from schemas.layout import Modality
+from schemas.tracks import Track
 
 TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
@@ -79,16 +80,21 @@ class TrackOut(BaseModel):
     has_lyrics: bool = False
 
     @classmethod
+    def from_track(cls, track: Track, has_lyrics: bool) -> TrackOut:
+        return cls(**track.model_dump(include=set(cls.model_fields)), has_lyrics=has_lyrics)
+
+    @classmethod
     def from_payload(cls, payload: dict) -> TrackOut:
-        data = {k: v for k, v in payload.items() if k in cls.model_fields and k != "id"}
-        if "explicit" in data:
-            data["explicit"] = bool(data["explicit"])
-        return cls(id=payload["track_id"], **data)
+        return cls.from_track(Track.from_payload(payload), bool(payload.get("has_lyrics")))
 
 
 class RecommendationItem(BaseModel):
     track: TrackOut
-    score: float = Field(description="Fused score (RRF or DBSF); only its order is meaningful.")
+    score: float = Field(
+        description="What the results are ordered by: the engine's fused score (RRF or DBSF) "
+        "for seed-only queries and searches, the ranker's score for personalised ones; only "
+        "its order is meaningful."
+    )
     similarities: dict[str, float | None] = Field(
         description="Cosine similarity to the query in each modality used; null where the "
         "track has no vector for it. Explains why the track was recommended."
@@ -102,11 +108,19 @@ class RecommendationItem(BaseModel):
     blended_score: float | None = Field(
         None, description="(1 - collab_weight) * content + collab_weight * collaborative."
     )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="The candidate sources that proposed the track (content, collaborative).",
+    )
 
 
 class Personalization(BaseModel):
     user_id: str | None = None
-    status: Literal["applied", "unknown-user", "no-model", "not-requested"]
+    status: Literal["applied", "unknown-user", "no-model", "not-requested", "off"] = Field(
+        description="applied: reranked with the collaborative model; unknown-user: the model "
+        "does not know the user (content only); no-model: none is loaded; off: collab_weight "
+        "0 was asked, so the model was not consulted; not-requested: no user_id."
+    )
     collab_weight: float = 0.0
     model_version: str | None = None
 

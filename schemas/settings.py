@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="Events recorded by POST /interactions (CSV, appended durably); "
         "default <data_dir>/interactions.csv. `musicrec train` reads it too.",
     )
+    model_keep: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Model artefacts kept after `musicrec train` publishes one (the newest; "
+        "the one `latest` names is never deleted).",
+    )
     lightfm_loss: Literal["warp", "bpr", "logistic"] = "warp"
     lightfm_components: int = Field(32, ge=1, le=512)
     lightfm_epochs: int = Field(20, ge=1, le=1000)

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.main import create_app
+from core.collab.artefact import LATEST, load_latest
 from core.collab.holder import ModelHolder
-from core.collab.model import LATEST, load_latest
 from core.store.edge import EdgeStore
 from indexer.catalog import RowError
 from indexer.pipeline import Indexer

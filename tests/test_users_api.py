@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from api.main import create_app
-from core.collab.model import load_latest
+from core.collab.artefact import load_latest
 from core.store.edge import EdgeStore
 from indexer.cli import main as cli_main
 from indexer.pipeline import Indexer

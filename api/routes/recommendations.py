@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api import responses
 from api.deps import RecommenderDep
+from core.recommend.recommender import SeedRequest
 from schemas.api import RecommendationRequest, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
@@ -17,6 +19,21 @@ def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> Recom
     """Tracks like the positive seeds (and unlike the negative ones), fused across modalities.
 
     One prefetch per modality the seeds have, fused in Qdrant by weighted RRF (default) or
-    DBSF; each result carries its per-modality cosine similarity to the query.
+    DBSF; each result carries its per-modality cosine similarity to the query. With a
+    `user_id`, the collaborative model's favourites join the candidates and a blend of
+    content similarity and LightFM score orders them.
     """
-    return recommender.recommend(body)
+    return responses.recommendation(
+        recommender.recommend(
+            SeedRequest(
+                positive=body.positive,
+                negative=body.negative,
+                weights=body.weights,
+                filters=body.filters,
+                limit=body.limit,
+                offset=body.offset,
+                user_id=body.user_id,
+                collab_weight=body.collab_weight,
+            )
+        )
+    )

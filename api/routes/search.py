@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, UploadFile
 
-from api.deps import FiltersDep, RecommenderDep, ResourcesDep
+from api import responses
+from api.deps import FiltersDep, ResourcesDep, SearcherDep
 from core.encoders.cover import load_image
 from schemas.api import SearchResponse
 
@@ -18,7 +19,7 @@ Weight = Annotated[float | None, Query(ge=0, le=100)]
 
 @router.get("/search", response_model=SearchResponse, responses={400: {}, 409: {}})
 def search(
-    recommender: RecommenderDep,
+    searcher: SearcherDep,
     filters: FiltersDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text.")],
     modality: Literal["lyrics", "cover"] = "lyrics",
@@ -37,8 +38,10 @@ def search(
         for name, w in (("lyrics", lyrics_weight), ("lyrics_terms", terms_weight))
         if w is not None
     }
-    return recommender.search_text(
-        q, modality=modality, limit=limit, offset=offset, filters=filters, weights=weights
+    return responses.search(
+        searcher.search_text(
+            q, modality=modality, limit=limit, offset=offset, filters=filters, weights=weights
+        )
     )
 
 
@@ -52,7 +55,7 @@ def search(
 def search_cover(
     image: UploadFile,
     resources: ResourcesDep,
-    recommender: RecommenderDep,
+    searcher: SearcherDep,
     filters: FiltersDep,
     limit: Limit = 10,
     offset: Offset = 0,
@@ -66,6 +69,8 @@ def search_cover(
         picture = load_image(data, max_pixels=resources.settings.max_image_pixels)
     except ValueError as exc:
         raise HTTPException(400, detail=f"image: {exc}") from None
-    return recommender.search_image(
-        picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters
+    return responses.search(
+        searcher.search_image(
+            picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters
+        )
     )

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from api import responses
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from schemas.api import RecommendationResponse
 
@@ -32,8 +32,7 @@ def list_users(
     counts = dict(resources.history.users())
     model = resources.collab.current()
     if model is not None:
-        per_user = np.diff(model.user_items.indptr)
-        for user, n in zip(model.user_ids, per_user.tolist(), strict=True):
+        for user, n in model.interaction_counts().items():
             counts[user] = counts.get(user, 0) + n
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return UserList(
@@ -62,6 +61,8 @@ def user_recommendations(
     of content similarity and the LightFM score; tracks the user already has are excluded.
     A user the model does not know gets content-only results, flagged in `personalization`.
     """
-    return recommender.recommend_for_user(
-        user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+    return responses.recommendation(
+        recommender.recommend_for_user(
+            user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+        )
     )

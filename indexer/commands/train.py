@@ -24,7 +24,7 @@ def train_command(
     schema: Annotated[str, typer.Option(help="catalog schema")] = "auto",
     out: Annotated[Path | None, typer.Option(help="model directory")] = None,
     loss: Annotated[Literal["warp", "bpr", "logistic"] | None, typer.Option()] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
     components: Annotated[int | None, typer.Option(min=1, max=512)] = None,
     lr: Annotated[float | None, typer.Option(min=0, max=1)] = None,
     item_alpha: Annotated[float | None, typer.Option(min=0)] = None,
@@ -55,7 +55,8 @@ def run_training(
 ) -> int:
     import pandas as pd
 
-    from core.collab.model import LATEST, train
+    from core.collab.artefact import LATEST, save
+    from core.collab.training import train
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
     from indexer.catalog import CatalogStats, read_catalog
 
@@ -107,11 +108,12 @@ def run_training(
         seed=settings.lightfm_seed,
         on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
     )
-    path = model.save(out)
+    path = save(model, out, keep=settings.model_keep)
     counts = model.metadata["counts"]
     print(
         f"trained {settings.lightfm_loss}: {counts['users']} users, {counts['items']} items "
-        f"({counts['warm_items']} with interactions), {counts['interactions']} interactions, "
+        f"({counts['warm_items']} with interactions, LightFM's items), "
+        f"{counts['interactions']} interactions, "
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )

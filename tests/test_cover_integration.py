@@ -17,7 +17,7 @@ import pytest
 from api.main import create_app
 from core.encoders.cover import CnnCoverEncoder
 from core.store.edge import EdgeStore
-from indexer.covers import CoverFetcher, CoverUrlEncoder
+from indexer.covers import CoverFetcher, CoverUrlEncoder, build_cover_url_encoder
 from indexer.pipeline import Indexer
 from schemas.tracks import point_id
 from tests.conftest import SHARED_DATA, LiveServer, make_settings, slice_rows, write_catalog
@@ -204,20 +204,27 @@ def test_cover_encoder_mismatch_is_refused(covered, tmp_path) -> None:
         assert text.status_code == 409
 
 
-def test_a_loopback_cover_is_a_reject_naming_its_url_by_default(host, cnn, tmp_path) -> None:
-    """The index run's cover encoder with the default settings: the cover is refused before
-    any request, reported with its URL, and the track simply gets no cover vector."""
-    url = f"http://127.0.0.1:{host.server_address[1]}/{cover_files()[0]}"
-    before = host.hits[f"/{cover_files()[0]}"]
+def test_loopback_covers_are_refused_unless_the_setting_allows_them(host, tmp_path) -> None:
+    """The index run's cover encoder as the CLI builds it from the settings: by default a
+    loopback cover is refused before any request and reported with its URL (the track gets no
+    cover vector); MUSICREC_COVER_ALLOWED_NETWORKS lets the same URL through."""
+    name = cover_files()[0]
+    url = f"http://127.0.0.1:{host.server_address[1]}/{name}"
+    before = host.hits[f"/{name}"]
     errors: list[tuple[str, str]] = []
-    settings = make_settings(tmp_path, cover_encoder="none")
-    assert settings.cover_allowed_networks == []
-    covers = CoverUrlEncoder(
-        CoverFetcher(tmp_path / "covers", allowed_networks=settings.cover_allowed_networks),
-        cnn,
-        on_error=lambda u, why: errors.append((u, why)),
-    )
+    default = make_settings(tmp_path / "a")
+    assert default.cover_allowed_networks == []
+    covers = build_cover_url_encoder(default, on_error=lambda u, why: errors.append((u, why)))
+    assert covers is not None
     assert covers.encode([url, None]) == [None, None]
     covers.close()
     assert errors == [(url, f"refused: {url} is not a public http(s) address")]
-    assert host.hits[f"/{cover_files()[0]}"] == before
+    assert host.hits[f"/{name}"] == before
+
+    allowing = make_settings(tmp_path / "b", cover_allowed_networks=LOOPBACK)
+    covers = build_cover_url_encoder(allowing, on_error=lambda u, why: errors.append((u, why)))
+    assert covers is not None
+    vector = covers.encode([url])[0]
+    covers.close()
+    assert vector is not None and vector.shape == (1280,) and len(errors) == 1
+    assert host.hits[f"/{name}"] == before + 1

@@ -75,10 +75,13 @@ class IndexReport:
         rate = self.indexed / self.seconds if self.seconds else 0.0
         rejected = ", ".join(f"{n} {why}" for why, n in self.catalog.rejected.most_common())
         missing = ", ".join(f"{n} without {name}" for name, n in sorted(self.missing.items()))
+        legacy = self.catalog.not_utf8
+        encoding = f"; {legacy} lines not UTF-8, read as Windows-1252/latin-1" if legacy else ""
         return (
             f"indexed {self.indexed}, skipped unchanged {self.unchanged}, "
             f"rejected rows {self.rejected}{f' ({rejected})' if rejected else ''}"
-            f"{f'; {missing}' if missing else ''}; {self.seconds:.1f}s ({rate:.1f} tracks/s)"
+            f"{f'; {missing}' if missing else ''}{encoding}; "
+            f"{self.seconds:.1f}s ({rate:.1f} tracks/s)"
         )
 
 

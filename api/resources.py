@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from api.ratelimit import RateLimits
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
@@ -32,6 +33,7 @@ class Resources:
     collab: ModelHolder
     history: UserHistory
     spotify: SpotifyClient | None = None  # None: no credentials
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
 
     def close(self) -> None:
         self.store.close()
@@ -87,6 +89,22 @@ def build_resources(settings: Settings) -> Resources:
         default_weights=settings.default_weights,
     )
     spotify = build_spotify_client(settings)
+    rate_limits = RateLimits(
+        {
+            "search": settings.rate_limit_search,
+            "cover search": settings.rate_limit_cover_search,
+            "refresh": settings.rate_limit_refresh,
+        }
+    )
     return Resources(
-        settings, store, lyrics, cover, recommender, searcher, collab, history, spotify
+        settings,
+        store,
+        lyrics,
+        cover,
+        recommender,
+        searcher,
+        collab,
+        history,
+        spotify,
+        rate_limits,
     )

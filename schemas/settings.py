@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from limits import parse as parse_rate
 from pydantic import (
     AliasChoices,
     Field,
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.layout import MODALITIES, Modality
 
 ENV_PREFIX = "MUSICREC_"
+
+#: Shortest API key accepted: a short key can be guessed (16 url-safe characters ≈ 96 bits).
+MIN_API_KEY_LENGTH = 16
 
 #: How lyrics are embedded: sentence-transformers on torch, or its int8 ONNX copy (CPU).
 LyricsRuntime = Literal["torch", "onnx-int8"]
@@ -166,7 +171,10 @@ class Settings(BaseSettings):
         200, ge=10, le=5000, description="Fused candidates reranked by the collaborative model."
     )
     model_reload_seconds: float = Field(
-        10.0, ge=0, description="How often the API looks for a newer model artefact."
+        10.0,
+        ge=0,
+        description="How often a background task of the API looks for a newer model artefact "
+        "(0: on every personalised request instead).",
     )
 
     # --- vector index and query --------------------------------------------------------
@@ -200,8 +208,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(
         None,
-        description="Key for write and admin endpoints (X-API-Key header or Bearer token); "
-        "unset, those endpoints are disabled.",
+        description="Key for write and admin endpoints (X-API-Key header or Bearer token), "
+        "at least 16 characters; unset, those endpoints are disabled.",
     )
     protect_reads: bool = Field(False, description="Require the API key on read endpoints too.")
     cors_origins: list[str] = Field(
@@ -209,7 +217,48 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, ge=1000, description="JSON request bodies; 413 above.")
     max_upload_bytes: int = Field(5_000_000, ge=1000, description="POST /search/cover cap.")
-    max_image_pixels: int = Field(40_000_000, ge=10_000)
+    max_image_pixels: int = Field(
+        40_000_000, ge=10_000, description="Largest image (per its header) a cover may have."
+    )
+    max_upload_decoded_pixels: int = Field(
+        4_000_000,
+        ge=10_000,
+        le=100_000_000,
+        description="POST /search/cover: most pixels decoded per upload (JPEGs are decoded "
+        "reduced to fit; a larger PNG/WebP is refused with 400). Bounds the memory per request.",
+    )
+    rate_limit_search: str | None = Field(
+        "60/minute",
+        description="GET /search per client address (`limits` notation, e.g. 30/minute; "
+        "'off' to disable): each request runs the text encoder.",
+    )
+    rate_limit_cover_search: str | None = Field(
+        "20/minute",
+        description="POST /search/cover per client address: each request decodes an image "
+        "and runs the cover encoder.",
+    )
+    rate_limit_refresh: str | None = Field(
+        "30/minute", description="POST /tracks/{id}/refresh per client address (calls Spotify)."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"the API key must have at least {MIN_API_KEY_LENGTH} characters; make one "
+                "with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+            )
+        return key
+
+    @field_validator("rate_limit_search", "rate_limit_cover_search", "rate_limit_refresh")
+    @classmethod
+    def _rate(cls, rate: str | None) -> str | None:
+        """'off' disables a limit (an empty variable means the default, see env_ignore_empty)."""
+        if rate is None or rate.strip().lower() in ("off", "none"):
+            return None
+        parse_rate(rate)  # ValueError: "couldn't parse rate limit string '...'"
+        return rate.strip()
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -232,6 +281,10 @@ class Settings(BaseSettings):
         return "memory" if self.qdrant_url == ":memory:" else "server"
 
 
+#: Fields whose rejected value is never echoed in an error message.
+SECRETS = {name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+
+
 def env_name(field: str) -> str:
     """The environment variable a user sets for ``field`` (for error messages)."""
     info = Settings.model_fields.get(field)
@@ -249,5 +302,7 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            lines.append(f"  {env_name(field)}={err.get('input')!r}: {err['msg']}")
+            # A secret is never echoed back, even a rejected one.
+            value = "'***'" if field in SECRETS else repr(err.get("input"))
+            lines.append(f"  {env_name(field)}={value}: {err['msg']}")
         raise SettingsError("invalid musicrec settings:\n" + "\n".join(lines)) from None

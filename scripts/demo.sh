@@ -22,7 +22,7 @@ host=${MUSICREC_API_HOST:-127.0.0.1}
 port=${MUSICREC_API_PORT:-8000}
 cat <<TXT
 
-musicrec is starting on http://$host:$port  (interactive docs: http://$host:$port/docs)
+musicrec is starting on http://$host:$port  (API schema: http://$host:$port/openapi.json)
 Try:
   curl -s http://$host:$port/health
   curl -s "http://$host:$port/search?q=jenny+I+got+your+number&limit=3"

@@ -49,7 +49,16 @@ def slice_rows(n_lyrics: int = 40, n_other: int = 80) -> tuple[list[str], list[d
     return header, with_lyrics + without
 
 
+#: Rate limits are off in tests unless a test turns one on (tests/test_security.py does).
+NO_RATE_LIMITS = {
+    "rate_limit_search": None,
+    "rate_limit_cover_search": None,
+    "rate_limit_refresh": None,
+}
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    overrides = {**NO_RATE_LIMITS, **overrides}
     return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
 
 

@@ -542,6 +542,9 @@ def test_cli_enrich_and_fetch(fake, settings_for, monkeypatch, tmp_path, capsys)
 
 
 # --- API --------------------------------------------------------------------------------------
+API_KEY = "spotify-test-key-0123456789"
+
+
 def test_api_refresh_updates_the_payload(
     fake, settings_for, indexed_dir, tmp_path, monkeypatch
 ) -> None:
@@ -551,13 +554,21 @@ def test_api_refresh_updates_the_payload(
     row = next(r for r in slice_rows()[1] if r["album_name"] and r["popularity"])
     other = next(r for r in slice_rows()[1] if r["album_name"] and r["id"] != row["id"])
     monkeypatch.setitem(fake.tracks, row["id"], {**fake.tracks[row["id"]], "popularity": 99})
-    settings = settings_for(tmp_path, spotify_max_retry_seconds=1)
+    settings = settings_for(tmp_path, spotify_max_retry_seconds=1, api_key=API_KEY)
     with LiveServer(create_app(settings)) as api:
         plain = api.get(f"/tracks/{row['id']}").json()
         assert plain["album_url"] is None and plain["popularity"] == int(row["popularity"])
+        # Reading never writes: the old `?refresh=true` is ignored (no Spotify call).
+        assert api.get(f"/tracks/{row['id']}", params={"refresh": "true"}).json() == plain
         assert fake.total() == 0
 
-        fresh = api.get(f"/tracks/{row['id']}", params={"refresh": "true"})
+        refresh = f"/tracks/{row['id']}/refresh"
+        assert api.post(refresh).status_code == 401  # a write: the key is required
+        assert api.post(refresh, headers={"X-API-Key": "wrong-key-0123456789"}).status_code == 403
+        assert fake.total() == 0 and api.get(f"/tracks/{row['id']}").json() == plain
+
+        key = {"X-API-Key": API_KEY}
+        fresh = api.post(refresh, headers=key)
         assert fresh.status_code == 200, fresh.text
         body = fresh.json()
         assert body["popularity"] == 99
@@ -567,23 +578,24 @@ def test_api_refresh_updates_the_payload(
         again = api.get(f"/tracks/{row['id']}").json()  # the store itself was updated
         assert again == body
         calls = fake.total()
-        assert api.get(f"/tracks/{row['id']}?refresh=true").json() == body
+        assert api.post(refresh, headers=key).json() == body
         assert fake.total() == calls  # within the TTL: from the cache
 
         fake.fail(503, times=100)
-        down = api.get(f"/tracks/{other['id']}?refresh=true")
+        down = api.post(f"/tracks/{other['id']}/refresh", headers=key)
         assert down.status_code == 503 and int(down.headers["Retry-After"]) >= 1
         assert "retry budget" in down.json()["detail"]
-        assert api.get("/tracks/does-not-exist?refresh=true").status_code == 404
+        assert api.post("/tracks/does-not-exist/refresh", headers=key).status_code == 404
 
 
-def test_api_refresh_without_credentials_is_503(indexed_dir, tmp_path) -> None:
+def test_api_refresh_without_credentials_is_409(indexed_dir, tmp_path) -> None:
     from api.main import create_app
 
     shutil.copytree(indexed_dir / "qdrant", tmp_path / "qdrant")
     track_id = slice_rows()[1][0]["id"]
-    with LiveServer(create_app(make_settings(tmp_path, cover_encoder="none"))) as api:
-        refused = api.get(f"/tracks/{track_id}", params={"refresh": True})
+    settings = make_settings(tmp_path, cover_encoder="none", api_key=API_KEY)
+    with LiveServer(create_app(settings)) as api:
+        refused = api.post(f"/tracks/{track_id}/refresh", headers={"X-API-Key": API_KEY})
         assert refused.status_code == 409
         assert "Spotify is not configured" in refused.json()["detail"]
         assert "SPOTIFY_CLIENT_ID" in refused.json()["detail"]

@@ -34,7 +34,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KEY = "ui-test-key"
+KEY = "ui-test-key-0123456789"
 COVER_HOST = "https://covers.test/"
 
 

@@ -16,7 +16,7 @@ from indexer.pipeline import Indexer
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, demo_rows, make_settings, write_catalog
 
 INTERACTIONS = ROOT / "data" / "demo" / "interactions.csv"
-KEY = "users-test-key"
+KEY = "users-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, HTTPException
 
 from api.deps import ResourcesDep
 from api.security import WriteAccess
+from api.status import model_status
 from core.interactions.files import Interaction
 from schemas.api import InteractionsRequest, InteractionsResponse, ModelStatus
 from schemas.tracks import point_id
@@ -48,24 +49,4 @@ def record_interactions(
 def reload_model(resources: ResourcesDep, _: WriteAccess) -> ModelStatus:
     """Load the newest published LightFM artefact now, without a restart."""
     resources.collab.reload()
-    return model_status(resources)
-
-
-def model_status(resources: ResourcesDep) -> ModelStatus:
-    holder = resources.collab
-    model = holder.model
-    if model is None:
-        return ModelStatus(
-            status="error" if holder.error else "missing",
-            detail=holder.error
-            or f"no model in {holder.model_dir}: run `musicrec train` (results are content-only)",
-        )
-    counts = model.metadata.get("counts", {})
-    return ModelStatus(
-        status="loaded",
-        version=holder.version,
-        trained_at=model.metadata.get("trained_at"),
-        users=counts.get("users"),
-        items=counts.get("items"),
-        detail=holder.error,
-    )
+    return model_status(resources.collab)

@@ -45,9 +45,12 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
     ),
     "tempo": (0.0, 300.0),
     "loudness": (-60.0, 10.0),
-    "duration_ms": (1.0, 24 * 3600 * 1000.0),
+    "duration_ms": (0.0, 24 * 3600 * 1000.0),  # and > 0: see _POSITIVE
     "popularity": (0.0, 100.0),
 }
+
+# Fields whose lower bound is excluded: a track lasts some time.
+_POSITIVE = frozenset({"duration_ms"})
 
 _PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"#": 1, "♯": 1, "b": -1, "♭": -1}
@@ -155,10 +158,11 @@ def _parse_float(name: str, value: str, bounds: tuple[float, float] | None = Non
     if not math.isfinite(number):
         raise RowRejected("bad number", f"field '{name}': {value!r} is not a finite number")
     low, high = bounds or PLAUSIBLE_RANGES.get(name, (-math.inf, math.inf))
-    if not low <= number <= high:
+    if not low <= number <= high or (name in _POSITIVE and number <= low):
+        above = f"above {low:g} up to {high:g}" if name in _POSITIVE else f"{low:g}..{high:g}"
         raise RowRejected(
             "out of range",
-            f"field '{name}': {_clip(value)!r} is outside the plausible range {low:g}..{high:g}",
+            f"field '{name}': {_clip(value)!r} is outside the plausible range {above}",
         )
     return number
 

@@ -100,19 +100,13 @@ class CatalogError(ValueError):
 
 
 class _Lines:
-    """The file's physical lines, numbered, counting bytes for the progress bar, and able to
-    hand the lines of a broken record out again (see `_iter_chunks`)."""
+    """The file's physical lines, numbered, able to hand the lines of a broken record out
+    again (see `_iter_chunks`)."""
 
     def __init__(self, raw: Iterable[bytes], on_not_utf8: Callable[[int], None]) -> None:
-        self.consumed = 0
         self.taken: list[tuple[int, str]] = []  # the lines of the record being read
-        self._lines = enumerate(decoded_lines(self._count(raw), on_not_utf8), start=1)
+        self._lines = enumerate(decoded_lines(raw, on_not_utf8), start=1)
         self._replay: collections.deque[tuple[int, str]] = collections.deque()
-
-    def _count(self, raw: Iterable[bytes]) -> Iterator[bytes]:
-        for line in raw:
-            self.consumed += len(line)
-            yield line
 
     def __iter__(self) -> _Lines:
         return self
@@ -234,9 +228,10 @@ def _iter_chunks(
 
     def progress() -> None:
         nonlocal reported
-        if on_progress is not None and lines.consumed > reported:
-            on_progress(lines.consumed - reported)
-            reported = lines.consumed
+        consumed = raw.tell()  # bytes taken from the file, as the progress bar counts them
+        if on_progress is not None and consumed > reported:
+            on_progress(consumed - reported)
+            reported = consumed
 
     def not_utf8(line: int) -> None:
         stats.not_utf8 += 1

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from schemas.layout import Modality
 from schemas.tracks import Track
 
 #: Unicode categories no id may contain: control characters (NUL, U+001C, …) break CSV
@@ -37,7 +38,6 @@ EventId = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_id)
 ]
 InteractionKind = Literal["listen", "like", "playlist_add", "skip"]
-Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
 CollabWeight = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 

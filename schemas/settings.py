@@ -14,12 +14,15 @@ from limits import parse as parse_rate
 from pydantic import (
     AliasChoices,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.layout import MODALITIES, Modality
 
 ENV_PREFIX = "MUSICREC_"
 
@@ -84,6 +87,13 @@ class Settings(BaseSettings):
         None, description="Local open_clip checkpoint; without it CLIP runs on random weights."
     )
     cover_batch_size: int = Field(16, ge=1, le=512)
+    cover_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Private networks the cover fetcher may reach after all (JSON list, e.g. "
+        '["10.1.2.0/24"] for a private cover mirror; tests: ["127.0.0.1/32"]). By default '
+        "covers come from public addresses only: loopback, private, link-local (cloud metadata)"
+        ", multicast, unspecified and reserved addresses are refused.",
+    )
     device: str = Field(
         "auto", description="torch device for the encoders: auto (CUDA when present), cpu, cuda."
     )
@@ -119,6 +129,13 @@ class Settings(BaseSettings):
 
     # --- indexing ----------------------------------------------------------------------
     index_batch_size: int = Field(256, ge=1, le=10_000)
+    index_min_free_mb: int = Field(
+        512,
+        ge=0,
+        description="`musicrec index` stops with a message, before the next batch, when less "
+        "than this many MB are free where the store and the cover cache live (a full disk "
+        "otherwise kills the embedded engine with a bus error). 0 turns the check off.",
+    )
 
     # --- collaborative model (LightFM) ---------------------------------------------------
     model_dir: Path | None = Field(
@@ -200,8 +217,8 @@ class Settings(BaseSettings):
         description="Collections with fewer points are searched exactly (no HNSW graph build).",
     )
     fusion: Literal["rrf", "dbsf"] = "rrf"
-    default_weights: dict[Literal["lyrics", "lyrics_terms", "cover", "audio"], float] = Field(
-        default_factory=lambda: {"lyrics": 1.0, "lyrics_terms": 1.0, "cover": 1.0, "audio": 1.0},
+    default_weights: dict[Modality, float] = Field(
+        default_factory=lambda: dict.fromkeys(MODALITIES, 1.0),
         description="Per-modality fusion weights when a request names none (JSON).",
     )
     rrf_k: int = Field(60, ge=1, le=1000)
@@ -344,11 +361,6 @@ class Settings(BaseSettings):
         if self.qdrant_url is None:
             return "edge"
         return "memory" if self.qdrant_url == ":memory:" else "server"
-
-    @property
-    def shard_path(self) -> Path:
-        assert self.qdrant_path is not None
-        return self.qdrant_path / self.collection
 
 
 #: Fields whose rejected value is never echoed in an error message.

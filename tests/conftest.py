@@ -74,6 +74,14 @@ def catalog_slice(tmp_path_factory) -> Path:
     return write_catalog(tmp_path_factory.mktemp("catalog") / "slice.csv", header, rows)
 
 
+@pytest.fixture
+def store(tmp_path) -> Iterator[EdgeStore]:
+    """A fresh, empty embedded collection (not created yet)."""
+    s = EdgeStore(tmp_path / "qdrant", "tracks")
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def indexed_dir(tmp_path_factory, lyrics_encoder, catalog_slice) -> Path:
     """A data dir whose embedded collection holds the catalog slice (built once per session)."""

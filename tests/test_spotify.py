@@ -262,20 +262,31 @@ def client(settings_for) -> SpotifyClient:
 
 
 # --- the client ---------------------------------------------------------------------------
-def test_tracks_are_batched_by_50_albums_by_20_and_cached(fake, client) -> None:
+def test_tracks_are_batched_by_50_and_cached(fake, client, settings_for) -> None:
     ids = [r["id"] for r in KNOWN[:120]]
     found = client.tracks(ids)
     assert list(found) == ids and all(found.values())
     assert fake.requests["tracks"] == 3  # 50 + 50 + 20
-    album_ids = list(dict.fromkeys(t["album"]["id"] for t in found.values()))[:45]
-    assert all(client.albums(album_ids).values())
-    assert fake.requests["albums"] == 3  # 20 + 20 + 5
     before = fake.total()
     client.tracks(ids)
-    client.albums(album_ids)
     assert fake.total() == before  # all from the disk cache
-    cached = json.loads(next((client.cache.root / "track").rglob("*.json")).read_text())
-    assert "available_markets" not in cached["value"]
+    again = build_spotify_client(settings_for())  # a new process reads the same cache
+    assert again is not None and again.tracks(ids) == found
+    assert fake.total() == before
+    hit, cached = client.cache.get("track", ids[0])
+    assert hit and "available_markets" not in cached
+
+
+def test_cached_objects_expire_after_the_ttl(fake, settings_for) -> None:
+    client = build_spotify_client(settings_for(spotify_cache_ttl=0.5))
+    assert client is not None
+    track_id = KNOWN[0]["id"]
+    client.tracks([track_id])
+    client.tracks([track_id])
+    assert fake.requests["tracks"] == 1
+    time.sleep(0.6)
+    client.tracks([track_id])
+    assert fake.requests["tracks"] == 2
 
 
 def test_track_metadata_maps_to_track_fields(client) -> None:

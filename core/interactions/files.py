@@ -10,7 +10,6 @@ Files reach the database through `musicrec interactions import` (core.interactio
 from __future__ import annotations
 
 import collections
-import csv
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+
+from core.csvio import csv_reader
 
 __all__ = [
     "COLUMNS",
@@ -161,7 +162,7 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The csv module (not pandas) so a ragged row is skipped with its line, not fatal."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
-        reader = csv.reader(text)
+        reader = csv_reader(text)
         header = [c.strip().lower() for c in next(reader, [])]
         _check_columns(header, path)
         wanted = [(header.index(c), c) for c in COLUMNS if c in header]

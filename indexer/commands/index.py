@@ -31,7 +31,8 @@ class RejectLog:
     def __call__(self, err: RowError) -> None:
         if self._writer:
             self._writer.writerow([err.line, err.track_id or "", err.reason])
-        self._show(f"rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}")
+        shown = (err.track_id or "no id")[:60]  # a 10,000-character id must not flood the screen
+        self._show(f"rejected line {err.line} ({shown}): {err.reason}")
 
     def cover(self, url: str, reason: str) -> None:
         """A cover that could not be used: its tracks are indexed without a cover vector."""
@@ -69,8 +70,7 @@ def index(
 ) -> int:
     """Index a track catalog CSV into Qdrant (re-runs skip unchanged tracks)."""
     from core.store import open_store
-    from indexer.index_encoders import build_index_encoders
-    from indexer.pipeline import Indexer
+    from indexer.pipeline import Indexer, build_index_encoders
 
     settings = load_settings()
     store = open_store(settings)
@@ -90,6 +90,11 @@ def index(
             optimize_above=settings.exact_search_below,
             progress=not no_progress,
             keep=part.owns if part else None,
+            min_free_bytes=settings.index_min_free_mb * 2**20,
+            space_paths=[settings.data_dir]
+            + (
+                [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
+            ),
         )
         if fit_only or part:
             ensure_collection(indexer, path, schema, None if fit_only else part, wait)

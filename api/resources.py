@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from api.ratelimit import RateLimits
 from core.artefacts import ArtefactHolder
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.interactions.history import UserHistory
+from core.interactions.factory import open_interaction_store
+from core.interactions.store import SqlInteractionStore
 from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
@@ -32,12 +34,14 @@ class Resources:
     recommender: Recommender
     searcher: Searcher
     collab: ModelHolder
-    history: UserHistory
-    ranker: ArtefactHolder[RankerArtefact]
+    interactions: SqlInteractionStore
     spotify: SpotifyClient | None = None  # None: no credentials
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
+    ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
 
     def close(self) -> None:
         self.store.close()
+        self.interactions.close()
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -59,13 +63,17 @@ def build_resources(settings: Settings) -> Resources:
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
     lyrics = build_lyrics_encoder(settings)
     cover = build_cover_encoder(settings)
-    assert settings.model_dir is not None and settings.interactions_path is not None
+    assert settings.model_dir is not None
     collab = ModelHolder(settings.model_dir, settings.model_reload_seconds)
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
-    history = UserHistory(settings.interactions_path)
+    # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
+    # start-up reads no events, however many are stored.
+    interactions = open_interaction_store(settings)
     ranker = ranker_holder(settings.model_dir, settings.model_reload_seconds)
-    recommender = build_recommender(settings, store, collab=collab, history=history, ranker=ranker)
+    recommender = build_recommender(
+        settings, store, collab=collab, history=interactions, ranker=ranker
+    )
     searcher = Searcher(
         store,
         lyrics,
@@ -77,6 +85,23 @@ def build_resources(settings: Settings) -> Resources:
         default_weights=settings.default_weights,
     )
     spotify = build_spotify_client(settings)
+    rate_limits = RateLimits(
+        {
+            "search": settings.rate_limit_search,
+            "cover search": settings.rate_limit_cover_search,
+            "refresh": settings.rate_limit_refresh,
+        }
+    )
     return Resources(
-        settings, store, lyrics, cover, recommender, searcher, collab, history, ranker, spotify
+        settings,
+        store,
+        lyrics,
+        cover,
+        recommender,
+        searcher,
+        collab,
+        interactions,
+        spotify,
+        rate_limits,
+        ranker,
     )

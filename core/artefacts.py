@@ -42,10 +42,17 @@ def publish(directory: Path, prefix: str, suffix: str, blob: bytes, pointer: str
 
 
 def read_pointer(directory: Path, pointer: str) -> str | None:
+    """The file name `pointer` holds, or None when nothing was ever published."""
+    path = directory / pointer
     try:
-        return (directory / pointer).read_text(encoding="utf-8").strip() or None
+        name = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtefactError(f"cannot read {path}: {exc}") from exc
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ArtefactError(f"{path} does not name an artefact file: {name!r}")
+    return name
 
 
 class ArtefactHolder(Generic[T]):
@@ -57,7 +64,7 @@ class ArtefactHolder(Generic[T]):
         pointer: str,
         load: Callable[[Path], T],
         reload_seconds: float = 10.0,
-        errors: tuple[type[BaseException], ...] = (ArtefactError, OSError, ValueError),
+        errors: tuple[type[Exception], ...] = (OSError, ValueError),
     ) -> None:
         self.directory = directory
         self.pointer = pointer
@@ -75,16 +82,14 @@ class ArtefactHolder(Generic[T]):
         """Load the artefact the pointer names if it is not the one serving; True if swapped."""
         with self._lock:
             self._checked = time.monotonic()
-            name = read_pointer(self.directory, self.pointer)
-            if name is None or name == self._version:
-                return False
             try:
-                if Path(name).name != name:
-                    raise ArtefactError(f"{self.pointer} does not name a file here: {name!r}")
+                name = read_pointer(self.directory, self.pointer)
+                if name is None or name == self._version:
+                    return False
                 model = self._load(self.directory / name)
-            except self._errors as exc:
-                self.error = f"cannot load {name}: {exc}"
-                log.error("%s not reloaded, the old one keeps serving: %s", self.pointer, exc)
+            except (ArtefactError, *self._errors) as exc:
+                self.error = str(exc)
+                log.error("%s not reloaded, the last good one keeps serving: %s", self.pointer, exc)
                 return False
             self.model, self._version, self.error = model, name, None
             log.info("%s: %s loaded", self.pointer, name)

@@ -26,7 +26,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from core.artefacts import Fixed
-from core.collab.model import CollaborativeModel, train
+from core.collab.model import CollaborativeModel
+from core.collab.training import train
 from core.encoders.base import Encoder
 from core.recommend.features import FEATURE_NAMES, GROUPS
 from core.recommend.interactions import InteractionIndex

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from schemas.layout import Modality
 from schemas.tracks import Track
 
-TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
+#: Unicode categories no id may contain: control characters (NUL, U+001C, …) break CSV
+#: exports and PostgreSQL text (NUL), lone surrogates cannot be encoded as UTF-8 at all.
+_UNSTORABLE = {"Cc", "Cs"}
+
+
+def storable_id(value: str) -> str:
+    """Refuse what a database column or a CSV export could not hold faithfully."""
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in _UNSTORABLE:
+            raise ValueError(
+                f"character U+{ord(char):04X} at position {position} is not allowed in an id "
+                "(control characters and lone surrogates cannot be stored)"
+            )
+    return value
+
+
+_Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, strip_whitespace=True),
+    AfterValidator(storable_id),
+]
+TrackId = _Id
+UserId = _Id
+EventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_id)
+]
+InteractionKind = Literal["listen", "like", "playlist_add", "skip"]
 CollabWeight = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 
@@ -152,13 +178,24 @@ class RecommendationResponse(BaseModel):
     personalization: Personalization = Field(
         default_factory=lambda: Personalization(status="not-requested")
     )
+    request_id: str | None = Field(
+        None,
+        description="Set on personalised responses: the id under which the served list was "
+        "logged for online evaluation (GET /stats).",
+    )
 
 
 class InteractionEvent(BaseModel):
     user_id: UserId
     track_id: TrackId
     weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
-    timestamp: datetime | None = None
+    kind: InteractionKind = "listen"
+    timestamp: datetime | None = Field(None, description="When it happened; default: now.")
+    event_id: EventId | None = Field(
+        None,
+        description="Client-chosen id, unique per user: a retried request with the same ids "
+        "is recorded once.",
+    )
 
 
 class InteractionsRequest(BaseModel):
@@ -166,7 +203,8 @@ class InteractionsRequest(BaseModel):
 
 
 class InteractionsResponse(BaseModel):
-    recorded: int
+    recorded: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(0, description="Events whose event_id was already stored.")
 
 
 class ModelStatus(BaseModel):

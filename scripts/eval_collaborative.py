@@ -32,11 +32,10 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.collab.model import (  # noqa: E402
-    DEFAULT_FEATURE_WEIGHTS,
-    CollaborativeModel,
-    train,
-)
+from core.collab.artefact import save  # noqa: E402
+from core.collab.features import DEFAULT_FEATURE_WEIGHTS  # noqa: E402
+from core.collab.model import CollaborativeModel  # noqa: E402
+from core.collab.training import train  # noqa: E402
 from evaluation.metrics import bootstrap_ci  # noqa: E402
 from indexer.catalog import read_catalog  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
@@ -247,7 +246,7 @@ def fit(
 
 def artefact_mb(model: CollaborativeModel) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        return model.save(tmp).stat().st_size / 1e6
+        return save(model, tmp).stat().st_size / 1e6
 
 
 def user_auc(pos: np.ndarray, neg: np.ndarray) -> float:

@@ -6,7 +6,7 @@ It measures the product, not a re-implementation of it: catalogs are indexed by 
 `Indexer` into temporary Qdrant Edge collections with the real encoders, recommendations come
 from `core.recommend.recommender.Recommender` (the code behind POST /recommendations and
 GET /users/{id}/recommendations) and the collaborative model is trained by
-`core.collab.model.train`. Only the baselines (random, popularity, co-occurrence, TF-IDF,
+`core.collab.training.train`. Only the baselines (random, popularity, co-occurrence, TF-IDF,
 Word2Vec) are computed here.
 
 Sections: playlist continuation on the TidyTuesday playlists (each playlist = one user),
@@ -56,8 +56,10 @@ from eval_collaborative import (  # noqa: E402
     train_matrix,
 )
 
+from core.collab.artefact import save  # noqa: E402
 from core.collab.holder import ModelHolder  # noqa: E402
-from core.collab.model import CollaborativeModel, train  # noqa: E402
+from core.collab.model import CollaborativeModel  # noqa: E402
+from core.collab.training import train  # noqa: E402
 from core.encoders.base import Encoder  # noqa: E402
 from core.encoders.lyrics import LyricsEncoder  # noqa: E402
 from core.encoders.lyrics_terms import LyricsTermsEncoder  # noqa: E402
@@ -631,7 +633,7 @@ def run_protocol(
         model = train(split.train_rows, tracks, num_threads=params.threads, seed=params.seed)
         main.facts["train_seconds"] = time.perf_counter() - started
         model_dir = Path(tmp) / "models"
-        model.save(model_dir)
+        save(model, model_dir)
         progress(f"{label}: LightFM trained in {main.facts['train_seconds']:.0f} s")
         lightfm = {u: [t for t, _ in model.recommend(u, max(KS))] for u in users}
         main.rows.append(row("LightFM only", lightfm, "`CollaborativeModel.recommend`"))
@@ -1101,7 +1103,7 @@ def write_report(
         "collections with the product's encoders, recommendations come from "
         "`core.recommend.recommender.Recommender` (the code behind `POST /recommendations` and "
         "`GET /users/{id}/recommendations`) and the collaborative model is "
-        "`core.collab.model.train`. Every number is a mean over queries with a **95% "
+        "`core.collab.training.train`. Every number is a mean over queries with a **95% "
         f"bootstrap confidence interval** ({params.bootstrap} resamples of the queries, seed "
         f"{params.seed}); two methods are compared by the interval of their *paired* per-query "
         "difference, which is tighter than comparing two intervals by eye."

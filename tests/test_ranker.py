@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.artefacts import ArtefactHolder, Fixed
-from core.collab.model import train
+from core.collab.training import train
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.interactions import InteractionIndex
 from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder

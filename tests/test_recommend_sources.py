@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from core.artefacts import Fixed
-from core.collab.model import train
+from core.collab.training import train
 from core.recommend.candidates import gather, hydrate
 from core.recommend.interactions import InteractionIndex
 from core.recommend.query import passes

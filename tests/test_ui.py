@@ -34,7 +34,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KEY = "ui-test-key"
+KEY = "ui-test-key-0123456789"
 COVER_HOST = "https://covers.test/"
 
 
@@ -216,7 +216,12 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
     assert after != before
     assert "lyrics ×" not in page.locator("#rec-note").inner_text()
 
-    # A listener: the learned ranker ranks, each result explained by a bar per signal.
+    # A listener: listing them needs the key; then the learned ranker ranks, each result
+    # explained by a bar per signal.
+    page.locator("#key-note", has_text="needs the API key").wait_for()
+    page.get_by_label("API key").fill(KEY)
+    page.get_by_label("API key").press("Enter")
+    page.locator("#user option").nth(2).wait_for(state="attached")
     page.get_by_label("Personalize for").select_option(USER)
     page.locator("#rec-grid .signals").first.wait_for()
     assert f"ranked for {USER} by the learned ranker" in page.locator("#rec-note").inner_text()
@@ -253,8 +258,9 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
 
 
 def test_every_control_is_labelled(page: Page) -> None:
-    # GET /users filled the picker; a locator wait needs no eval, which the page's CSP forbids.
-    page.locator("#user option").nth(2).wait_for(state="attached")
+    # GET /users was refused without the key and said so; a locator wait needs no eval,
+    # which the page's CSP forbids.
+    page.locator("#key-note", has_text="needs the API key").wait_for()
     unlabelled = page.eval_on_selector_all(
         "input, select",
         "els => els.filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id)",

@@ -1,33 +1,16 @@
+"""`/health`: open to every caller (load balancers probe it), so nothing in it names a path."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
-from api.routes.interactions import model_status
-from core.artefacts import ArtefactHolder
+from api.errors import RETRY_AFTER_SECONDS
+from api.status import model_status, public, ranker_status
 from core.store import StoreError
-from schemas.api import HealthResponse, ModelStatus
+from schemas.api import HealthResponse
 
 router = APIRouter(tags=["health"])
-
-
-def ranker_status(holder: ArtefactHolder) -> ModelStatus:
-    """Which ranker serves: a loaded artefact (learned), or none/broken (the linear blend)."""
-    if holder.current() is None:
-        return ModelStatus(
-            status="error" if holder.error else "missing",
-            detail=holder.error
-            or f"no ranker in {holder.directory}: the linear blend serves (run `musicrec train`)",
-        )
-    meta = holder.model.metadata
-    return ModelStatus(
-        status="loaded",
-        version=holder.version,
-        trained_at=meta.get("trained_at"),
-        users=meta.get("counts", {}).get("users"),
-        items=len(holder.model.index),
-        detail=holder.error,  # a newer artefact that failed to load: the old one serves
-    )
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -46,7 +29,7 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         engine=store.engine,
         collection=store.collection,
         encoders=encoders,
-        collaborative=model_status(resources),
+        collaborative=model_status(resources.collab),
         ranker=ranker_status(resources.ranker),
     )
     try:
@@ -54,9 +37,9 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         points = store.count() if exists else None
     except StoreError as exc:
         response.status_code = 503
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return HealthResponse(
-            status="degraded", collection_exists=False, points=None, detail=str(exc), **base
+            status="degraded", collection_exists=False, points=None, detail=public(str(exc)), **base
         )
     if not exists:
         response.status_code = 503

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import responses
-from api.deps import RecommenderDep
+from api.deps import RecommenderDep, ResourcesDep
+from core.interactions.online import log_recommendations
 from core.recommend.recommender import SeedRequest
 from schemas.api import RecommendationRequest, RecommendationResponse
 
@@ -15,16 +16,19 @@ router = APIRouter(tags=["recommendations"])
     response_model=RecommendationResponse,
     responses={404: {"description": "Unknown seed track ids (listed in `unknown_ids`)."}},
 )
-def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationResponse:
+def recommend(
+    body: RecommendationRequest, recommender: RecommenderDep, resources: ResourcesDep
+) -> RecommendationResponse:
     """Tracks like the positive seeds (and unlike the negative ones), fused across modalities.
 
     One prefetch per modality the seeds have, fused in Qdrant by weighted RRF (default) or
     DBSF; each result carries its per-modality cosine similarity to the query. With a
     `user_id`, every candidate source joins (content, LightFM, co-occurrence, same artist,
-    popularity) and the learned ranker orders the pool, each result explained per signal;
-    an explicit `collab_weight` asks for the linear blend of content and LightFM instead.
+    popularity) and the learned ranker orders the pool, each result explained per signal (an
+    explicit `collab_weight` asks for the linear blend of content and LightFM instead), and
+    the served list is logged under the response's `request_id` (GET /stats).
     """
-    return responses.recommendation(
+    response = responses.recommendation(
         recommender.recommend(
             SeedRequest(
                 positive=body.positive,
@@ -38,3 +42,6 @@ def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> Recom
             )
         )
     )
+    if body.user_id is None:
+        return response
+    return log_recommendations(resources.interactions, body.user_id, response, offset=body.offset)

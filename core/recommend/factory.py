@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.collab.model import CollaborativeModel
-from core.interactions.history import UserHistory
+from core.interactions.store import InteractionStore
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.recommender import Holder, PoolSizes, Recommender
 from core.recommend.sources import ContentSource
@@ -16,7 +16,7 @@ def build_recommender(
     store: VectorStore,
     *,
     collab: Holder[CollaborativeModel] | None = None,
-    history: UserHistory | None = None,
+    history: InteractionStore | None = None,
     ranker: Holder[RankerArtefact] | None = None,
 ) -> Recommender:
     content = ContentSource(

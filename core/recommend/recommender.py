@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from core.collab.model import CollaborativeModel
-from core.interactions.history import UserHistory
+from core.interactions.store import InteractionStore
 from core.recommend.candidates import gather, hydrate
 from core.recommend.errors import UnknownUserError
 from core.recommend.features import QueryContext, feature_rows
@@ -83,7 +83,7 @@ class Recommender:
     store: VectorStore
     content: ContentSource
     collab: Holder[CollaborativeModel] | None = None
-    history: UserHistory | None = None
+    history: InteractionStore | None = None
     default_weights: Mapping[str, float] = field(default_factory=dict)
     collab_weight: float = 0.8
     candidate_pool: int = 200

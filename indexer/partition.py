@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.store import StoreError, VectorStore
+from indexer.catalog import CatalogStats, read_catalog
 
 if TYPE_CHECKING:
     from indexer.pipeline import Indexer
@@ -67,7 +68,10 @@ def ensure_collection(
     """Create the collection and fit the scaler (`part` None, i.e. --fit-only, or part 1), or
     wait up to `wait_seconds` for the worker that does."""
     if part is None or part.index == 1:
-        indexer.prepare(path, schema)
+        # The first rows of the file (not of this part) fit the scaler: every worker's
+        # collection would be fitted the same, whichever created it.
+        stats = CatalogStats()
+        indexer.prepare(path, read_catalog(path, schema=schema, stats=stats), stats)
         return
     deadline = time.monotonic() + wait_seconds
     while not has_scaler(indexer.store):

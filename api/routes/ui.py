@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ResourcesDep, StoredTrack
@@ -22,11 +22,9 @@ from core.cover_cache import cached_cover, cover_cache_dir
 router = APIRouter(tags=["ui"])
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-# Covers may redirect to the catalog's image host, so images may come from any https origin
-# (a plain-http cover is refused and the page shows its placeholder); scripts, styles and
-# requests stay on this server.
+# Everything, covers included (served from the indexer's cache), comes from this server.
 CSP = (
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
@@ -57,18 +55,21 @@ def page() -> FileResponse:
     response_class=Response,
     responses={
         200: {"content": {"image/*": {}}, "description": "The cover cached by the indexer."},
-        307: {"description": "Not cached: redirect to the catalog's `album_url`."},
-        404: {"description": "Unknown track, or a track without a cover URL."},
+        404: {
+            "description": "Unknown track, a track without a cover URL, or a cover the "
+            "indexer has not fetched (never a redirect: the catalog's URL is not vouched for)."
+        },
     },
 )
 def cover(track: StoredTrack, resources: ResourcesDep) -> Response:
-    """The album cover of a track: from the indexer's cache when it fetched one, else a
-    redirect to the catalog URL (http/https only)."""
+    """The album cover of a track, from the indexer's cache only. Redirecting to the catalog's
+    URL instead would make this an open redirect to whatever a catalog names (internal
+    addresses included); the page shows a placeholder for a 404."""
     url = track.get("album_url")
     if not url or urlsplit(url).scheme not in ("http", "https"):
         raise HTTPException(404, detail=f"track '{track['track_id']}' has no cover")
     cached = cached_cover(cover_cache_dir(resources.settings), url)
     if cached is None:
-        return RedirectResponse(url, status_code=307)
+        raise HTTPException(404, detail=f"the cover of track '{track['track_id']}' is not cached")
     path, media_type = cached
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": COVER_MAX_AGE})

@@ -25,6 +25,7 @@ import httpx
 import uvicorn
 
 from api.main import create_app
+from core.collab.artefact import load_latest
 from core.recommend.recommender import Recommender, SeedRequest
 from core.recommend.sources import ContentSource
 from core.store import open_store
@@ -105,7 +106,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.concurrency) as pool:
         concurrent = list(pool.map(call, bodies))
     throughput = len(bodies) / (time.perf_counter() - started)
-    personal = user_latency(client, args.users, rng) if args.users else {}
+    personal = user_latency(client, args.users, rng, settings.model_dir) if args.users else {}
     client.close()
     server.should_exit = True
     thread.join()
@@ -129,11 +130,15 @@ def main() -> None:
         print(f"p50 learned ranker / linear blend: {learned / blend:.2f}x")
 
 
-def user_latency(client: httpx.Client, n: int, rng: random.Random) -> dict[str, list[float]]:
+def user_latency(
+    client: httpx.Client, n: int, rng: random.Random, model_dir: Path
+) -> dict[str, list[float]]:
     """Both rankers on the same users, alternating request by request, so machine load
     affects both alike; the ranker's use is checked on every answer."""
-    users = [u["id"] for u in client.get("/users", params={"limit": 200}).json()["users"]]
-    users = [u for u in users if u]
+    model = load_latest(model_dir)
+    if model is None:
+        raise SystemExit(f"--users needs a trained model in {model_dir} (`musicrec train`)")
+    users = sorted(model.user_ids)
     out: dict[str, list[float]] = {"linear blend": [], "learned ranker": []}
     for i in range(n):
         user = rng.choice(users)

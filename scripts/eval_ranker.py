@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ranker-evaluation.md")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "ranker-evaluation.json")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "evaluate")
+    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "eval-cache")
     parser.add_argument(
         "--store", type=Path, default=None, help="keep the indexed collection here (reruns)"
     )

@@ -2,9 +2,9 @@
 
 Routes are plain `def` functions: FastAPI runs them in its threadpool, so encoding a query
 and waiting on Qdrant never block the event loop. The lifespan builds the resources and runs
-one background task: the collaborative model's reload check, so `/health` and every request
-see a newly published artefact within MUSICREC_MODEL_RELOAD_SECONDS without a request paying
-for the check.
+one background task: the reload check of the collaborative model and the learned ranker, so
+`/health` and every request see a newly published artefact within
+MUSICREC_MODEL_RELOAD_SECONDS without a request paying for the check.
 
 `/docs` (Swagger UI) and `/redoc` are served with their scripts from this server
 (fastapi-offline ships them): FastAPI's own pages load them from a CDN without Subresource
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,7 +31,7 @@ from api.observability import install_observability
 from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
 from api.security import ReadAccess
-from core.collab.holder import ModelHolder
+from core.artefacts import ArtefactHolder
 from schemas.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,17 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-async def reload_periodically(holder: ModelHolder, seconds: float) -> None:
-    """Check for a newer model artefact every `seconds`, off the event loop (it reads files
-    and may load an artefact); an unexpected error is logged and the next check still runs."""
+async def reload_periodically(holders: Sequence[ArtefactHolder[Any]], seconds: float) -> None:
+    """Check for newer artefacts (the LightFM model, the learned ranker) every `seconds`, off
+    the event loop (it reads files and may load one); an unexpected error is logged and the
+    next check still runs."""
     while True:
         await asyncio.sleep(seconds)
-        try:
-            await run_in_threadpool(holder.reload)
-        except Exception:
-            log.exception("model reload check failed; the loaded model keeps serving")
+        for holder in holders:
+            try:
+                await run_in_threadpool(holder.reload)
+            except Exception:
+                log.exception("artefact reload check failed; the loaded one keeps serving")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reloader = None
         if settings.model_reload_seconds > 0:
             reloader = asyncio.create_task(
-                reload_periodically(resources.collab, settings.model_reload_seconds)
+                reload_periodically(resources.holders(), settings.model_reload_seconds)
             )
         try:
             yield

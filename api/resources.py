@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.ratelimit import RateLimits
 from core.artefacts import ArtefactHolder
@@ -38,6 +39,10 @@ class Resources:
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
+
+    def holders(self) -> list[ArtefactHolder[Any]]:
+        """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
+        return [self.collab] if self.ranker is None else [self.collab, self.ranker]
 
     def close(self) -> None:
         self.store.close()

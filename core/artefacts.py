@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,14 +32,38 @@ class ArtefactError(RuntimeError):
     """An artefact is unreadable or of an unknown format version."""
 
 
-def publish(directory: Path, prefix: str, suffix: str, blob: bytes, pointer: str) -> Path:
-    """Write `blob` as a new versioned file, then point `pointer` at it; returns its path."""
+def publish(
+    directory: Path, prefix: str, suffix: str, blob: bytes, pointer: str, keep: int | None = None
+) -> Path:
+    """Write `blob` as a new versioned file, point `pointer` at it, then prune to the newest
+    `keep` of that kind (None: keep all); returns its path."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     name = f"{prefix}-{stamp}-{hashlib.sha256(blob).hexdigest()[:12]}{suffix}"
     atomic_write(directory / name, blob)
     atomic_write(directory / pointer, (name + "\n").encode())
+    if keep is not None:
+        try:
+            prune(directory, prefix, suffix, pointer, keep)
+        except OSError as exc:  # the new artefact is published; a leftover file is no failure
+            log.warning("old %s artefacts in %s not pruned: %s", prefix, directory, exc)
     return directory / name
+
+
+def prune(directory: Path, prefix: str, suffix: str, pointer: str, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` artefacts of one kind (by the timestamp in their
+    name), never the one `pointer` names; returns what was deleted. Other files stay."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    pattern = re.compile(
+        rf"{re.escape(prefix)}-\d{{8}}T\d{{12}}Z-[0-9a-f]{{12}}{re.escape(suffix)}"
+    )
+    current = read_pointer(directory, pointer)
+    artefacts = sorted(p for p in directory.iterdir() if pattern.fullmatch(p.name))
+    doomed = [p for p in artefacts[:-keep] if p.name != current]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
 
 
 def read_pointer(directory: Path, pointer: str) -> str | None:

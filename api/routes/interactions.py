@@ -57,6 +57,8 @@ def record_interactions(
 
 @router.post("/model/reload", response_model=ModelStatus, responses={401: {}, 403: {}})
 def reload_model(resources: ResourcesDep, _: WriteAccess) -> ModelStatus:
-    """Load the newest published LightFM artefact now, without a restart."""
-    resources.collab.reload()
+    """Load the newest published LightFM model and learned ranker now, without a restart;
+    answers the model's status (`/health` has the ranker's)."""
+    for holder in resources.holders():
+        holder.reload()
     return model_status(resources.collab)

@@ -13,23 +13,20 @@ interactions and the featurizer with its vocabulary.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-import re
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from core.artefacts import ArtefactError, read_pointer
+from core.artefacts import ArtefactError, publish, read_pointer
+from core.artefacts import prune as prune_artefacts
 from core.collab.features import Featurizer
 from core.collab.model import CollaborativeModel
-from core.files import atomic_write
 
 __all__ = [
     "FORMAT_VERSION",
@@ -44,7 +41,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 LATEST = "latest"
-ARTEFACT_NAME = re.compile(r"lightfm-\d{8}T\d{12}Z-[0-9a-f]{12}\.npz")
+PREFIX, SUFFIX = "lightfm", ".npz"
 
 log = logging.getLogger(__name__)
 
@@ -80,31 +77,15 @@ def save(model: CollaborativeModel, directory: str | Path, keep: int | None = No
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    blob = buffer.getvalue()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"lightfm-{stamp}-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
-    atomic_write(directory / name, blob)
-    atomic_write(directory / LATEST, (name + "\n").encode())
-    if keep is not None:
-        try:
-            prune(directory, keep)
-        except OSError as exc:  # the new model is published; a leftover file is no failure
-            log.warning("old model artefacts in %s not pruned: %s", directory, exc)
-    return directory / name
+    return publish(directory, PREFIX, SUFFIX, buffer.getvalue(), LATEST, keep)
 
 
 def prune(directory: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` artefacts (by the timestamp in their name), never the
-    one ``latest`` names; returns what was deleted. Other files are left alone."""
-    if keep < 1:
-        raise ValueError(f"keep must be >= 1, got {keep}")
-    directory = Path(directory)
-    current = latest_name(directory)
-    artefacts = sorted(p for p in directory.iterdir() if ARTEFACT_NAME.fullmatch(p.name))
-    doomed = [p for p in artefacts[:-keep] if p.name != current]
-    for path in doomed:
-        path.unlink(missing_ok=True)
-    return doomed
+    """Delete all but the newest ``keep`` LightFM artefacts, never the one ``latest`` names."""
+    try:
+        return prune_artefacts(Path(directory), PREFIX, SUFFIX, LATEST, keep)
+    except ArtefactError as exc:
+        raise ModelArtefactError(str(exc)) from exc
 
 
 def latest_name(directory: str | Path) -> str | None:

@@ -287,7 +287,7 @@ def train_and_publish(
         except ValueError as exc:
             log(f"ranker not trained: {exc}")
             return None
-        path = artefact.save(out)
+        path = artefact.save(out, keep=settings.model_keep)
         counts = artefact.metadata["counts"]
         log(
             f"ranker trained on {counts['query_users']} users ({counts['rows']} candidates, "

@@ -18,8 +18,8 @@ class CollaborativeSettings(Section):
         5,
         ge=1,
         le=1000,
-        description="Model artefacts kept after `musicrec train` publishes one (the newest; "
-        "the one `latest` names is never deleted).",
+        description="Artefacts of each kind (LightFM model, learned ranker) kept after `musicrec "
+        "train` publishes one (the newest; the one a pointer names is never deleted).",
     )
     lightfm_loss: Literal["warp", "bpr", "logistic"] = "warp"
     lightfm_components: int = Field(32, ge=1, le=512)

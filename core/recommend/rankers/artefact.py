@@ -34,7 +34,8 @@ class RankerArtefact:
     booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, directory: Path) -> Path:
+    def save(self, directory: Path, keep: int | None = None) -> Path:
+        """Publish beside the LightFM model; prune to the newest `keep` rankers."""
         if self.booster is None:
             raise ValueError("an artefact without a booster is never published")
         m = self.index.matrix
@@ -50,7 +51,7 @@ class RankerArtefact:
         }
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
-        return publish(directory, "ranker", ".npz", buffer.getvalue(), POINTER)
+        return publish(directory, "ranker", ".npz", buffer.getvalue(), POINTER, keep)
 
 
 def load(path: Path) -> RankerArtefact:

@@ -1,4 +1,4 @@
-"""`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch).
+"""`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch, evaluate).
 
 One Typer app; each command lives in `indexer.commands.<name>` and imports its heavy
 dependencies (torch, LightFM) only when it runs, so `musicrec --help` answers at once.
@@ -16,7 +16,7 @@ import typer
 
 from core.store import StoreError
 from indexer.catalog import CatalogError
-from indexer.commands import index, spotify, train
+from indexer.commands import evaluate, index, spotify, train
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
@@ -31,6 +31,7 @@ app.command("index")(index.index)
 app.command("train")(train.train_command)
 app.command("enrich")(spotify.enrich)
 app.command("spotify-fetch")(spotify.spotify_fetch)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -129,8 +129,8 @@ class Settings(BaseSettings):
         0.8,
         ge=0,
         le=1,
-        description="Default share of the LightFM score in the blended rank; 0.8 ties LightFM "
-        "alone on P@10 and beats it on HR@50 in docs/evaluation.md.",
+        description="Default share of the LightFM score in the blended rank (measured against "
+        "other weights in docs/evaluation.md, section 1).",
     )
     candidate_pool: int = Field(
         200, ge=10, le=5000, description="Fused candidates reranked by the collaborative model."

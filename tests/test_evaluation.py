@@ -33,6 +33,7 @@ from evaluation.metrics import (
     recall_at_k,
     rmse,
 )
+from evaluation.protocols.covers import genre_precision, random_precision
 from evaluation.splits import HIDE, MIN_TRACKS, continuation_split, warm_only
 from evaluation.splits import Split as EvalSplit
 from indexer.cli import main as musicrec
@@ -98,6 +99,16 @@ def test_auc_hand_case() -> None:
     assert auc([0.0], [1.0, 2.0]) == 0.0
     with pytest.raises(ValueError):
         auc([], [1.0])
+
+
+def test_cover_genre_precision_hand_case() -> None:
+    # Two tight pairs: each cover's nearest other cover shares its genre, except "c", whose
+    # twin "d" is labelled rock while "c" is pop.
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.14, 0.99]])
+    genres = ["pop", "pop", "pop", "rock"]
+    np.testing.assert_allclose(genre_precision(vectors, genres, 1), [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(genre_precision(vectors, genres, 3), [2 / 3, 2 / 3, 2 / 3, 0.0])
+    assert random_precision(genres) == pytest.approx((3 * 2 / 3 + 0) / 4)
 
 
 # --- RMSE and the bootstrap --------------------------------------------------------------
@@ -234,6 +245,14 @@ def test_playlist_catalog_never_carries_the_playlist_genre() -> None:
 
 
 # --- the harness end to end --------------------------------------------------------------
+def test_evaluate_command_names_missing_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert musicrec(["evaluate", "--shared", str(tmp_path), "--out", str(tmp_path / "e.md")]) == 2
+    assert f"no tidytuesday_spotify_songs.csv under {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / "e.md").exists()
+
+
 @pytest.mark.slow
 def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
     if not (SHARED_DATA / "tidytuesday_spotify_songs.csv").is_file():

@@ -5,6 +5,7 @@ A shim: the evaluation package (the `eval` extra) is imported only when the comm
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,9 @@ def evaluate(
     ] = 1,
 ) -> int:
     """Measure every method (baselines, LightFM, the product) and write the report."""
+    if not (shared / "tidytuesday_spotify_songs.csv").is_file():
+        print(f"error: no tidytuesday_spotify_songs.csv under {shared} (--shared)", file=sys.stderr)
+        return 2
     from evaluation.config import Params
     from evaluation.run import run
 

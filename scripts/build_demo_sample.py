@@ -39,6 +39,7 @@ from schemas.tracks import KAGGLE_COLUMNS  # noqa: E402
 # The demo file predates cover URLs (its sources have none), so it has no album_url column.
 DEMO_COLUMNS = [c for c in KAGGLE_COLUMNS if c != "album_url"]
 
+
 def playlist_genre_by_track(tidy: pd.DataFrame) -> pd.Series:
     """Most common playlist genre per track (ties alphabetical): playlist-derived, see above."""
     counts = tidy.groupby(["track_id", "playlist_genre"]).size().rename("n").reset_index()

@@ -110,4 +110,3 @@ def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> list[str]:
         return []
     best = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
     return ids[best[np.argsort(-scores[best], kind="stable")]].tolist()
-

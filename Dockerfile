@@ -1,4 +1,5 @@
-# The musicrec API image used by docker-compose.yml (Qdrant server mode via QDRANT_URL).
+# The musicrec image (API, and the `musicrec` CLI for one-shot jobs) used by docker-compose.yml
+# and deploy/cluster.yml (Qdrant server mode via QDRANT_URL).
 FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
@@ -6,6 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
+COPY core ./core
 COPY indexer ./indexer
 COPY api ./api
 RUN pip install .

@@ -14,7 +14,7 @@ def main() -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     base = f"http://{settings.api_host}:{settings.api_port}"
-    print(f"musicrec API on {base}  (docs: {base}/docs, health: {base}/health)", flush=True)
+    print(f"musicrec API on {base}  (schema: {base}/openapi.json, health: /health)", flush=True)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
 
 

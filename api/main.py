@@ -1,27 +1,54 @@
 """The FastAPI app: composition root for the HTTP side.
 
 Routes are plain `def` functions: FastAPI runs them in its threadpool, so encoding a query
-and waiting on Qdrant never block the event loop.
+and waiting on Qdrant never block the event loop. The lifespan builds the resources and runs
+one background task: the collaborative model's reload check, so `/health` and every request
+see a newly published artefact within MUSICREC_MODEL_RELOAD_SECONDS without a request paying
+for the check.
+
+`/docs` (Swagger UI) and `/redoc` are served with their scripts from this server
+(fastapi-offline ships them): FastAPI's own pages load them from a CDN without Subresource
+Integrity.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
+from api.errors import install_error_handlers
+from api.middleware import SecurityHeaders
+from api.observability import install_observability
 from api.resources import build_resources
-from api.routes import health, interactions, recommendations, search, tracks, ui, users
+from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
 from api.security import ReadAccess
-from core.recommend.recommender import UnknownTracksError, UnknownUserError, UnsupportedQueryError
-from core.store import StoreError, StoreUnavailableError
-from schemas.layout import LayoutMismatchError
+from core.collab.holder import ModelHolder
 from schemas.settings import Settings, load_settings
 
-RETRY_AFTER_SECONDS = "5"
+log = logging.getLogger(__name__)
+
+#: Multipart framing (boundaries, part headers, the file name) around an uploaded image.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+async def reload_periodically(holder: ModelHolder, seconds: float) -> None:
+    """Check for a newer model artefact every `seconds`, off the event loop (it reads files
+    and may load an artefact); an unexpected error is logged and the next check still runs."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(holder.reload)
+        except Exception:
+            log.exception("model reload check failed; the loaded model keeps serving")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,18 +56,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.resources = build_resources(settings)
+        resources = app.state.resources = build_resources(settings)
+        reloader = None
+        if settings.model_reload_seconds > 0:
+            reloader = asyncio.create_task(
+                reload_periodically(resources.collab, settings.model_reload_seconds)
+            )
         try:
             yield
         finally:
-            app.state.resources.close()
+            if reloader is not None:
+                reloader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reloader
+            resources.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="musicrec",
         version="0.1.0",
         summary="Hybrid music recommendations: lyrics, cover and audio vectors in Qdrant.",
         lifespan=lifespan,
+        static_url="/docs-assets",
     )
+    app.add_middleware(SecurityHeaders)
+    install_observability(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -50,44 +89,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health.router)  # always open: load balancers probe it
     app.include_router(ui.router)  # the page is static; the API calls it makes are checked
-    for module in (tracks, recommendations, search, users, interactions):
-        # Per router, not per app: a route may set a larger limit (cover uploads).
+    app.mount("/ui", ui.assets, name="ui")
+    for module in (tracks, recommendations, search, users, interactions, stats):
         app.include_router(
             module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
         )
-
-    @app.exception_handler(UnknownTracksError)
-    def _unknown(_: Request, exc: UnknownTracksError) -> JSONResponse:
-        return JSONResponse(
-            status_code=404, content={"detail": str(exc), "unknown_ids": exc.track_ids}
-        )
-
-    @app.exception_handler(UnknownUserError)
-    def _unknown_user(_: Request, exc: UnknownUserError) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(UnsupportedQueryError)
-    def _unsupported(_: Request, exc: UnsupportedQueryError) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"detail": str(exc)})
-
-    @app.exception_handler(LayoutMismatchError)
-    def _mismatch(_: Request, exc: LayoutMismatchError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-    @app.exception_handler(StoreUnavailableError)
-    def _unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": str(exc)},
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
-
-    @app.exception_handler(StoreError)
-    def _store(_: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": str(exc)},
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
-
+    # Uploads get their own cap, refused on Content-Length before the body is read.
+    app.include_router(
+        search.upload_router,
+        dependencies=[ReadAccess],
+        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+    )
+    install_error_handlers(app)
+    document_malformed_bodies(app)
     return app
+
+
+def document_malformed_bodies(app: FastAPI) -> None:
+    """Add the 400 FastAPI answers for a body it cannot parse (bytes that are not UTF-8 JSON,
+    broken multipart) to every operation with a body: OpenAPI cannot infer it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in generate()["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault(
+                            "400", {"description": "Malformed body: not parseable."}
+                        )
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

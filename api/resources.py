@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from api.ratelimit import RateLimits
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.interactions.history import UserHistory
+from core.interactions.factory import open_interaction_store
+from core.interactions.store import SqlInteractionStore
 from core.recommend.recommender import Recommender
+from core.recommend.search import Searcher
+from core.recommend.sources import ContentSource
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -26,12 +30,15 @@ class Resources:
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None
     recommender: Recommender
+    searcher: Searcher
     collab: ModelHolder
-    history: UserHistory
+    interactions: SqlInteractionStore
     spotify: SpotifyClient | None = None  # None: no credentials
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
 
     def close(self) -> None:
         self.store.close()
+        self.interactions.close()
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -53,12 +60,29 @@ def build_resources(settings: Settings) -> Resources:
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
     lyrics = build_lyrics_encoder(settings)
     cover = build_cover_encoder(settings)
-    assert settings.model_dir is not None and settings.interactions_path is not None
+    assert settings.model_dir is not None
     collab = ModelHolder(settings.model_dir, settings.model_reload_seconds)
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
-    history = UserHistory(settings.interactions_path)
+    # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
+    # start-up reads no events, however many are stored.
+    interactions = open_interaction_store(settings)
+    content = ContentSource(
+        store,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        prefetch_limit=settings.prefetch_limit,
+    )
     recommender = Recommender(
+        store,
+        content,
+        collab=collab,
+        history=interactions,
+        default_weights=settings.default_weights,
+        collab_weight=settings.collab_weight,
+        candidate_pool=settings.candidate_pool,
+    )
+    searcher = Searcher(
         store,
         lyrics,
         cover,
@@ -67,10 +91,24 @@ def build_resources(settings: Settings) -> Resources:
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
         default_weights=settings.default_weights,
-        collab=collab,
-        history=history,
-        collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
     )
     spotify = build_spotify_client(settings)
-    return Resources(settings, store, lyrics, cover, recommender, collab, history, spotify)
+    rate_limits = RateLimits(
+        {
+            "search": settings.rate_limit_search,
+            "cover search": settings.rate_limit_cover_search,
+            "refresh": settings.rate_limit_refresh,
+        }
+    )
+    return Resources(
+        settings,
+        store,
+        lyrics,
+        cover,
+        recommender,
+        searcher,
+        collab,
+        interactions,
+        spotify,
+        rate_limits,
+    )

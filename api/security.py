@@ -1,13 +1,14 @@
-"""API-key checks: writes and admin calls need the key; reads only when configured so.
+"""Who may call what, and how often: API-key checks and per-client rate limits.
 
-The comparison is constant-time (hmac.compare_digest) so response timing does not leak how
-much of a guessed key was right. No key configured means write endpoints are off, not open.
+Writes and admin calls need the key; reads only when configured so. The comparison is
+constant-time (hmac.compare_digest) so response timing does not leak how much of a guessed key
+was right. No key configured means write endpoints are off, not open.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -46,3 +47,24 @@ def require_read_access(request: Request, resources: ResourcesDep) -> None:
 
 WriteAccess = Annotated[None, Depends(require_api_key)]
 ReadAccess = Depends(require_read_access)
+
+
+#: Documented on every limited route (OpenAPI `responses`).
+TOO_MANY = {429: {"description": "Rate limit exceeded: retry after `Retry-After` seconds."}}
+
+
+def rate_limited(name: str) -> Any:
+    """A route dependency charging one request to `name`'s budget for the calling client."""
+
+    def charge(request: Request, resources: ResourcesDep) -> None:
+        limits = resources.rate_limits
+        client = request.client.host if request.client else "unknown"
+        wait = limits.retry_after(name, client)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                detail=f"rate limit for {name} ({limits.rate(name)}) exceeded: retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+    return Depends(charge)

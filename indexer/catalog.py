@@ -2,8 +2,10 @@
 
 The real catalog (Kaggle "Spotify Songs with Attributes and Lyrics") is about a million rows
 and over a gigabyte, with multi-line lyrics and the odd broken row. So the reader streams,
-reports every bad row with the physical line it starts on instead of aborting, and keeps the
-bytes it has consumed so a progress bar can follow the file size.
+reports every bad row with the physical line it starts on instead of aborting (values are
+checked in `indexer.track_row`), resynchronises after a record an unterminated quote broke,
+reads a line that is not UTF-8 as Windows-1252 with a warning naming it, and keeps the bytes
+it has consumed so a progress bar can follow the file size.
 
 Other CSV layouts (the TidyTuesday Spotify dump) are read by the same code through a column
 mapping, so a fix to parsing reaches every schema at once.
@@ -11,17 +13,15 @@ mapping, so a fix to parsing reaches every schema at once.
 
 from __future__ import annotations
 
-import ast
 import collections
 import csv
-import io
-import math
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from core.csvio import csv_reader, decoded_lines
+from indexer.track_row import MAX_FIELD_BYTES, RowRejected, guess_id, parse_row
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import Track
 
@@ -35,13 +35,12 @@ __all__ = [
     "read_catalog",
 ]
 
-# A lyrics field beyond this is not a song text but a broken quote swallowing the file.
-MAX_FIELD_BYTES = 10 * 1024 * 1024
-# The csv module cannot recover after its own limit trips (it loses track of the open quote),
-# so it gets a looser limit and rows between the two are rejected cleanly by us.
-_CSV_HARD_LIMIT = 64 * 1024 * 1024
-# ast.literal_eval on a huge or deeply nested literal can exhaust memory or the stack.
-_MAX_ARTISTS_LITERAL = 10_000
+log = logging.getLogger(__name__)
+
+# Kinds of reject that say the record itself is broken (not one of its values): the lines it
+# spans are read again, to resynchronise.
+_STRUCTURAL = frozenset({"malformed csv", "field too large", "wrong column count"})
+_SHOWN_ENCODING_WARNINGS = 5
 
 # source column -> Track field (audio feature names map to themselves and land in `audio`).
 _KAGGLE: dict[str, str] = {
@@ -70,12 +69,6 @@ _TIDYTUESDAY: dict[str, str] = {
 }
 SCHEMAS: dict[str, dict[str, str]] = {"kaggle": _KAGGLE, "tidytuesday": _TIDYTUESDAY}
 
-_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_ACCIDENTALS = {"#": 1, "♯": 1, "b": -1, "♭": -1}
-_MODES = {"major": 1, "maj": 1, "minor": 0, "min": 0}
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
-
 
 @dataclass(frozen=True)
 class RowError:
@@ -89,6 +82,7 @@ class CatalogStats:
     rows: int = 0
     accepted: int = 0
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
+    not_utf8: int = 0  # lines read as Windows-1252/latin-1 (each logged, the first few)
 
     def summary(self) -> str:
         total = sum(self.rejected.values())
@@ -96,6 +90,8 @@ class CatalogStats:
         if total:
             kinds = ", ".join(f"{n} {kind}" for kind, n in self.rejected.most_common())
             text += f" ({kinds})"
+        if self.not_utf8:
+            text += f"; {self.not_utf8} lines not UTF-8, read as Windows-1252/latin-1"
         return text
 
 
@@ -103,31 +99,25 @@ class CatalogError(ValueError):
     """The file as a whole cannot be read; single bad rows never raise this."""
 
 
-class _RowRejected(Exception):
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
+class _Lines:
+    """The file's physical lines, numbered, able to hand the lines of a broken record out
+    again (see `_iter_chunks`)."""
 
+    def __init__(self, raw: Iterable[bytes], on_not_utf8: Callable[[int], None]) -> None:
+        self.taken: list[tuple[int, str]] = []  # the lines of the record being read
+        self._lines = enumerate(decoded_lines(raw, on_not_utf8), start=1)
+        self._replay: collections.deque[tuple[int, str]] = collections.deque()
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes pulled from disk, so progress follows the file size, not decoded text."""
+    def __iter__(self) -> _Lines:
+        return self
 
-    def __init__(self, raw: io.RawIOBase) -> None:
-        self._raw = raw
-        self.consumed = 0
+    def __next__(self) -> str:
+        numbered = self._replay.popleft() if self._replay else next(self._lines)
+        self.taken.append(numbered)
+        return numbered[1]
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        n = self._raw.readinto(buffer)
-        self.consumed += n or 0
-        return n or 0
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+    def replay(self, lines: list[tuple[int, str]]) -> None:
+        self._replay.extendleft(reversed(lines))
 
 
 def detect_schema(header: list[str]) -> str:
@@ -164,11 +154,11 @@ def read_catalog(
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
     try:
-        with _open_text(path)[1] as text:
-            header = next(csv.reader(_strip_nul(text)), None)
+        with path.open("rb") as raw:
+            header = next(csv_reader(decoded_lines(raw)), None)
     except (OSError, csv.Error) as exc:
         raise CatalogError(f"cannot read the header of {path}: {exc}") from exc
-    if not header:
+    if not header or not any(cell.strip() for cell in header):
         raise CatalogError(f"catalog file is empty (no header line): {path}")
     name = detect_schema(header) if schema == "auto" else schema
     columns = _column_plan(header, name)
@@ -212,50 +202,87 @@ def _iter_chunks(
     on_progress: Callable[[int], None] | None,
     stats: CatalogStats | None,
 ) -> Iterator[list[Track]]:
+    """The records of the file as chunks of Tracks, every bad record reported with its line.
+
+    A structurally broken record spanning several lines (an unterminated quote swallows every
+    line up to the next quote, or up to the end of the file) is rejected, and the lines it
+    swallowed are read again: reading resynchronises at the next line that parses as a row,
+    and the one reject says how many lines were skipped to get there.
+    """
     stats = stats if stats is not None else CatalogStats()
     # Every id seen so far (~200 MB for a million rows): needed to name the first occurrence.
     first_line: dict[str, int] = {}
     reported = 0
-    # Process-wide setting: only ever raised, so a concurrent reader is never cut short.
-    if csv.field_size_limit() < _CSV_HARD_LIMIT:
-        csv.field_size_limit(_CSV_HARD_LIMIT)
+    broken: _Broken | None = None  # the broken record being resynchronised past
 
     def reject(line: int, track_id: str | None, kind: str, reason: str) -> None:
         stats.rejected[kind] += 1
         if on_error is not None:
             on_error(RowError(line=line, track_id=track_id, reason=reason))
 
+    def resynchronised() -> None:
+        nonlocal broken
+        if broken is not None:
+            reject(broken.line, broken.track_id, broken.kind, broken.message())
+            broken = None
+
     def progress() -> None:
         nonlocal reported
-        if on_progress is not None and counter.consumed > reported:
-            on_progress(counter.consumed - reported)
-            reported = counter.consumed
+        consumed = raw.tell()  # bytes taken from the file, as the progress bar counts them
+        if on_progress is not None and consumed > reported:
+            on_progress(consumed - reported)
+            reported = consumed
 
-    counter, text = _open_text(path)
-    with text:
-        reader = csv.reader(_strip_nul(text))
+    def not_utf8(line: int) -> None:
+        stats.not_utf8 += 1
+        if stats.not_utf8 <= _SHOWN_ENCODING_WARNINGS:
+            log.warning("%s, line %d: not valid UTF-8; read as Windows-1252/latin-1", path, line)
+
+    with path.open("rb") as raw:
+        lines = _Lines(raw, not_utf8)
+        reader = csv_reader(lines)
         next(reader, None)  # header, already checked
         chunk: list[Track] = []
         while True:
-            line = reader.line_num + 1
+            lines.taken = []
             try:
-                row = next(reader)
+                row: list[str] | None = next(reader)
+                error: RowRejected | None = None
             except StopIteration:
                 break
             except csv.Error as exc:
-                stats.rows += 1
+                row = None
                 kind = "field too large" if "field limit" in str(exc) else "malformed csv"
-                reject(line, None, kind, f"malformed CSV record: {exc}")
-                continue
-            if not row or (len(row) == 1 and not row[0].strip()):
+                error = RowRejected(kind, f"malformed CSV record: {exc}")
+            taken = lines.taken
+            if row is not None and (not row or (len(row) == 1 and not row[0].strip())):
                 continue  # blank line: not a record
-            stats.rows += 1
-            track_id = _guess_id(row, columns)
-            try:
-                track = _parse_row(row, columns, n_columns)
-            except _RowRejected as exc:
-                reject(line, track_id, exc.kind, exc.reason)
+            line = taken[0][0] if taken else 0
+            track_id = guess_id(row, columns) if row is not None else None
+            track: Track | None = None
+            if error is None:
+                assert row is not None
+                try:
+                    track = parse_row(row, columns, n_columns)
+                except RowRejected as exc:
+                    error = exc
+            if error is not None and error.kind in _STRUCTURAL:
+                if broken is not None:  # still inside the region a broken record swallowed
+                    broken.skipped += len(taken)
+                    continue
+                stats.rows += 1
+                if len(taken) > 1:
+                    broken = _Broken(line, track_id, error.kind, error.reason, len(taken))
+                    lines.replay(taken[1:])
+                    reader = csv_reader(lines)  # a fresh parser: no quote left open
+                    continue
+            else:
+                resynchronised()
+                stats.rows += 1
+            if error is not None:
+                reject(line, track_id, error.kind, error.reason)
                 continue
+            assert track is not None
             first = first_line.get(track.id)
             if first is not None:
                 reject(
@@ -272,170 +299,32 @@ def _iter_chunks(
                 progress()
                 yield chunk
                 chunk = []
+        resynchronised()
         progress()
         if chunk:
             yield chunk
 
 
-def _open_text(path: Path) -> tuple[_CountingReader, io.TextIOWrapper]:
-    counter = _CountingReader(path.open("rb", buffering=0))
-    # newline="" as the csv module requires, so quoted newlines inside lyrics survive intact.
-    text = io.TextIOWrapper(
-        io.BufferedReader(counter), encoding="utf-8-sig", errors="replace", newline=""
-    )
-    return counter, text
+@dataclass
+class _Broken:
+    """A multi-line record that did not parse, and the lines skipped past it so far."""
 
+    line: int
+    track_id: str | None
+    kind: str
+    reason: str
+    spanned: int
+    skipped: int = 0
 
-def _strip_nul(lines: Iterable[str]) -> Iterator[str]:
-    """NUL bytes come from broken exports and poison downstream stores; drop them early."""
-    for line in lines:
-        yield line.replace("\0", "") if "\0" in line else line
+    def message(self) -> str:
+        if not self.skipped:
+            return f"{self.reason} (spanning {self.spanned} lines; reading resumed on the next)"
+        last = self.line + self.skipped
+        return (
+            f"{self.reason} (an unterminated quote?); lines {self.line + 1}-{last} "
+            f"({self.skipped} lines) did not parse as rows either and were skipped"
+        )
 
 
 def _norm_col(name: str) -> str:
     return name.strip().lower()
-
-
-def _guess_id(row: list[str], columns: list[tuple[int, str]]) -> str | None:
-    """Best-effort id for error reports, even when the row is otherwise unusable."""
-    for index, target in columns:
-        if target == "id" and index < len(row):
-            return row[index].strip() or None
-    return None
-
-
-def _parse_row(row: list[str], columns: list[tuple[int, str]], n_columns: int) -> Track:
-    if len(row) != n_columns:
-        raise _RowRejected(
-            "wrong column count", f"wrong column count: expected {n_columns}, got {len(row)}"
-        )
-    too_big = [(row[i], target) for i, target in columns if len(row[i]) > MAX_FIELD_BYTES // 4]
-    for value, target in too_big:
-        size = len(value.encode("utf-8", errors="replace"))
-        if size > MAX_FIELD_BYTES:
-            raise _RowRejected(
-                "field too large",
-                f"field '{target}': {size} bytes exceeds the {MAX_FIELD_BYTES}-byte limit",
-            )
-
-    raw = {target: row[index].strip() for index, target in columns}
-    track_id = raw.get("id", "")
-    if not track_id:
-        raise _RowRejected("missing id", "field 'id': missing or empty")
-
-    audio = _parse_audio(raw)
-    year = _parse_int(raw, "year")
-    release_date = raw.get("release_date") or None
-    if year is None and release_date and release_date[:4].isdigit():
-        year = int(release_date[:4])
-    lyrics_index = next((i for i, t in columns if t == "lyrics"), None)
-    lyrics = row[lyrics_index] if lyrics_index is not None else None
-    try:
-        return Track(
-            id=track_id,
-            name=raw.get("name", ""),
-            artists=_parse_artists(raw.get("artists", "")),
-            album_name=raw.get("album_name") or None,
-            album_url=raw.get("album_url") or None,
-            popularity=_parse_int(raw, "popularity"),
-            year=year,
-            genre=raw.get("genre") or None,
-            explicit=_parse_bool(raw.get("explicit", "")),
-            release_date=release_date,
-            lyrics=lyrics if lyrics and lyrics.strip() else None,
-            audio=audio,
-        )
-    except ValidationError as exc:  # pragma: no cover - the parsing above guards each field
-        raise _RowRejected("invalid row", f"invalid row: {exc.errors()[0]['msg']}") from exc
-
-
-def _parse_audio(raw: dict[str, str]) -> dict[str, float] | None:
-    """All-or-nothing: a half-filled audio vector would be imputed silently downstream."""
-    values = {f: raw.get(f, "") for f in AUDIO_CATALOG_FEATURES}
-    missing = [f for f, v in values.items() if not v]
-    if len(missing) == len(values):
-        return None
-    if missing:
-        raise _RowRejected("partial audio", f"partial audio features: missing {', '.join(missing)}")
-    audio: dict[str, float] = {}
-    for name, value in values.items():
-        if name == "key":
-            audio[name] = float(_parse_key(value))
-        elif name == "mode":
-            audio[name] = float(_parse_mode(value))
-        else:
-            audio[name] = _parse_float(name, value)
-    return audio
-
-
-def _parse_float(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise _RowRejected(
-            "bad number", f"field '{name}': cannot parse {_clip(value)!r} as a number"
-        ) from None
-    if not math.isfinite(number):
-        raise _RowRejected("bad number", f"field '{name}': {value!r} is not a finite number")
-    return number
-
-
-def _parse_int(raw: dict[str, str], name: str) -> int | None:
-    value = raw.get(name, "")
-    if not value:
-        return None
-    number = _parse_float(name, value)
-    if not number.is_integer():
-        raise _RowRejected("bad number", f"field '{name}': {value!r} is not a whole number")
-    return int(number)
-
-
-def _parse_key(value: str) -> int:
-    """Pitch class from a number or a note name; Spotify's -1 (no key detected) is rejected."""
-    note = value.strip()
-    if note[:1].upper() in _PITCH_CLASSES and all(c in _ACCIDENTALS for c in note[1:]):
-        return (_PITCH_CLASSES[note[0].upper()] + sum(_ACCIDENTALS[c] for c in note[1:])) % 12
-    number = _parse_float("key", value)
-    if not number.is_integer() or not 0 <= number <= 11:
-        raise _RowRejected(
-            "bad value", f"field 'key': {value!r} is not a pitch class 0..11 or a note name"
-        )
-    return int(number)
-
-
-def _parse_mode(value: str) -> int:
-    word = _MODES.get(value.strip().lower())
-    if word is not None:
-        return word
-    number = _parse_float("mode", value)
-    if number not in (0.0, 1.0):
-        raise _RowRejected("bad value", f"field 'mode': {value!r} is not 0/1 or major/minor")
-    return int(number)
-
-
-def _parse_bool(value: str) -> bool | None:
-    word = value.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    return None
-
-
-def _parse_artists(value: str) -> list[str]:
-    """Kaggle stores artists as a Python list literal; anything else is one plain name."""
-    text = value.strip()
-    if not text:
-        return []
-    if text.startswith("[") and text.endswith("]") and len(text) <= _MAX_ARTISTS_LITERAL:
-        try:
-            parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            parsed = None
-        if isinstance(parsed, list | tuple):
-            return [str(a).strip() for a in parsed if a is not None and str(a).strip()]
-    return [text]
-
-
-def _clip(value: str, limit: int = 60) -> str:
-    return value if len(value) <= limit else value[:limit] + "…"

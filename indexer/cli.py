@@ -1,4 +1,5 @@
-"""`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch, evaluate).
+"""`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch, db,
+interactions, stats, collections, evaluate).
 
 One Typer app; each command lives in `indexer.commands.<name>` and imports its heavy
 dependencies (torch, LightFM) only when it runs, so `musicrec --help` answers at once.
@@ -14,9 +15,11 @@ from collections.abc import Sequence
 import click
 import typer
 
+from core.interactions.database import DatabaseError
+from core.interactions.files import InteractionsError
 from core.store import StoreError
 from indexer.catalog import CatalogError
-from indexer.commands import evaluate, index, spotify, train
+from indexer.commands import collections, db, evaluate, index, spotify, train
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
@@ -31,6 +34,10 @@ app.command("index")(index.index)
 app.command("train")(train.train_command)
 app.command("enrich")(spotify.enrich)
 app.command("spotify-fetch")(spotify.spotify_fetch)
+app.add_typer(db.db_app, name="db")
+app.add_typer(db.interactions_app, name="interactions")
+app.command("stats")(db.stats_command)
+app.add_typer(collections.app, name="collections")
 app.command("evaluate")(evaluate.evaluate)
 
 
@@ -41,14 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except (CatalogError, LayoutMismatchError, StoreError) as exc:
+    except (CatalogError, LayoutMismatchError, StoreError, DatabaseError, InteractionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except typer.TyperException as exc:  # typer >= 0.29 raises its own copy of click's errors
+        print(f"error: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
     return code if isinstance(code, int) else 0
 
 

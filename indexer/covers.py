@@ -1,18 +1,20 @@
-"""Fetch album covers over HTTP into an on-disk cache, then embed each distinct cover once.
+"""Covers in the indexing run: fetch album covers over HTTP into an on-disk cache, embed each
+distinct cover once, and hand the pipeline one more encoder (album URL in, cover vector out).
 
 A catalog lists the same ``album_url`` for every track of an album and real cover hosts fail
 in every way (404, throttling, HTML error pages, truncated bodies, huge images), so the fetcher
-de-duplicates, retries only what can succeed later, validates images before caching them and
-reports a specific reason per URL instead of raising.
+de-duplicates, retries only what can succeed later (the shared policy of `core.retry`),
+validates images before caching them and reports a specific reason per URL instead of raising.
+The cache's file naming lives in `core.cover_cache` because the API serves from it too.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +23,14 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from core.cover_cache import cache_path
+from core.cover_cache import cache_path, cover_cache_dir
 from core.encoders.base import Encoder
-from core.encoders.cover import load_image
+from core.encoders.cover import build_cover_encoder, load_image
 from core.files import atomic_write
+from core.retry import TransientError, parse_retry_after, retrying
+from indexer.public_http import BlockedURLError, IPNetwork, check_url, public_client
+from schemas.layout import COVER
+from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,7 @@ GONE_STATUSES = frozenset({404, 410})
 # Some CDNs serve covers as generic binary; the decode check still rejects non-images.
 ACCEPTED_NON_IMAGE_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 MAX_BACKOFF = 30.0
+MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 
 
@@ -47,12 +54,7 @@ class CoverResult:
 
 
 class _FetchError(Exception):
-    """A failure with its final per-URL message; `retryable` failures get another attempt."""
-
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float = 0.0):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
+    """A failure with its final per-URL message that another attempt would not fix."""
 
 
 class CoverFetcher:
@@ -71,8 +73,11 @@ class CoverFetcher:
         backoff: float = 0.5,
         max_bytes: int = 10_000_000,
         max_pixels: int = 40_000_000,
-        client: httpx.Client | None = None,
+        allowed_networks: Iterable[str | IPNetwork] = (),
     ) -> None:
+        """``allowed_networks``: private networks covers may come from after all (a private
+        mirror; tests serving covers on 127.0.0.1). Every other non-public address is refused
+        (see `indexer.public_http`)."""
         if max_concurrency < 1 or retries < 1:
             raise ValueError("max_concurrency and retries must be >= 1")
         self.cache_dir = Path(cache_dir)
@@ -83,13 +88,10 @@ class CoverFetcher:
         self.backoff = backoff
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
-        self._own_client = client is None
-        self.client = client or httpx.Client(
+        self.client = public_client(
+            allowed_networks=[ipaddress.ip_network(n) for n in allowed_networks],
             timeout=timeout,
-            follow_redirects=True,
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            max_connections=max_concurrency,
             headers={"User-Agent": "musicrec-cover-fetcher/0.1"},
         )
         # URLs that answered 404/410 in this run; never persisted (a cover may appear later).
@@ -103,8 +105,7 @@ class CoverFetcher:
         self.close()
 
     def close(self) -> None:
-        if self._own_client:
-            self.client.close()
+        self.client.close()
 
     def cache_path(self, url: str) -> Path:
         return cache_path(self.cache_dir, url)
@@ -132,84 +133,85 @@ class CoverFetcher:
         return results
 
     def _fetch_one(self, url: str) -> CoverResult:
-        last: _FetchError | None = None
-        for attempt in range(self.retries):
-            if attempt:
-                assert last is not None
-                delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
-                time.sleep(min(max(delay, last.retry_after), MAX_BACKOFF))
-            try:
-                data = self._download(url)
-                load_image(data, max_pixels=self.max_pixels)
-            except _FetchError as exc:
-                last = exc
-                if exc.retryable:
-                    continue
-                return CoverResult(url, None, str(exc))
-            except ValueError as exc:  # from load_image: the bytes are not a usable image
-                return CoverResult(url, None, str(exc))
-            except Exception as exc:  # one odd URL must not abort a whole indexing batch
-                log.exception("cover %s: unexpected failure", url)
-                return CoverResult(url, None, f"unexpected error ({type(exc).__name__}: {exc})")
-            path = self.cache_path(url)
-            atomic_write(path, data)
-            return CoverResult(url, path, None)
-        assert last is not None
-        return CoverResult(url, None, f"{last} after {self.retries} attempts")
+        policy = retrying(first=self.backoff, cap=MAX_BACKOFF, attempts=self.retries)
+        try:
+            data = policy(self._download, url)
+            load_image(data, max_pixels=self.max_pixels)
+        except TransientError as exc:
+            return CoverResult(url, None, f"{exc} after {self.retries} attempts")
+        except _FetchError as exc:
+            return CoverResult(url, None, str(exc))
+        except ValueError as exc:  # from load_image: the bytes are not a usable image
+            return CoverResult(url, None, str(exc))
+        except Exception as exc:  # one odd URL must not abort a whole indexing batch
+            log.exception("cover %s: unexpected failure", url)
+            return CoverResult(url, None, f"unexpected error ({type(exc).__name__}: {exc})")
+        path = self.cache_path(url)
+        atomic_write(path, data)
+        return CoverResult(url, path, None)
 
     def _download(self, url: str) -> bytes:
+        """The body of ``url``, redirects followed here (at most MAX_REDIRECTS), so that every
+        hop's URL and connection pass the public-address checks."""
         deadline = time.monotonic() + self.timeout
         try:
-            with self.client.stream("GET", url, timeout=self.timeout) as response:
-                status = response.status_code
-                if status in RETRY_STATUSES:
-                    raise _FetchError(
-                        f"HTTP {status}",
-                        retryable=True,
-                        retry_after=_retry_after(response.headers.get("retry-after")),
-                    )
-                if status != 200:
-                    message = f"HTTP {status}"
-                    if status in GONE_STATUSES:
-                        with self._gone_lock:
-                            self._gone[url] = message
-                    raise _FetchError(message)
-                content_type = response.headers.get("content-type", "").split(";")[0].strip()
-                if not (
-                    content_type.lower().startswith("image/")
-                    or content_type.lower() in ACCEPTED_NON_IMAGE_TYPES
-                ):
-                    raise _FetchError(f"not an image (content-type {content_type or 'missing'})")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise _FetchError(f"response larger than {self.max_bytes} bytes")
-                chunks: list[bytes] = []
-                received = 0
-                for chunk in response.iter_bytes(CHUNK):
-                    received += len(chunk)
-                    if received > self.max_bytes:
-                        raise _FetchError(f"response larger than {self.max_bytes} bytes")
-                    # httpx's timeout is per read; this bounds a server trickling bytes.
-                    if time.monotonic() > deadline:
-                        raise _FetchError("timeout", retryable=True)
-                    chunks.append(chunk)
-                return b"".join(chunks)
+            hop = httpx.URL(url)
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(hop)
+                with self.client.stream("GET", hop, timeout=self.timeout) as response:
+                    location = response.headers.get("location")
+                    if response.is_redirect and location:
+                        hop = response.url.join(location)
+                        continue
+                    return self._body(url, response, deadline)
+            raise _FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+        except BlockedURLError:
+            # One message whatever was refused and wherever (no open/closed port oracle).
+            raise _FetchError(str(BlockedURLError(hop))) from None
+        except ValueError as exc:  # from check_url: "invalid URL (...)"
+            raise _FetchError(str(exc)) from None
         except httpx.TimeoutException:
-            raise _FetchError("timeout", retryable=True) from None
+            raise TransientError("timeout") from None
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise _FetchError(f"connection error ({type(exc).__name__})", retryable=True) from None
+            raise TransientError(f"connection error ({type(exc).__name__})") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise _FetchError(f"invalid URL ({exc})") from None
         except httpx.HTTPError as exc:
             raise _FetchError(f"request failed ({type(exc).__name__}: {exc})") from None
 
-
-def _retry_after(value: str | None) -> float:
-    """Seconds from a Retry-After header; the HTTP-date form is rare for images and ignored."""
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
+    def _body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise TransientError(
+                f"HTTP {status}",
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status != 200:
+            message = f"HTTP {status}"
+            if status in GONE_STATUSES:
+                with self._gone_lock:
+                    self._gone[url] = message
+            raise _FetchError(message)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if not (
+            content_type.lower().startswith("image/")
+            or content_type.lower() in ACCEPTED_NON_IMAGE_TYPES
+        ):
+            raise _FetchError(f"not an image (content-type {content_type or 'missing'})")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise _FetchError(f"response larger than {self.max_bytes} bytes")
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_bytes(CHUNK):
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise _FetchError(f"response larger than {self.max_bytes} bytes")
+            # httpx's timeout is per read; this bounds a server trickling bytes.
+            if time.monotonic() > deadline:
+                raise TransientError("timeout")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def embed_covers(
@@ -246,3 +248,54 @@ def embed_covers(
             else:
                 embeddings[url] = vector
     return embeddings, errors
+
+
+class CoverUrlEncoder(Encoder[str]):
+    """Covers as one more encoder of the indexing run, so the pipeline treats them like lyrics
+    and audio (one `encode` per batch); each failed URL is reported through ``on_error``."""
+
+    vector_name = COVER
+
+    def __init__(
+        self,
+        fetcher: CoverFetcher,
+        image_encoder: Encoder[Image.Image],
+        *,
+        batch_size: int = 16,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.image_encoder = image_encoder
+        self.batch_size = batch_size
+        self.on_error = on_error
+        self.dim = image_encoder.dim
+        self.encoder_id = image_encoder.encoder_id
+
+    def encode(self, items: Sequence[str | None]) -> list[np.ndarray | None]:
+        urls = list(dict.fromkeys(u for u in items if u))
+        if not urls:
+            return [None] * len(items)
+        vectors, errors = embed_covers(urls, self.fetcher, self.image_encoder, self.batch_size)
+        if self.on_error:
+            for url, reason in errors.items():
+                self.on_error(url, reason)
+        return [vectors.get(u) if u else None for u in items]
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+
+def build_cover_url_encoder(
+    settings: Settings, on_error: Callable[[str, str], None] | None = None
+) -> CoverUrlEncoder | None:
+    """The cover encoder of an indexing run from the settings; None with MUSICREC_COVER_ENCODER
+    =none."""
+    image_encoder = build_cover_encoder(settings)
+    if image_encoder is None:
+        return None
+    return CoverUrlEncoder(
+        CoverFetcher(cover_cache_dir(settings), allowed_networks=settings.cover_allowed_networks),
+        image_encoder,
+        batch_size=settings.cover_batch_size,
+        on_error=on_error,
+    )

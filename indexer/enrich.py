@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.csvio import csv_reader, decoded_lines
 from core.files import atomic_writer
 from core.spotify.client import SpotifyClient
 from indexer.catalog import CatalogError, detect_schema
@@ -33,8 +34,6 @@ __all__ = [
 
 ENRICHED_FIELDS = ("album_name", "album_url", "popularity", "year", "explicit", "release_date")
 CHUNK_ROWS = 500  # rows looked up together: 10 batched track requests, bounded memory
-# Lyrics fields run long; the catalog reader raises the csv module's limit just as far.
-_CSV_FIELD_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass
@@ -79,10 +78,8 @@ def enrich_catalog(
         raise CatalogError(f"catalog file not found: {in_path}")
     report = EnrichReport()
     requests_before = client.http_requests
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with in_path.open(encoding="utf-8-sig", errors="replace", newline="") as src:
-        reader = csv.reader(line.replace("\0", "") for line in src)
+    with in_path.open("rb") as src:
+        reader = csv_reader(decoded_lines(src))
         header = next(reader, None)
         if not header or detect_schema(header) != "kaggle":
             raise CatalogError(f"{in_path}: enrich reads Kaggle-schema catalogs (an 'id' column)")

@@ -8,10 +8,12 @@ interrupted run, re-run, ends with exactly one point per accepted track.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +24,11 @@ from tqdm import tqdm
 
 from core.encoders.audio import AudioEncoder, AudioScaler
 from core.encoders.base import Encoder
-from core.store import PointRecord, VectorStore
+from core.encoders.factory import build_lyrics_encoder
+from core.encoders.lyrics_terms import LyricsTermsEncoder
+from core.store import PointRecord, StoreError, VectorStore
 from indexer.catalog import CatalogError, CatalogStats, RowError, read_catalog
+from indexer.covers import build_cover_url_encoder
 from schemas.layout import (
     AUDIO,
     COVER,
@@ -33,11 +38,15 @@ from schemas.layout import (
     build_layout,
     check_compatible,
 )
+from schemas.settings import Settings
 from schemas.tracks import Track, point_id
 from schemas.vectors import SparseVector, Vector
 
 log = logging.getLogger(__name__)
 
+# Tracks read ahead to fit a new collection's audio scaler: every row of catalogs up to this
+# size (the evaluation's), a bounded sample of larger ones (memory: these tracks wait in RAM).
+SCALER_SAMPLE = 50_000
 # Marks a point stored without a vector its input should have given, so re-runs retry it.
 INCOMPLETE = "~incomplete"
 
@@ -66,11 +75,25 @@ class IndexReport:
         rate = self.indexed / self.seconds if self.seconds else 0.0
         rejected = ", ".join(f"{n} {why}" for why, n in self.catalog.rejected.most_common())
         missing = ", ".join(f"{n} without {name}" for name, n in sorted(self.missing.items()))
+        legacy = self.catalog.not_utf8
+        encoding = f"; {legacy} lines not UTF-8, read as Windows-1252/latin-1" if legacy else ""
         return (
             f"indexed {self.indexed}, skipped unchanged {self.unchanged}, "
             f"rejected rows {self.rejected}{f' ({rejected})' if rejected else ''}"
-            f"{f'; {missing}' if missing else ''}; {self.seconds:.1f}s ({rate:.1f} tracks/s)"
+            f"{f'; {missing}' if missing else ''}{encoding}; "
+            f"{self.seconds:.1f}s ({rate:.1f} tracks/s)"
         )
+
+
+def build_index_encoders(
+    settings: Settings, on_cover_error: Callable[[str, str], None] | None = None
+) -> list[Encoder]:
+    """The model-backed encoders of an indexing run (audio comes from the stored scaler)."""
+    encoders: list[Encoder] = [build_lyrics_encoder(settings), LyricsTermsEncoder()]
+    covers = build_cover_url_encoder(settings, on_cover_error)
+    if covers is not None:
+        encoders.append(covers)
+    return encoders
 
 
 def audio_encoder_for(store: VectorStore) -> AudioEncoder | None:
@@ -88,14 +111,26 @@ class Indexer:
         batch_size: int = 256,
         optimize_above: int = 20_000,
         progress: bool = True,
+        keep: Callable[[str], bool] | None = None,
+        scaler_sample: int = SCALER_SAMPLE,
+        min_free_bytes: int = 0,
+        space_paths: Sequence[Path] = (),
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
-        from the collection's stored scaler, or fitted on the first catalog indexed."""
+        from the collection's stored scaler, or fitted on the first catalog indexed.
+        Before creating the collection and before each batch, each of `space_paths` (the
+        embedded store, the cover cache) must have `min_free_bytes` free."""
+        if scaler_sample < 1:
+            raise ValueError(f"scaler_sample must be >= 1, got {scaler_sample}")
         self.store = store
         self.model_encoders = encoders
         self.batch_size = batch_size
         self.optimize_above = optimize_above
         self.progress = progress
+        self.keep = keep  # a track id filter: this worker's part (indexer/partition.py)
+        self.scaler_sample = scaler_sample
+        self.min_free_bytes = min_free_bytes
+        self.space_paths = list(space_paths)
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -104,27 +139,43 @@ class Indexer:
             {e.vector_name: e.encoder_id for e in encoders if e.sparse},
         )
 
-    def prepare(self, path: Path, schema: str) -> list[Encoder]:
-        """Open or create the collection; returns all encoders, audio included."""
+    def prepare(
+        self, path: Path, batches: Iterator[list[Track]], stats: CatalogStats
+    ) -> tuple[list[Encoder], Iterator[list[Track]]]:
+        """Open or create the collection; returns all encoders (audio included) and the batches
+        still to index.
+
+        A new collection's audio scaler is fitted on the first `scaler_sample` tracks, read
+        ahead from the same pass and then indexed like the rest: the file is parsed once.
+        """
         audio = audio_encoder_for(self.store) if self.store.exists() else None
         if audio is not None:
             stored = self.store.layout()
             assert stored is not None
             check_compatible(stored, self._layout(audio))
-            return [*self.model_encoders, audio]
-        try:
-            scaler = AudioScaler.fit(
-                t.audio
-                for batch in read_catalog(path, schema=schema, chunk_size=self.batch_size)
-                for t in batch
+            return [*self.model_encoders, audio], batches
+        ahead: list[list[Track]] = []
+        for batch in batches:
+            ahead.append(batch)
+            if sum(map(len, ahead)) >= self.scaler_sample:
+                break
+        read = sum(map(len, ahead))
+        if read == 0:
+            raise CatalogError(
+                f"cannot create collection '{self.store.collection}': {path} has no usable "
+                f"track ({stats.summary()})"
             )
+        try:
+            scaler = AudioScaler.fit(t.audio for batch in ahead for t in batch)
         except ValueError as exc:
             raise CatalogError(
-                f"cannot create collection '{self.store.collection}' from {path}: {exc}. "
-                "The first catalog indexed into a collection fits the audio scaler: index one "
-                "with audio features first (e.g. the Kaggle file), then this one."
+                f"cannot create collection '{self.store.collection}' from {path}: {exc} (none "
+                f"of its first {read} accepted tracks has them). The first catalog indexed into "
+                "a collection fits the audio scaler: index one with audio features first (e.g. "
+                "the Kaggle file), then this one."
             ) from exc
         audio = AudioEncoder(scaler)
+        self._check_space()
         self.store.create(
             self._layout(audio),
             {
@@ -133,7 +184,7 @@ class Indexer:
                 "source": str(path),
             },
         )
-        return [*self.model_encoders, audio]
+        return [*self.model_encoders, audio], itertools.chain(ahead, batches)
 
     def run(
         self,
@@ -145,24 +196,30 @@ class Indexer:
     ) -> IndexReport:
         path = Path(path)
         started = time.perf_counter()
-        encoders = self.prepare(path, schema)
-        encoder_ids = {e.vector_name: e.encoder_id for e in encoders}
         report = IndexReport()
         bar = tqdm(
-            total=path.stat().st_size,
+            total=path.stat().st_size if path.is_file() else None,
             unit="B",
             unit_scale=True,
             desc=f"indexing {path.name}",
             disable=not self.progress,
         )
-        batches = read_catalog(
-            path,
-            schema=schema,
-            chunk_size=self.batch_size,
-            on_error=on_error,
-            on_progress=bar.update,
-            stats=report.catalog,
-        )
+        try:
+            # One pass over the file: the batches read ahead to fit a new collection's
+            # scaler are indexed from memory, then reading goes on where it stopped.
+            batches = read_catalog(
+                path,
+                schema=schema,
+                chunk_size=self.batch_size,
+                on_error=on_error,
+                on_progress=bar.update,
+                stats=report.catalog,
+            )
+            encoders, batches = self.prepare(path, batches, report.catalog)
+        except BaseException:
+            bar.close()
+            raise
+        encoder_ids = {e.vector_name: e.encoder_id for e in encoders}
         # Three stages overlap: the reader thread parses batch N+1 and looks up its stored
         # hashes, this thread encodes batch N, the writer thread upserts batch N-1. The
         # lookup cannot depend on a write still in flight because a catalog never yields a
@@ -182,6 +239,7 @@ class Indexer:
                     if writing is not None:
                         writing.result()
                     bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
+                    self._check_space()
                     writing = writer.submit(self._write, points, report)
                 if writing is not None:
                     writing.result()
@@ -204,6 +262,8 @@ class Indexer:
     ) -> tuple[list[Track], dict[str, str]] | None:
         """The next batch's tracks whose stored hash differs (and their hashes); None at end."""
         for batch in batches:
+            if self.keep is not None:
+                batch = [t for t in batch if self.keep(t.id)]
             hashes = {t.id: t.content_hash(encoder_ids) for t in batch}
             if force:
                 return batch, hashes
@@ -240,6 +300,21 @@ class Indexer:
             PointRecord(point_id(t.id), vecs, {**t.payload(), "content_hash": hashes[t.id]})
             for t, vecs in zip(todo, vectors, strict=True)
         ]
+
+    def _check_space(self) -> None:
+        """Stop cleanly before a write a full disk would turn into a bus error in the engine."""
+        for path in self.space_paths:
+            existing = next((p for p in (path, *path.parents) if p.exists()), None)
+            if existing is None or not self.min_free_bytes:
+                continue
+            free = shutil.disk_usage(existing).free
+            if free < self.min_free_bytes:
+                raise StoreError(
+                    f"only {free // 2**20} MB free on the disk of {path}, below the "
+                    f"{self.min_free_bytes // 2**20} MB MUSICREC_INDEX_MIN_FREE_MB asks for: "
+                    "stopped before the next batch (every batch stored so far is kept; free "
+                    "some space and run again to resume)"
+                )
 
     def _write(self, points: list[PointRecord], report: IndexReport) -> None:
         self.store.upsert(points)  # flushed before it returns

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-TrackId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
+from schemas.layout import Modality
+from schemas.tracks import Track
+
+#: Unicode categories no id may contain: control characters (NUL, U+001C, …) break CSV
+#: exports and PostgreSQL text (NUL), lone surrogates cannot be encoded as UTF-8 at all.
+_UNSTORABLE = {"Cc", "Cs"}
+
+
+def storable_id(value: str) -> str:
+    """Refuse what a database column or a CSV export could not hold faithfully."""
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in _UNSTORABLE:
+            raise ValueError(
+                f"character U+{ord(char):04X} at position {position} is not allowed in an id "
+                "(control characters and lone surrogates cannot be stored)"
+            )
+    return value
+
+
+_Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, strip_whitespace=True),
+    AfterValidator(storable_id),
+]
+TrackId = _Id
+UserId = _Id
+EventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_id)
+]
+InteractionKind = Literal["listen", "like", "playlist_add", "skip"]
 CollabWeight = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 
@@ -78,16 +106,21 @@ class TrackOut(BaseModel):
     has_lyrics: bool = False
 
     @classmethod
+    def from_track(cls, track: Track, has_lyrics: bool) -> TrackOut:
+        return cls(**track.model_dump(include=set(cls.model_fields)), has_lyrics=has_lyrics)
+
+    @classmethod
     def from_payload(cls, payload: dict) -> TrackOut:
-        data = {k: v for k, v in payload.items() if k in cls.model_fields and k != "id"}
-        if "explicit" in data:
-            data["explicit"] = bool(data["explicit"])
-        return cls(id=payload["track_id"], **data)
+        return cls.from_track(Track.from_payload(payload), bool(payload.get("has_lyrics")))
 
 
 class RecommendationItem(BaseModel):
     track: TrackOut
-    score: float = Field(description="Fused score (RRF or DBSF); only its order is meaningful.")
+    score: float = Field(
+        description="What the results are ordered by: the engine's fused score (RRF or DBSF) "
+        "for seed-only queries and searches, the ranker's score for personalised ones; only "
+        "its order is meaningful."
+    )
     similarities: dict[str, float | None] = Field(
         description="Cosine similarity to the query in each modality used; null where the "
         "track has no vector for it. Explains why the track was recommended."
@@ -101,11 +134,19 @@ class RecommendationItem(BaseModel):
     blended_score: float | None = Field(
         None, description="(1 - collab_weight) * content + collab_weight * collaborative."
     )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="The candidate sources that proposed the track (content, collaborative).",
+    )
 
 
 class Personalization(BaseModel):
     user_id: str | None = None
-    status: Literal["applied", "unknown-user", "no-model", "not-requested"]
+    status: Literal["applied", "unknown-user", "no-model", "not-requested", "off"] = Field(
+        description="applied: reranked with the collaborative model; unknown-user: the model "
+        "does not know the user (content only); no-model: none is loaded; off: collab_weight "
+        "0 was asked, so the model was not consulted; not-requested: no user_id."
+    )
     collab_weight: float = 0.0
     model_version: str | None = None
 
@@ -118,13 +159,24 @@ class RecommendationResponse(BaseModel):
     personalization: Personalization = Field(
         default_factory=lambda: Personalization(status="not-requested")
     )
+    request_id: str | None = Field(
+        None,
+        description="Set on personalised responses: the id under which the served list was "
+        "logged for online evaluation (GET /stats).",
+    )
 
 
 class InteractionEvent(BaseModel):
     user_id: UserId
     track_id: TrackId
     weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
-    timestamp: datetime | None = None
+    kind: InteractionKind = "listen"
+    timestamp: datetime | None = Field(None, description="When it happened; default: now.")
+    event_id: EventId | None = Field(
+        None,
+        description="Client-chosen id, unique per user: a retried request with the same ids "
+        "is recorded once.",
+    )
 
 
 class InteractionsRequest(BaseModel):
@@ -132,7 +184,8 @@ class InteractionsRequest(BaseModel):
 
 
 class InteractionsResponse(BaseModel):
-    recorded: int
+    recorded: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(0, description="Events whose event_id was already stored.")
 
 
 class ModelStatus(BaseModel):

@@ -6,19 +6,21 @@ and the API checks the stored layout against its configured encoders before serv
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from schemas.tracks import KAGGLE_AUDIO_COLUMNS
 
-LYRICS = "lyrics"
-LYRICS_TERMS = "lyrics_terms"  # sparse BM25 term weights of the lyrics
-COVER = "cover"
-AUDIO = "audio"
-DENSE_MODALITIES: tuple[str, ...] = (LYRICS, COVER, AUDIO)
-SPARSE_MODALITIES: tuple[str, ...] = (LYRICS_TERMS,)
-MODALITIES: tuple[str, ...] = (LYRICS, LYRICS_TERMS, COVER, AUDIO)
+#: The one list of modalities: the API's weights, the settings' default weights and the
+#: collection's vector names all take their keys from here.
+Modality = Literal["lyrics", "lyrics_terms", "cover", "audio"]
+MODALITIES: tuple[Modality, ...] = get_args(Modality)
+LYRICS: Modality = "lyrics"
+LYRICS_TERMS: Modality = "lyrics_terms"  # sparse BM25 term weights of the lyrics
+COVER: Modality = "cover"
+AUDIO: Modality = "audio"
+DENSE_MODALITIES: tuple[Modality, ...] = (LYRICS, COVER, AUDIO)
 
 # Order matters: it is the order of the components of the `audio` vector, fixed by the scalers
 # stored with every collection. It is the catalog's column order with `key` set apart (below)

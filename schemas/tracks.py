@@ -73,6 +73,14 @@ class Track(BaseModel):
             data["explicit"] = int(self.explicit)  # see schemas.layout.PAYLOAD_INDEXES
         return data
 
+    @classmethod
+    def from_payload(cls, payload: dict) -> Track:
+        """The one way back from a stored payload (`explicit` is stored as 0/1)."""
+        fields = {k: v for k, v in payload.items() if k in cls.model_fields and k != "id"}
+        if "explicit" in fields:
+            fields["explicit"] = bool(fields["explicit"])
+        return cls(id=payload["track_id"], **fields)
+
     def content_hash(self, encoder_ids: dict[str, str]) -> str:
         """Changes when anything that shapes the point changes, so unchanged rows are skipped."""
         blob = json.dumps(

@@ -25,9 +25,9 @@ import httpx
 import uvicorn
 
 from api.main import create_app
-from core.recommend.recommender import Recommender
+from core.recommend.recommender import Recommender, SeedRequest
+from core.recommend.sources import ContentSource
 from core.store import open_store
-from schemas.api import RecommendationRequest
 from schemas.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,16 +57,18 @@ def main() -> None:
     ]
     direct = Recommender(
         store,
-        None,
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-        prefetch_limit=settings.prefetch_limit,
+        ContentSource(
+            store,
+            fusion=settings.fusion,
+            rrf_k=settings.rrf_k,
+            prefetch_limit=settings.prefetch_limit,
+        ),
         default_weights=settings.default_weights,
     )
     engine_ms = []
     for body in bodies:
         started = time.perf_counter()
-        direct.recommend(RecommendationRequest(**body))
+        direct.recommend(SeedRequest(**body))
         engine_ms.append((time.perf_counter() - started) * 1000)
     store.close()  # the embedded shard has one owner: hand it to the server
 

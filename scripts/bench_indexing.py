@@ -27,8 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from core.encoders.lyrics import LyricsEncoder
 from core.store.edge import EdgeStore
 from indexer.catalog import read_catalog
-from indexer.index_encoders import build_index_encoders
-from indexer.pipeline import Indexer
+from indexer.pipeline import Indexer, build_index_encoders
 from schemas.settings import LyricsRuntime, Settings
 
 ROOT = Path(__file__).resolve().parents[1]

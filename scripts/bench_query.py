@@ -48,7 +48,8 @@ from core.encoders.audio import AudioEncoder, AudioScaler
 from core.encoders.cover import CnnCoverEncoder, load_image
 from core.encoders.lyrics import LyricsEncoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.recommend.recommender import Recommender, to_filter
+from core.recommend.query import to_filter
+from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
 from core.store import PointRecord
 from core.store.edge import EdgeStore
 from indexer.catalog import read_catalog
@@ -336,20 +337,18 @@ def make_queries(store: EdgeStore, real: Real, n: int, seeds: int, seed: int) ->
     """The Recommender's own query vectors for real seeds (tracks with real lyrics)."""
     rng = np.random.default_rng(seed + 2)
     pool = [p["track_id"] for p in real.payloads[: len(real.lyrics)]]
-    rec = Recommender(store, None)
     out = []
     for _ in range(n):
         ids = [str(t) for t in rng.choice(pool, size=seeds, replace=False)]
-        _, queries = rec.candidates(
-            rec.seed_query(ids, [], rec.seeds(ids), {}, Filters(), ids), limit=10, offset=0
-        )
+        weights = complete_weights({}, {})
+        queries = seed_query(ids, [], fetch_seeds(store, ids), weights, Filters(), ids).queries
         vectors = {k: v if isinstance(v, SparseVector) else v.tolist() for k, v in queries.items()}
         out.append(Query(ids, vectors, [point_id(t) for t in ids]))
     return out
 
 
 def fused(store: EdgeStore, q: Query, limit: int = 10) -> list[str]:
-    """The call `Recommender.candidates` makes, with the default fusion settings."""
+    """The call `ContentSource.search` makes, with the default fusion settings."""
     hits = store.fused_search(
         q.queries,
         {},

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running service: install, index the committed demo
 # catalog into the embedded Qdrant Edge store (data/qdrant), train the LightFM model on the
-# demo playlists (data/models), then serve the API.
+# demo playlists (data/models), bring the interaction database (data/musicrec.db, or
+# MUSICREC_DATABASE_URL) to the current schema, then serve the API.
 # Re-runs skip every unchanged track and reuse the model, so they start in seconds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
+musicrec db upgrade
 musicrec index data/demo/tracks.csv
 models=${MUSICREC_MODEL_DIR:-${MUSICREC_DATA_DIR:-data}/models}
 if [ ! -f "$models/latest" ]; then
@@ -29,6 +31,7 @@ Try:
   curl -s -X POST http://$host:$port/recommendations -H 'content-type: application/json' \\
        -d '{"positive": ["00MI0oGDVJYM1qWbyUOIhH"], "limit": 5}'
   curl -s "http://$host:$port/users/4zNayWuATXCAA9gaXvnFnq/recommendations?limit=5"
+  curl -s http://$host:$port/stats            # online evaluation (or: musicrec stats)
   curl -s -X POST http://$host:$port/interactions -H "X-API-Key: $MUSICREC_API_KEY" \\
        -H 'content-type: application/json' \\
        -d '{"events": [{"user_id": "me", "track_id": "00MI0oGDVJYM1qWbyUOIhH"}]}'

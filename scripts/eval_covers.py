@@ -74,17 +74,19 @@ def run_pipeline(
     """Raw encoder and pipeline timed in alternation, so machine load hits both alike."""
     n = min(args.speed_sample, len(files))
     timings: dict[str, list[float]] = {"raw": [], "fetch": [], "cold": [], "warm": []}
+    # The covers are served on loopback, which the fetcher refuses unless allowed.
+    fetch = {"max_concurrency": args.concurrency, "allowed_networks": ["127.0.0.1/32"]}
     with serve_directory(args.covers) as base, tempfile.TemporaryDirectory() as tmp:
         urls = [base + name for name in files[:n]]
         for round_ in range(args.rounds):
             start = time.perf_counter()
             encoder.encode(images[:n])
             timings["raw"].append(time.perf_counter() - start)
-            with CoverFetcher(Path(tmp) / f"fetch{round_}", max_concurrency=args.concurrency) as f:
+            with CoverFetcher(Path(tmp) / f"fetch{round_}", **fetch) as f:
                 start = time.perf_counter()
                 fetched = f.fetch_many(urls)
                 timings["fetch"].append(time.perf_counter() - start)
-            with CoverFetcher(Path(tmp) / f"embed{round_}", max_concurrency=args.concurrency) as f:
+            with CoverFetcher(Path(tmp) / f"embed{round_}", **fetch) as f:
                 start = time.perf_counter()
                 cold, errors = embed_covers(urls, f, encoder, args.batch_size)
                 timings["cold"].append(time.perf_counter() - start)

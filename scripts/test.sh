@@ -4,11 +4,21 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-# tests/test_ui.py drives Debian's Chromium (Playwright never downloads a browser here).
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing Debian's chromium for the web page test" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+# Debian packages some tests drive (never a download of their own): Chromium for the page
+# (tests/test_ui.py, through Playwright), PostgreSQL's binaries for the interaction-store
+# contract and the two-process API test (a throwaway cluster in a temp dir; no service is
+# started), docker-compose to validate the compose files without an engine (tests/test_deploy.py).
+need() {  # need PACKAGE PROBE-COMMAND...: install PACKAGE when the probe fails (as root)
+    local package=$1; shift
+    if ! "$@" >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's $package for the tests" >&2
+        [ -n "${apt_updated:-}" ] || { apt-get update -qq && apt_updated=1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+    fi
+}
+need chromium test -x /usr/bin/chromium
+need postgresql bash -c 'ls /usr/lib/postgresql/*/bin/initdb'
+need docker-compose command -v docker-compose
 
 ruff check .
 ruff format --check .

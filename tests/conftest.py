@@ -21,6 +21,7 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
 from schemas.settings import Settings
+from tests.postgres import postgres_cluster  # noqa: F401  (a session fixture for every module)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"
@@ -49,7 +50,16 @@ def slice_rows(n_lyrics: int = 40, n_other: int = 80) -> tuple[list[str], list[d
     return header, with_lyrics + without
 
 
+#: Rate limits are off in tests unless a test turns one on (tests/test_security.py does).
+NO_RATE_LIMITS = {
+    "rate_limit_search": None,
+    "rate_limit_cover_search": None,
+    "rate_limit_refresh": None,
+}
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    overrides = {**NO_RATE_LIMITS, **overrides}
     return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
 
 
@@ -62,6 +72,14 @@ def lyrics_encoder() -> LyricsEncoder:
 def catalog_slice(tmp_path_factory) -> Path:
     header, rows = slice_rows()
     return write_catalog(tmp_path_factory.mktemp("catalog") / "slice.csv", header, rows)
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[EdgeStore]:
+    """A fresh, empty embedded collection (not created yet)."""
+    s = EdgeStore(tmp_path / "qdrant", "tracks")
+    yield s
+    s.close()
 
 
 @pytest.fixture(scope="session")

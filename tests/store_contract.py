@@ -89,6 +89,14 @@ class StoreContract:
             assert hits[0].id == p.id
             assert hits[0].score == pytest.approx(1.0, abs=1e-4)  # rescored: the exact cosine
 
+    def test_scroll_resumes_at_a_point_id(self, filled) -> None:
+        """`start` continues a scroll where a checkpoint left it: the rest, in the same order."""
+        store, points = filled
+        order = [p.id for batch in store.scroll(batch_size=17) for p in batch]
+        assert sorted(order) == sorted(p.id for p in points)
+        resumed = [p.id for batch in store.scroll(batch_size=17, start=order[50]) for p in batch]
+        assert resumed == order[50:]
+
     def test_create_and_metadata_round_trip(self, store: VectorStore) -> None:
         assert not store.exists()
         store.create(LAYOUT, {"scaler": {"mean": [1.5, 2.0]}, "note": "x"})

@@ -205,13 +205,17 @@ def test_search_validation_and_filters(api) -> None:
 
 
 def test_missing_collection_is_503_and_health_says_why(tmp_path) -> None:
+    """...without naming the server's directories (the detail keeps the last path part)."""
     with LiveServer(create_app(make_settings(tmp_path))) as client:
         health = client.get("/health")
         assert health.status_code == 503
         assert "musicrec index" in health.json()["detail"]
+        assert "musicrec train" in health.json()["collaborative"]["detail"]
         response = client.post("/recommendations", json={"positive": ["x"]})
         assert response.status_code == 503
         assert "musicrec index" in response.json()["detail"]
+        for text in (health.text, response.text):
+            assert str(tmp_path) not in text and "/qdrant/" not in text, text
 
 
 def test_unreachable_qdrant_server_is_503_with_retry_after(tmp_path) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from indexer import catalog
+from indexer import track_row
 from indexer.catalog import (
     CatalogError,
     CatalogStats,
@@ -317,19 +319,29 @@ def test_detect_schema() -> None:
         detect_schema(["name", "artists"])
 
 
-def test_nul_bytes_bad_utf8_and_bom_are_tolerated(tmp_path: Path) -> None:
+def test_nul_bytes_latin1_and_bom_are_tolerated_and_latin1_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "dirty.csv"
-    path.write_bytes(b'\xef\xbb\xbfid,name,lyrics\na,Caf\xe9 \x00Bar,"la\x00la\nla"\nb,Ok,\n')
-    tracks, errors, _ = read_all(path)
+    path.write_bytes(
+        b'\xef\xbb\xbfid,name,lyrics\na,Caf\xe9 \x00Bar,"la\x00la\nla"\nb,Ok,\nc,Caf\xc3\xa9,\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="indexer.catalog"):
+        tracks, errors, stats = read_all(path)
     assert errors == []
-    assert [t.id for t in tracks] == ["a", "b"]
-    assert tracks[0].name == "Caf\ufffd Bar" and tracks[0].lyrics == "lala\nla"
+    assert [t.id for t in tracks] == ["a", "b", "c"]
+    # The latin-1 line is read as latin-1 (not mangled into U+FFFD), the UTF-8 one as UTF-8.
+    assert tracks[0].name == "Café Bar" and tracks[0].lyrics == "lala\nla"
+    assert tracks[2].name == "Café"
+    assert stats.not_utf8 == 1 and "1 lines not UTF-8" in stats.summary()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "line 2: not valid UTF-8" in warnings[0]
 
 
 def test_too_large_field_is_rejected_and_reading_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog, "MAX_FIELD_BYTES", 1000)
+    monkeypatch.setattr(track_row, "MAX_FIELD_BYTES", 1000)
     big = "word " * 400
     path = write(tmp_path, f'id,name,lyrics\na,A,"{big}\n{big}"\nb,B,ok\n')
     tracks, errors, stats = read_all(path)
@@ -345,3 +357,92 @@ def test_blank_lines_are_skipped_without_shifting_line_numbers(tmp_path: Path) -
     assert [t.id for t in tracks] == ["a"]
     assert [(e.line, e.track_id) for e in errors] == [(6, "b")]
     assert stats.rows == 2
+
+
+# --- hostile values (issue 17, items 3 and 4) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "column"),
+    [
+        ("tempo", "1e308", "tempo"),
+        ("tempo", "-5", "tempo"),
+        ("danceability", "1.5", "danceability"),
+        ("energy", "-0.1", "energy"),
+        ("loudness", "-100", "loudness"),
+        ("loudness", "40", "loudness"),
+        ("duration_ms", "0", "duration_ms"),
+        ("duration_ms", "1e300", "duration_ms"),
+    ],
+)
+def test_audio_values_out_of_range_reject_the_row_naming_line_and_field(
+    tmp_path: Path, field: str, value: str, column: str
+) -> None:
+    text = (
+        f"{HEADER}\ngood1,A,,x,{AUDIO},\nbad,B,,x,{audio(**{field: value})},\ngood2,C,,x,{AUDIO},\n"
+    )
+    tracks, errors, stats = read_all(write(tmp_path, text))
+    assert [t.id for t in tracks] == ["good1", "good2"]
+    assert [(e.line, e.track_id) for e in errors] == [(3, "bad")]
+    assert f"field '{column}'" in errors[0].reason and "plausible range" in errors[0].reason
+    assert stats.rejected == {"out of range": 1}
+
+
+def test_popularity_year_and_id_limits(tmp_path: Path) -> None:
+    next_year = datetime.now(UTC).year + 1
+    long_id = "x" * 10_000
+    text = (
+        "id,name,popularity,year,release_date\n"
+        "ok,A,100,1900,\n"  # 2
+        "pop,B,1e30,2000,\n"  # 3
+        "neg,C,-1,2000,\n"  # 4
+        "old,D,5,1899,\n"  # 5
+        "future,E,5,{},\n"  # 6
+        f"{long_id},F,5,2000,\n"  # 7
+        "edge,G,0,{},\n"  # 8
+        "date,H,5,,0000-01-01\n"  # 9: an implausible date leaves the year unknown
+        "id128,I,5,2000,\n"  # 10
+    ).format(next_year + 1, next_year)
+    text = text.replace("id128", "y" * 128)
+    tracks, errors, _ = read_all(write(tmp_path, text))
+    assert [t.id for t in tracks] == ["ok", "edge", "date", "y" * 128]
+    assert tracks[2].year is None and tracks[2].release_date == "0000-01-01"
+    by_line = {e.line: e for e in errors}
+    assert sorted(by_line) == [3, 4, 5, 6, 7]
+    for line, name in [(3, "popularity"), (4, "popularity"), (5, "year"), (6, "year")]:
+        assert f"field '{name}'" in by_line[line].reason
+    assert "10000 characters" in by_line[7].reason and "128" in by_line[7].reason
+    assert by_line[7].track_id == long_id
+
+
+# --- unterminated quotes (issue 17, item 8) ---------------------------------------------------
+
+
+def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_file(tmp_path: Path) -> None:
+    rows = [f"t{i},Song {i},,x,{AUDIO}," for i in range(10)]
+    rows[2] = f't2,"Broken name,,x,{AUDIO},'  # the quote never closes
+    tracks, errors, stats = read_all(write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert [t.id for t in tracks] == [f"t{i}" for i in range(10) if i != 2]  # resynchronised
+    assert [(e.line, e.track_id) for e in errors] == [(4, "t2")]
+    assert "spanning 8 lines" in errors[0].reason
+    assert stats.rows == 10 and stats.accepted == 9
+
+
+def test_lines_swallowed_that_are_not_rows_are_counted(tmp_path: Path) -> None:
+    """The broken record's own lyric lines cannot parse as rows: they are skipped, counted."""
+    lines = [
+        HEADER,
+        f"a,A,,x,{AUDIO},fine",  # 2
+        f'b,"B,,x,{AUDIO},verse one',  # 3: the name's quote is closed only on line 7
+        "verse two",  # 4
+        "verse three",  # 5
+        f"c,C,,x,{AUDIO},ok",  # 6
+        f'd,D,,x,{AUDIO},"two',  # 7: properly quoted multi-line lyrics
+        'lines"',  # 8
+    ]
+    tracks, errors, stats = read_all(write(tmp_path, "\n".join(lines) + "\n"))
+    assert [t.id for t in tracks] == ["a", "c", "d"]
+    assert tracks[2].lyrics == "two\nlines"
+    assert [(e.line, e.track_id) for e in errors] == [(3, "b")]
+    assert "lines 4-5 (2 lines)" in errors[0].reason and "unterminated quote" in errors[0].reason
+    assert stats.rejected == {"wrong column count": 1}

@@ -17,13 +17,13 @@ import pytest
 from api.main import create_app
 from core.encoders.cover import CnnCoverEncoder
 from core.store.edge import EdgeStore
-from indexer.cover_vectors import CoverUrlEncoder
-from indexer.covers import CoverFetcher
+from indexer.covers import CoverFetcher, CoverUrlEncoder, build_cover_url_encoder
 from indexer.pipeline import Indexer
 from schemas.tracks import point_id
 from tests.conftest import SHARED_DATA, LiveServer, make_settings, slice_rows, write_catalog
 
 COVERS = SHARED_DATA / "covers"
+LOOPBACK = ["127.0.0.1/32"]  # the local cover host: refused by default (test_cover_ssrf.py)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not COVERS.is_dir(), reason=f"real covers not available at {COVERS}"),
@@ -94,7 +94,7 @@ def covered(tmp_path_factory, host, cnn, lyrics_encoder):
     def index() -> object:
         store = EdgeStore(settings.qdrant_path, settings.collection)
         covers = CoverUrlEncoder(
-            CoverFetcher(tmp / "covers", retries=1),
+            CoverFetcher(tmp / "covers", retries=1, allowed_networks=LOOPBACK),
             cnn,
             on_error=lambda url, why: errors.append((url, why)),
         )
@@ -202,3 +202,29 @@ def test_cover_encoder_mismatch_is_refused(covered, tmp_path) -> None:
         assert "re-index" in response.json()["detail"]
         text = client.get("/search", params={"q": "a red guitar", "modality": "cover"})
         assert text.status_code == 409
+
+
+def test_loopback_covers_are_refused_unless_the_setting_allows_them(host, tmp_path) -> None:
+    """The index run's cover encoder as the CLI builds it from the settings: by default a
+    loopback cover is refused before any request and reported with its URL (the track gets no
+    cover vector); MUSICREC_COVER_ALLOWED_NETWORKS lets the same URL through."""
+    name = cover_files()[0]
+    url = f"http://127.0.0.1:{host.server_address[1]}/{name}"
+    before = host.hits[f"/{name}"]
+    errors: list[tuple[str, str]] = []
+    default = make_settings(tmp_path / "a")
+    assert default.cover_allowed_networks == []
+    covers = build_cover_url_encoder(default, on_error=lambda u, why: errors.append((u, why)))
+    assert covers is not None
+    assert covers.encode([url, None]) == [None, None]
+    covers.close()
+    assert errors == [(url, f"refused: {url} is not a public http(s) address")]
+    assert host.hits[f"/{name}"] == before
+
+    allowing = make_settings(tmp_path / "b", cover_allowed_networks=LOOPBACK)
+    covers = build_cover_url_encoder(allowing, on_error=lambda u, why: errors.append((u, why)))
+    assert covers is not None
+    vector = covers.encode([url])[0]
+    covers.close()
+    assert vector is not None and vector.shape == (1280,) and len(errors) == 1
+    assert host.hits[f"/{name}"] == before + 1

@@ -19,7 +19,9 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -39,6 +41,7 @@ from schemas.settings import Settings
 from tests.conftest import SHARED_DATA
 
 COVERS = SHARED_DATA / "covers"
+LOOPBACK = ["127.0.0.1/32"]  # the local cover host: refused by default (test_cover_ssrf.py)
 requires_covers = pytest.mark.skipif(
     not (COVERS / "covers.csv").is_file(),
     reason=f"real covers not found at {COVERS} (shared data set absent)",
@@ -81,8 +84,8 @@ def jpeg_bytes(size: int = 256, seed: int = 0) -> bytes:
 class CoverHost(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), CoverHandler)
+    def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        super().__init__(address, CoverHandler)
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
 
@@ -107,6 +110,13 @@ class CoverHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         count = self.server.hit(self.path)
+        if self.path.startswith("/redirect?"):  # 302 to the URL in ?to=
+            target = parse_qs(urlsplit(self.path).query)["to"][0]
+            self.send(302, "text/plain", b"", headers={"Location": target})
+            return
+        if self.path == "/loop":
+            self.send(302, "text/plain", b"", headers={"Location": "/loop"})
+            return
         route, _, rest = self.path.lstrip("/").partition("/")
         if route == "covers":
             self.send(200, "image/jpeg", (COVERS / rest).read_bytes())
@@ -127,6 +137,12 @@ class CoverHandler(http.server.BaseHTTPRequestHandler):
                 self.send(503, "text/plain", b"busy")
             else:
                 self.send(200, "image/jpeg", (COVERS / rest).read_bytes())
+        elif route == "later":  # 429 with an HTTP-date Retry-After, then the cover
+            if count == 1:
+                when = formatdate(time.time() + 2, usegmt=True)
+                self.send(429, "text/plain", b"slow down", headers={"Retry-After": when})
+            else:
+                self.send(200, "image/jpeg", (COVERS / rest).read_bytes())
         elif route == "always503":
             self.send(503, "text/plain", b"busy")
         elif route == "stream":  # no Content-Length: only counting received bytes catches it
@@ -134,9 +150,19 @@ class CoverHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(400, "text/plain", b"unknown route")
 
-    def send(self, status: int, content_type: str, body: bytes, *, length: bool = True) -> None:
+    def send(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        *,
+        length: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -189,7 +215,7 @@ def cached_files(cache: Path) -> list[Path]:
 @requires_covers
 def test_fetches_covers_then_serves_them_from_cache(tmp_path, host, sample):
     urls = [f"{host.base}/covers/{name}" for name in sample]
-    with CoverFetcher(tmp_path) as fetcher:
+    with CoverFetcher(tmp_path, allowed_networks=LOOPBACK) as fetcher:
         first = fetcher.fetch_many(urls)
     assert all(r.error is None and not r.from_cache for r in first.values())
     for name, url in zip(sample, urls, strict=True):
@@ -199,7 +225,9 @@ def test_fetches_covers_then_serves_them_from_cache(tmp_path, host, sample):
         assert path.read_bytes() == (COVERS / name).read_bytes()
     requests_before = sum(host.counts.values())
 
-    with CoverFetcher(tmp_path) as fetcher:  # a re-run: new fetcher, same cache directory
+    with CoverFetcher(
+        tmp_path, allowed_networks=LOOPBACK
+    ) as fetcher:  # a re-run: new fetcher, same cache directory
         second = fetcher.fetch_many(urls)
     assert sum(host.counts.values()) == requests_before
     assert all(r.from_cache and r.error is None for r in second.values())
@@ -209,7 +237,7 @@ def test_fetches_covers_then_serves_them_from_cache(tmp_path, host, sample):
 @requires_covers
 def test_duplicate_urls_are_downloaded_once(tmp_path, host, sample):
     album, other = (f"{host.base}/covers/{name}" for name in sample[:2])
-    with CoverFetcher(tmp_path, max_concurrency=8) as fetcher:
+    with CoverFetcher(tmp_path, max_concurrency=8, allowed_networks=LOOPBACK) as fetcher:
         results = fetcher.fetch_many([album] * 20 + [other] * 5 + [album])
     assert set(results) == {album, other}
     assert host.counts[f"/covers/{sample[0]}"] == 1
@@ -227,7 +255,9 @@ def test_each_failure_is_reported_with_its_reason(tmp_path, host, sample):
         "slow": f"{host.base}/slow/{name}",
         "down": f"{host.base}/always503/{name}",
     }
-    with CoverFetcher(tmp_path, timeout=0.25, retries=2, backoff=0.01) as fetcher:
+    with CoverFetcher(
+        tmp_path, timeout=0.25, retries=2, backoff=0.01, allowed_networks=LOOPBACK
+    ) as fetcher:
         results = fetcher.fetch_many(urls.values())
     errors = {kind: results[url].error for kind, url in urls.items()}
     assert errors["missing"] == "HTTP 404"
@@ -247,12 +277,12 @@ def test_each_failure_is_reported_with_its_reason(tmp_path, host, sample):
 def test_size_limits(tmp_path, host, sample):
     declared = f"{host.base}/covers/{sample[0]}"
     streamed = f"{host.base}/stream/{sample[0]}"
-    with CoverFetcher(tmp_path / "bytes", max_bytes=1000) as fetcher:
+    with CoverFetcher(tmp_path / "bytes", max_bytes=1000, allowed_networks=LOOPBACK) as fetcher:
         results = fetcher.fetch_many([declared, streamed])
     assert results[declared].error == "response larger than 1000 bytes"
     assert results[streamed].error == "response larger than 1000 bytes"
 
-    with CoverFetcher(tmp_path / "pixels", max_pixels=10_000) as fetcher:
+    with CoverFetcher(tmp_path / "pixels", max_pixels=10_000, allowed_networks=LOOPBACK) as fetcher:
         result = fetcher.fetch_many([declared])[declared]
     width, height = Image.open(COVERS / sample[0]).size
     assert result.error == f"image too large ({width * height} pixels, limit 10000)"
@@ -261,26 +291,38 @@ def test_size_limits(tmp_path, host, sample):
 @requires_covers
 def test_retry_recovers_from_a_transient_503(tmp_path, host, sample):
     url = f"{host.base}/flaky/{sample[1]}"
-    with CoverFetcher(tmp_path, retries=3, backoff=0.01) as fetcher:
+    with CoverFetcher(tmp_path, retries=3, backoff=0.01, allowed_networks=LOOPBACK) as fetcher:
         result = fetcher.fetch_many([url])[url]
     assert result.error is None and result.path is not None
     assert host.counts[f"/flaky/{sample[1]}"] == 2
 
 
 @requires_covers
+def test_retry_after_as_an_http_date_is_honoured(tmp_path, host, sample):
+    url = f"{host.base}/later/{sample[0]}"
+    started = time.monotonic()
+    with CoverFetcher(tmp_path, retries=2, backoff=0.01, allowed_networks=LOOPBACK) as fetcher:
+        result = fetcher.fetch_many([url])[url]
+    assert result.error is None and host.counts[f"/later/{sample[0]}"] == 2
+    assert time.monotonic() - started >= 1.0  # the date is 1-2 s ahead (second resolution)
+
+
+@requires_covers
 def test_404_is_remembered_for_the_run_only(tmp_path, host, sample):
     url = f"{host.base}/missing/{sample[2]}"
-    with CoverFetcher(tmp_path) as fetcher:
+    with CoverFetcher(tmp_path, allowed_networks=LOOPBACK) as fetcher:
         fetcher.fetch_many([url])
         assert fetcher.fetch_many([url])[url].error == "HTTP 404"  # next indexing batch
     assert host.counts[f"/missing/{sample[2]}"] == 1
-    with CoverFetcher(tmp_path) as fetcher:  # the next run asks again: it may exist now
+    with CoverFetcher(
+        tmp_path, allowed_networks=LOOPBACK
+    ) as fetcher:  # the next run asks again: it may exist now
         fetcher.fetch_many([url])
     assert host.counts[f"/missing/{sample[2]}"] == 2
 
 
 def test_unusable_urls_fail_without_a_request(tmp_path):
-    with CoverFetcher(tmp_path, retries=1) as fetcher:
+    with CoverFetcher(tmp_path, retries=1, allowed_networks=LOOPBACK) as fetcher:
         results = fetcher.fetch_many(["ftp://example.invalid/cover.jpg", "not a url"])
     assert all((r.error or "").startswith("invalid URL") for r in results.values())
 
@@ -399,7 +441,7 @@ def test_embed_covers_shares_one_embedding_per_album(tmp_path, host, sample, cnn
     albums = [f"{host.base}/covers/{name}" for name in sample]
     missing = f"{host.base}/missing/{sample[0]}"
     track_urls = [url for url in albums for _ in range(4)] + [missing, missing]
-    with CoverFetcher(tmp_path) as fetcher:
+    with CoverFetcher(tmp_path, allowed_networks=LOOPBACK) as fetcher:
         embeddings, errors = embed_covers(track_urls, fetcher, cnn, batch_size=2)
     assert set(embeddings) == set(albums)
     assert errors == {missing: "HTTP 404"}

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
-from core.collab.holder import ModelHolder
+from core.collab.artefact import save
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.recommend.recommender import Recommender
 from core.store.edge import EdgeStore
 from evaluation.rankers.base import Query, Ranker, TrainData
 from evaluation.rankers.baselines import (
@@ -25,7 +24,7 @@ from evaluation.rankers.baselines import (
     UnseenFirstRanker,
 )
 from evaluation.rankers.lightfm import LightFMRanker
-from evaluation.rankers.product import ProductRanker
+from evaluation.rankers.product import ProductRanker, ProductRecommender, product_recommender
 from evaluation.rankers.text import TfidfRanker, Word2VecRanker
 from evaluation.splits import continuation_split
 from indexer.catalog import read_catalog
@@ -43,7 +42,7 @@ class World:
 
     data: TrainData
     queries: list[Query]
-    recommender: Recommender
+    recommender: ProductRecommender
     by_name: dict[str, Ranker] = field(default_factory=dict)
 
 
@@ -76,8 +75,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     Indexer(store, [terms], batch_size=64, progress=False).run(csv_path, schema="kaggle")
     lightfm = LightFMRanker(seed=3).fit(data)
     assert lightfm.model is not None
-    lightfm.model.save(tmp / "models")
-    recommender = Recommender(store, None, terms_encoder=terms, collab=ModelHolder(tmp / "models"))
+    save(lightfm.model, tmp / "models")
+    recommender = product_recommender(store, model_dir=tmp / "models")
     yield World(data, queries, recommender)
     store.close()
 

@@ -18,8 +18,7 @@ from core.encoders.lyrics import LyricsEncoder
 from core.store import PointRecord, StoreError
 from core.store.edge import EdgeStore
 from indexer.catalog import RowError
-from indexer.index_encoders import build_index_encoders
-from indexer.pipeline import Indexer, audio_encoder_for
+from indexer.pipeline import Indexer, audio_encoder_for, build_index_encoders
 from schemas.layout import LayoutMismatchError
 from schemas.tracks import point_id
 from tests.conftest import ROOT, make_settings, slice_rows, write_catalog
@@ -27,13 +26,6 @@ from tests.conftest import ROOT, make_settings, slice_rows, write_catalog
 
 def run(store: EdgeStore, encoder: LyricsEncoder, path, **kw):
     return Indexer(store, [encoder], batch_size=16, progress=False).run(path, **kw)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = EdgeStore(tmp_path / "qdrant", "tracks")
-    yield s
-    s.close()
 
 
 def test_index_then_rerun_skips_unchanged_and_reindexes_changed(
@@ -250,3 +242,60 @@ def test_a_failed_write_stops_the_run_and_only_stored_batches_are_skipped_later(
     report = Indexer(again, [lyrics_encoder], batch_size=4, progress=False).run(path)
     assert (report.unchanged, report.indexed, again.count()) == (8, 12, 20)
     again.close()
+
+
+def _counting_reader(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Wrap the pipeline's catalog reader: one entry per parse of the file, read to its end."""
+    import indexer.pipeline as pipeline
+
+    real = pipeline.read_catalog
+    parses: list[str] = []
+
+    def counting(path, **kw):
+        batches = real(path, **kw)
+
+        def wrapped():
+            parses.append(str(path))
+            yield from batches
+
+        return wrapped()
+
+    monkeypatch.setattr(pipeline, "read_catalog", counting)
+    return parses
+
+
+@pytest.mark.parametrize("sample", [50_000, 10])
+def test_a_first_index_parses_the_catalog_once(
+    tmp_path, store, lyrics_encoder, monkeypatch, sample
+) -> None:
+    """The audio scaler is fitted from the batches read ahead in the indexing pass itself;
+    with a sample smaller than the catalog every track is still indexed exactly once."""
+    header, rows = slice_rows(n_lyrics=8, n_other=40)
+    path = write_catalog(tmp_path / "c.csv", header, rows)
+    parses = _counting_reader(monkeypatch)
+    indexer = Indexer(store, [lyrics_encoder], batch_size=4, progress=False, scaler_sample=sample)
+    report = indexer.run(path)
+    assert parses == [str(path)]
+    assert (report.indexed, store.count()) == (len(rows), len(rows))
+    from core.encoders.audio import AudioScaler
+    from indexer.catalog import read_catalog
+
+    tracks = [t for batch in read_catalog(path) for t in batch]
+    stored = audio_encoder_for(store)
+    assert stored is not None
+    fitted_on = min(len(rows), -(-sample // 4) * 4)  # whole batches of 4 read ahead
+    expected = AudioScaler.fit(t.audio for t in tracks[:fitted_on])
+    np.testing.assert_allclose(stored.scaler.mean, expected.mean)
+    assert stored.scaler.count == fitted_on
+
+
+def test_the_demo_catalog_first_index_parses_it_once(tmp_path, monkeypatch) -> None:
+    """The demo catalog, as `musicrec index` reads it on a fresh data dir (no model encoders)."""
+    from tests.conftest import DEMO_TRACKS
+
+    parses = _counting_reader(monkeypatch)
+    store = EdgeStore(tmp_path / "q", "tracks")
+    report = Indexer(store, [], batch_size=512, progress=False).run(DEMO_TRACKS)
+    assert parses == [str(DEMO_TRACKS)]
+    assert report.indexed == store.count() == report.catalog.accepted > 2000
+    store.close()

@@ -1,15 +1,18 @@
-"""API keys, CORS and body limits over real HTTP."""
+"""API keys, rate limits, CORS, body limits and response headers over real HTTP."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 
 import pytest
 
 from api.main import create_app
+from schemas.settings import SettingsError, load_settings
 from tests.conftest import LiveServer, make_settings
 
-KEY = "s3cret-key"
+KEY = "s3cret-key-0123456789"
 EVENT = {"events": [{"user_id": "u1", "track_id": "nope"}]}
 
 
@@ -90,3 +93,97 @@ def test_cover_uploads_have_their_own_larger_cap(keyed) -> None:
     response = keyed.post("/search/cover", files=files)
     assert response.status_code == 400
     assert "not an image" in response.json()["detail"]
+
+
+def test_an_upload_over_the_cap_is_refused_before_its_body_is_read(keyed) -> None:
+    """A client announcing 60 MB gets 413 at once: the server does not wait for the bytes."""
+    port = int(str(keyed.base_url).rsplit(":", 1)[1])
+    head = (
+        "POST /search/cover HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60000000\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n\r\n--x\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head.encode())
+        status_line = conn.recv(4096).split(b"\r\n", 1)[0]  # times out if it waits
+    assert b" 413 " in status_line
+
+
+def test_every_response_carries_the_security_headers(keyed) -> None:
+    for response in (
+        keyed.get("/"),
+        keyed.get("/ui/app.js"),
+        keyed.get("/health"),
+        keyed.get("/tracks/nope"),
+        keyed.post("/interactions", json=EVENT),
+    ):
+        assert response.headers["X-Content-Type-Options"] == "nosniff", response.url
+        assert response.headers["Referrer-Policy"] == "no-referrer", response.url
+
+
+def test_docs_pages_load_nothing_from_a_cdn_and_the_schema_has_the_limits(keyed) -> None:
+    for page in ("/docs", "/redoc"):
+        html = keyed.get(page).text
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+        assert scripts and all(src.startswith("/docs-assets/") for src in scripts), scripts
+        for src in scripts:
+            assert keyed.get(src).status_code == 200, src
+    schema = keyed.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/search"]["get"]["parameters"]}
+    assert params["genre"]["maxItems"] == 50 and params["genre"]["items"]["maxLength"] == 64
+    assert params["exclude_artist"]["maxItems"] == 100
+    for path in ("/recommendations", "/interactions", "/search/cover"):
+        assert "400" in schema["paths"][path]["post"]["responses"], path
+    refresh = schema["paths"]["/tracks/{track_id}/refresh"]["post"]["responses"]
+    assert {"401", "403", "429"} <= set(refresh)
+
+
+def test_malformed_bodies_are_400(keyed) -> None:
+    """Bytes that are not UTF-8 cannot be parsed: the documented 400, not a 500."""
+    response = keyed.post(
+        "/recommendations", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+def test_a_short_api_key_is_refused_at_start_without_echoing_it(monkeypatch) -> None:
+    monkeypatch.setenv("MUSICREC_API_KEY", "tooshort123")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None)
+    message = str(refused.value)
+    assert "MUSICREC_API_KEY" in message and "at least 16 characters" in message
+    assert "tooshort123" not in message
+
+
+def test_bad_rate_settings_are_refused(monkeypatch) -> None:
+    monkeypatch.setenv("MUSICREC_RATE_LIMIT_SEARCH", "lots")
+    with pytest.raises(SettingsError, match="MUSICREC_RATE_LIMIT_SEARCH='lots'"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("MUSICREC_RATE_LIMIT_SEARCH", "off")
+    assert load_settings(_env_file=None).rate_limit_search is None
+
+
+def test_expensive_reads_are_rate_limited_per_endpoint(data_copy) -> None:
+    settings = make_settings(
+        data_copy("limited"),
+        api_key=KEY,
+        rate_limit_search="3/minute",
+        rate_limit_cover_search="1/minute",
+        rate_limit_refresh="1/minute",
+    )
+    with LiveServer(create_app(settings)) as client:
+        for _ in range(3):
+            assert client.get("/search", params={"q": "love"}).status_code == 200
+        limited = client.get("/search", params={"q": "love"})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert "3 per 1 minute" in limited.json()["detail"]
+        # Each endpoint has its own budget; the others are not limited at all.
+        files = {"image": ("x.jpg", b"0" * 100, "image/jpeg")}
+        assert client.post("/search/cover", files=files).status_code == 400
+        assert client.post("/search/cover", files=files).status_code == 429
+        assert client.get("/tracks/nope").status_code == 404
+        # A refresh (no Spotify configured here: 409) is charged after the key check.
+        refresh, key = "/tracks/nope/refresh", {"X-API-Key": KEY}
+        assert client.post(refresh).status_code == 401
+        assert client.post(refresh, headers=key).status_code == 409
+        assert client.post(refresh, headers=key).status_code == 429

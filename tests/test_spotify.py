@@ -262,20 +262,31 @@ def client(settings_for) -> SpotifyClient:
 
 
 # --- the client ---------------------------------------------------------------------------
-def test_tracks_are_batched_by_50_albums_by_20_and_cached(fake, client) -> None:
+def test_tracks_are_batched_by_50_and_cached(fake, client, settings_for) -> None:
     ids = [r["id"] for r in KNOWN[:120]]
     found = client.tracks(ids)
     assert list(found) == ids and all(found.values())
     assert fake.requests["tracks"] == 3  # 50 + 50 + 20
-    album_ids = list(dict.fromkeys(t["album"]["id"] for t in found.values()))[:45]
-    assert all(client.albums(album_ids).values())
-    assert fake.requests["albums"] == 3  # 20 + 20 + 5
     before = fake.total()
     client.tracks(ids)
-    client.albums(album_ids)
     assert fake.total() == before  # all from the disk cache
-    cached = json.loads(next((client.cache.root / "track").rglob("*.json")).read_text())
-    assert "available_markets" not in cached["value"]
+    again = build_spotify_client(settings_for())  # a new process reads the same cache
+    assert again is not None and again.tracks(ids) == found
+    assert fake.total() == before
+    hit, cached = client.cache.get("track", ids[0])
+    assert hit and "available_markets" not in cached
+
+
+def test_cached_objects_expire_after_the_ttl(fake, settings_for) -> None:
+    client = build_spotify_client(settings_for(spotify_cache_ttl=0.5))
+    assert client is not None
+    track_id = KNOWN[0]["id"]
+    client.tracks([track_id])
+    client.tracks([track_id])
+    assert fake.requests["tracks"] == 1
+    time.sleep(0.6)
+    client.tracks([track_id])
+    assert fake.requests["tracks"] == 2
 
 
 def test_track_metadata_maps_to_track_fields(client) -> None:
@@ -531,6 +542,9 @@ def test_cli_enrich_and_fetch(fake, settings_for, monkeypatch, tmp_path, capsys)
 
 
 # --- API --------------------------------------------------------------------------------------
+API_KEY = "spotify-test-key-0123456789"
+
+
 def test_api_refresh_updates_the_payload(
     fake, settings_for, indexed_dir, tmp_path, monkeypatch
 ) -> None:
@@ -540,13 +554,21 @@ def test_api_refresh_updates_the_payload(
     row = next(r for r in slice_rows()[1] if r["album_name"] and r["popularity"])
     other = next(r for r in slice_rows()[1] if r["album_name"] and r["id"] != row["id"])
     monkeypatch.setitem(fake.tracks, row["id"], {**fake.tracks[row["id"]], "popularity": 99})
-    settings = settings_for(tmp_path, spotify_max_retry_seconds=1)
+    settings = settings_for(tmp_path, spotify_max_retry_seconds=1, api_key=API_KEY)
     with LiveServer(create_app(settings)) as api:
         plain = api.get(f"/tracks/{row['id']}").json()
         assert plain["album_url"] is None and plain["popularity"] == int(row["popularity"])
+        # Reading never writes: the old `?refresh=true` is ignored (no Spotify call).
+        assert api.get(f"/tracks/{row['id']}", params={"refresh": "true"}).json() == plain
         assert fake.total() == 0
 
-        fresh = api.get(f"/tracks/{row['id']}", params={"refresh": "true"})
+        refresh = f"/tracks/{row['id']}/refresh"
+        assert api.post(refresh).status_code == 401  # a write: the key is required
+        assert api.post(refresh, headers={"X-API-Key": "wrong-key-0123456789"}).status_code == 403
+        assert fake.total() == 0 and api.get(f"/tracks/{row['id']}").json() == plain
+
+        key = {"X-API-Key": API_KEY}
+        fresh = api.post(refresh, headers=key)
         assert fresh.status_code == 200, fresh.text
         body = fresh.json()
         assert body["popularity"] == 99
@@ -556,23 +578,24 @@ def test_api_refresh_updates_the_payload(
         again = api.get(f"/tracks/{row['id']}").json()  # the store itself was updated
         assert again == body
         calls = fake.total()
-        assert api.get(f"/tracks/{row['id']}?refresh=true").json() == body
+        assert api.post(refresh, headers=key).json() == body
         assert fake.total() == calls  # within the TTL: from the cache
 
         fake.fail(503, times=100)
-        down = api.get(f"/tracks/{other['id']}?refresh=true")
+        down = api.post(f"/tracks/{other['id']}/refresh", headers=key)
         assert down.status_code == 503 and int(down.headers["Retry-After"]) >= 1
         assert "retry budget" in down.json()["detail"]
-        assert api.get("/tracks/does-not-exist?refresh=true").status_code == 404
+        assert api.post("/tracks/does-not-exist/refresh", headers=key).status_code == 404
 
 
-def test_api_refresh_without_credentials_is_503(indexed_dir, tmp_path) -> None:
+def test_api_refresh_without_credentials_is_409(indexed_dir, tmp_path) -> None:
     from api.main import create_app
 
     shutil.copytree(indexed_dir / "qdrant", tmp_path / "qdrant")
     track_id = slice_rows()[1][0]["id"]
-    with LiveServer(create_app(make_settings(tmp_path, cover_encoder="none"))) as api:
-        refused = api.get(f"/tracks/{track_id}", params={"refresh": True})
+    settings = make_settings(tmp_path, cover_encoder="none", api_key=API_KEY)
+    with LiveServer(create_app(settings)) as api:
+        refused = api.post(f"/tracks/{track_id}/refresh", headers={"X-API-Key": API_KEY})
         assert refused.status_code == 409
         assert "Spotify is not configured" in refused.json()["detail"]
         assert "SPOTIFY_CLIENT_ID" in refused.json()["detail"]

@@ -34,7 +34,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KEY = "ui-test-key"
+KEY = "ui-test-key-0123456789"
 COVER_HOST = "https://covers.test/"
 
 
@@ -141,7 +141,7 @@ def test_users_lists_model_and_recorded_listeners(server) -> None:
     assert len(client.get("/users", params={"limit": 1}).json()["users"]) == 1
 
 
-def test_covers_come_from_the_cache_or_redirect(server, data_dir) -> None:
+def test_covers_come_from_the_cache_never_from_a_redirect(server, data_dir) -> None:
     with (data_dir / "catalog.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     by_album = {r["album_name"]: r["id"] for r in rows if r["album_name"]}
@@ -156,8 +156,8 @@ def test_covers_come_from_the_cache_or_redirect(server, data_dir) -> None:
     assert "max-age" in hit.headers["cache-control"]
 
     miss = client.get(f"/covers/{by_album[uncached]}")
-    assert miss.status_code == 307
-    assert miss.headers["location"] == cover_url(uncached)
+    assert miss.status_code == 404  # not an open redirect to the catalog's URL
+    assert "location" not in miss.headers
 
     assert client.get(f"/covers/{no_album}").status_code == 404
     assert client.get("/covers/no-such-track").status_code == 404
@@ -216,7 +216,12 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
     assert after != before
     assert "lyrics ×" not in page.locator("#rec-note").inner_text()
 
-    # A listener: the content, collaborative and blended scores appear per result.
+    # A listener: listing them needs the key; then the content, collaborative and blended
+    # scores appear per result.
+    page.locator("#key-note", has_text="needs the API key").wait_for()
+    page.get_by_label("API key").fill(KEY)
+    page.get_by_label("API key").press("Enter")
+    page.locator("#user option").nth(2).wait_for(state="attached")
     page.get_by_label("Personalize for").select_option(USER)
     page.locator("#rec-grid .scores").first.wait_for()
     assert f"reranked for {USER}" in page.locator("#rec-note").inner_text()
@@ -246,8 +251,9 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
 
 
 def test_every_control_is_labelled(page: Page) -> None:
-    # GET /users filled the picker; a locator wait needs no eval, which the page's CSP forbids.
-    page.locator("#user option").nth(2).wait_for(state="attached")
+    # GET /users was refused without the key and said so; a locator wait needs no eval,
+    # which the page's CSP forbids.
+    page.locator("#key-note", has_text="needs the API key").wait_for()
     unlabelled = page.eval_on_selector_all(
         "input, select",
         "els => els.filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id)",

@@ -9,14 +9,14 @@ import shutil
 import pytest
 
 from api.main import create_app
-from core.collab.model import load_latest
+from core.collab.artefact import load_latest
 from core.store.edge import EdgeStore
 from indexer.cli import main as cli_main
 from indexer.pipeline import Indexer
 from tests.conftest import DEMO_TRACKS, ROOT, LiveServer, demo_rows, make_settings, write_catalog
 
 INTERACTIONS = ROOT / "data" / "demo" / "interactions.csv"
-KEY = "users-test-key"
+KEY = "users-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
 
 
@@ -86,8 +86,8 @@ def copy_without_server(data_dir, tmp_path, *, models: bool = True):
     shutil.copytree(data_dir / "qdrant", tmp_path / "qdrant")
     if models:
         shutil.copytree(data_dir / "models", tmp_path / "models")
-    if (data_dir / "interactions.csv").exists():
-        shutil.copy(data_dir / "interactions.csv", tmp_path / "interactions.csv")
+    for db in data_dir.glob("musicrec.db*"):  # SQLite in WAL mode: the -wal file holds commits
+        shutil.copy(db, tmp_path / db.name)
     return tmp_path
 
 
@@ -186,7 +186,10 @@ def test_unknown_user_without_history_is_404(api) -> None:
 def test_new_user_gets_content_only_results_flagged(api) -> None:
     tracks = USERS[OTHER][:2]
     events = [{"user_id": "new-listener", "track_id": t} for t in tracks]
-    assert api.post("/interactions", json={"events": events}).json() == {"recorded": 2}
+    assert api.post("/interactions", json={"events": events}).json() == {
+        "recorded": 2,
+        "duplicates": 0,
+    }
     body = api.get("/users/new-listener/recommendations", params={"limit": 20}).json()
     assert body["personalization"]["status"] == "unknown-user"
     assert body["items"]

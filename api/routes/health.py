@@ -1,9 +1,12 @@
+"""`/health`: open to every caller (load balancers probe it), so nothing in it names a path."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
-from api.routes.interactions import model_status
+from api.errors import RETRY_AFTER_SECONDS
+from api.status import model_status, public
 from core.store import StoreError
 from schemas.api import HealthResponse
 
@@ -26,16 +29,16 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         engine=store.engine,
         collection=store.collection,
         encoders=encoders,
-        collaborative=model_status(resources),
+        collaborative=model_status(resources.collab),
     )
     try:
         exists = store.exists()
         points = store.count() if exists else None
     except StoreError as exc:
         response.status_code = 503
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return HealthResponse(
-            status="degraded", collection_exists=False, points=None, detail=str(exc), **base
+            status="degraded", collection_exists=False, points=None, detail=public(str(exc)), **base
         )
     if not exists:
         response.status_code = 503

@@ -1,10 +1,13 @@
+"""`POST /interactions` (record what listeners did) and the model admin routes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
 from api.deps import ResourcesDep
 from api.security import WriteAccess
-from core.interactions.files import Interaction
+from api.status import model_status
+from core.interactions.store import Interaction
 from schemas.api import InteractionsRequest, InteractionsResponse, ModelStatus
 from schemas.tracks import point_id
 
@@ -15,13 +18,23 @@ router = APIRouter(tags=["interactions"])
     "/interactions",
     response_model=InteractionsResponse,
     status_code=201,
-    responses={401: {}, 403: {}, 413: {}},
+    responses={
+        401: {},
+        403: {},
+        413: {},
+        503: {
+            "description": "The database is unreachable, locked or full: nothing was "
+            "stored; retry after Retry-After seconds (with the same event ids)."
+        },
+    },
 )
 def record_interactions(
     body: InteractionsRequest, resources: ResourcesDep, _: WriteAccess
 ) -> InteractionsResponse:
-    """Record listens/likes/playlist adds durably (fsynced before the 201); they seed the
-    user's recommendations at once and feed the next `musicrec train`."""
+    """Record listens/likes/playlist adds in one transaction: 201 means all are committed,
+    any error means none is. Events whose `event_id` the user already sent are skipped (a
+    retry is safe). They seed the user's recommendations at once, in every API process on
+    the database, and feed the next `musicrec train`."""
     ids = list(dict.fromkeys(e.track_id for e in body.events))
     found = {r.payload["track_id"] for r in resources.store.retrieve([point_id(t) for t in ids])}
     unknown = [
@@ -35,37 +48,15 @@ def record_interactions(
     ]
     if unknown:
         raise HTTPException(422, detail=unknown)
-    recorded = resources.history.record(
-        Interaction(
-            e.user_id, e.track_id, e.weight, e.timestamp.isoformat() if e.timestamp else None
-        )
+    result = resources.interactions.record(
+        Interaction(e.user_id, e.track_id, e.weight, e.kind, e.timestamp, e.event_id)
         for e in body.events
     )
-    return InteractionsResponse(recorded=recorded)
+    return InteractionsResponse(recorded=result.recorded, duplicates=result.duplicates)
 
 
 @router.post("/model/reload", response_model=ModelStatus, responses={401: {}, 403: {}})
 def reload_model(resources: ResourcesDep, _: WriteAccess) -> ModelStatus:
     """Load the newest published LightFM artefact now, without a restart."""
     resources.collab.reload()
-    return model_status(resources)
-
-
-def model_status(resources: ResourcesDep) -> ModelStatus:
-    holder = resources.collab
-    model = holder.model
-    if model is None:
-        return ModelStatus(
-            status="error" if holder.error else "missing",
-            detail=holder.error
-            or f"no model in {holder.model_dir}: run `musicrec train` (results are content-only)",
-        )
-    counts = model.metadata.get("counts", {})
-    return ModelStatus(
-        status="loaded",
-        version=holder.version,
-        trained_at=model.metadata.get("trained_at"),
-        users=counts.get("users"),
-        items=counts.get("items"),
-        detail=holder.error,
-    )
+    return model_status(resources.collab)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import RecommenderDep
+from api import responses
+from api.deps import RecommenderDep, ResourcesDep
+from core.interactions.online import log_recommendations
+from core.recommend.recommender import SeedRequest
 from schemas.api import RecommendationRequest, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
@@ -13,10 +16,31 @@ router = APIRouter(tags=["recommendations"])
     response_model=RecommendationResponse,
     responses={404: {"description": "Unknown seed track ids (listed in `unknown_ids`)."}},
 )
-def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationResponse:
+def recommend(
+    body: RecommendationRequest, recommender: RecommenderDep, resources: ResourcesDep
+) -> RecommendationResponse:
     """Tracks like the positive seeds (and unlike the negative ones), fused across modalities.
 
     One prefetch per modality the seeds have, fused in Qdrant by weighted RRF (default) or
-    DBSF; each result carries its per-modality cosine similarity to the query.
+    DBSF; each result carries its per-modality cosine similarity to the query. With a
+    `user_id`, the collaborative model's favourites join the candidates and a blend of
+    content similarity and LightFM score orders them, and the served list is logged under the
+    response's `request_id` (GET /stats).
     """
-    return recommender.recommend(body)
+    response = responses.recommendation(
+        recommender.recommend(
+            SeedRequest(
+                positive=body.positive,
+                negative=body.negative,
+                weights=body.weights,
+                filters=body.filters,
+                limit=body.limit,
+                offset=body.offset,
+                user_id=body.user_id,
+                collab_weight=body.collab_weight,
+            )
+        )
+    )
+    if body.user_id is None:
+        return response
+    return log_recommendations(resources.interactions, body.user_id, response, offset=body.offset)

@@ -1,24 +1,38 @@
+"""Free-text and image search: each request runs an encoder, hence the per-client limits.
+
+The cover upload has its own router so that the app can give it its own body cap
+(MUSICREC_MAX_UPLOAD_BYTES plus the multipart framing), checked on Content-Length before any
+byte is read, instead of the JSON routes' cap.
+"""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, UploadFile
 
-from api.deps import FiltersDep, RecommenderDep, ResourcesDep
+from api import responses
+from api.deps import FiltersDep, ResourcesDep, SearcherDep
+from api.security import TOO_MANY, rate_limited
 from core.encoders.cover import load_image
 from schemas.api import SearchResponse
 
 router = APIRouter(tags=["search"])
+upload_router = APIRouter(tags=["search"])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1000)]
-UPLOAD_TRANSPORT_LIMIT = 64 * 1024 * 1024
 Weight = Annotated[float | None, Query(ge=0, le=100)]
 
 
-@router.get("/search", response_model=SearchResponse, responses={400: {}, 409: {}})
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses={400: {}, 409: {}, **TOO_MANY},
+    dependencies=[rate_limited("search")],
+)
 def search(
-    recommender: RecommenderDep,
+    searcher: SearcherDep,
     filters: FiltersDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="Free text.")],
     modality: Literal["lyrics", "cover"] = "lyrics",
@@ -37,35 +51,44 @@ def search(
         for name, w in (("lyrics", lyrics_weight), ("lyrics_terms", terms_weight))
         if w is not None
     }
-    return recommender.search_text(
-        q, modality=modality, limit=limit, offset=offset, filters=filters, weights=weights
+    return responses.search(
+        searcher.search_text(
+            q, modality=modality, limit=limit, offset=offset, filters=filters, weights=weights
+        )
     )
 
 
-@router.post(
+@upload_router.post(
     "/search/cover",
     response_model=SearchResponse,
-    responses={400: {}, 409: {}, 413: {}},
-    # The route's own cap (MUSICREC_MAX_UPLOAD_BYTES) applies below this transport limit.
-    max_body_size=UPLOAD_TRANSPORT_LIMIT,
+    responses={400: {}, 409: {}, 413: {}, **TOO_MANY},
+    dependencies=[rate_limited("cover search")],
 )
 def search_cover(
     image: UploadFile,
     resources: ResourcesDep,
-    recommender: RecommenderDep,
+    searcher: SearcherDep,
     filters: FiltersDep,
     limit: Limit = 10,
     offset: Offset = 0,
 ) -> SearchResponse:
-    """Tracks whose album covers look like the uploaded image."""
-    cap = resources.settings.max_upload_bytes
+    """Tracks whose album covers look like the uploaded image (decoded reduced: a JPEG at
+    the scale that fits MUSICREC_MAX_UPLOAD_DECODED_PIXELS, anything larger refused)."""
+    settings = resources.settings
+    cap = settings.max_upload_bytes
     data = image.file.read(cap + 1)
     if len(data) > cap:
         raise HTTPException(413, detail=f"image larger than {cap} bytes")
     try:
-        picture = load_image(data, max_pixels=resources.settings.max_image_pixels)
+        picture = load_image(
+            data,
+            max_pixels=settings.max_image_pixels,
+            max_decoded_pixels=settings.max_upload_decoded_pixels,
+        )
     except ValueError as exc:
         raise HTTPException(400, detail=f"image: {exc}") from None
-    return recommender.search_image(
-        picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters
+    return responses.search(
+        searcher.search_image(
+            picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters
+        )
     )

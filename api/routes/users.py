@@ -1,47 +1,59 @@
+"""Listeners: who can be personalised for (`GET /users`, API key required: it lists people),
+and their recommendations, each logged with a `request_id` for online evaluation."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from api import responses
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
-from schemas.api import RecommendationResponse
+from api.security import WriteAccess
+from core.interactions.online import log_recommendations
+from schemas.api import RecommendationResponse, UserId
 
 router = APIRouter(tags=["users"])
 
 
 class KnownUser(BaseModel):
     id: str
-    interactions: int = Field(description="In training plus recorded since (recent ones, capped).")
+    interactions: int = Field(
+        description="Distinct tracks: recorded in the database, or in the model's training "
+        "data when that is more."
+    )
     in_model: bool = Field(description="False: recommendations for this user are content-only.")
 
 
 class UserList(BaseModel):
     users: list[KnownUser]
-    total: int
+    total: int = Field(description="Distinct listeners in the database and the model.")
 
 
-@router.get("/users", response_model=UserList)
+@router.get("/users", response_model=UserList, responses={401: {}, 403: {}})
 def list_users(
-    resources: ResourcesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    resources: ResourcesDep, _: WriteAccess, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> UserList:
-    """Users with something to seed from (the loaded model's and those recorded through
-    `POST /interactions`), most interactions first, so a picker shows the richest first."""
-    counts = dict(resources.history.users())
+    """Users with something to seed from (the loaded model's and those recorded in the
+    database), most interactions first, so a picker shows the richest first. Listing people
+    needs the API key, whatever MUSICREC_PROTECT_READS says."""
+    counts: dict[str, int] = {}
     model = resources.collab.current()
     if model is not None:
-        per_user = np.diff(model.user_items.indptr)
-        for user, n in zip(model.user_ids, per_user.tolist(), strict=True):
-            counts[user] = counts.get(user, 0) + n
+        counts = dict(model.interaction_counts())
+    recorded = resources.interactions.users(limit)
+    for user, n in recorded:
+        counts[user] = max(counts.get(user, 0), n)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    # Database users beyond the first `limit` are counted without being read.
+    beyond = resources.interactions.count_users() - len(recorded) if len(recorded) == limit else 0
     return UserList(
         users=[
             KnownUser(id=u, interactions=n, in_model=model is not None and model.has_user(u))
             for u, n in ranked
         ],
-        total=len(counts),
+        total=len(counts) + beyond,
     )
 
 
@@ -51,8 +63,9 @@ def list_users(
     responses={404: {"description": "The user has no interactions to seed from."}},
 )
 def user_recommendations(
-    user_id: Annotated[str, Path(min_length=1, max_length=128)],
+    user_id: Annotated[UserId, Path()],
     recommender: RecommenderDep,
+    resources: ResourcesDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
@@ -61,7 +74,11 @@ def user_recommendations(
     """Candidates from a fused query seeded by the user's recent tracks, reranked by a blend
     of content similarity and the LightFM score; tracks the user already has are excluded.
     A user the model does not know gets content-only results, flagged in `personalization`.
+    The served list is logged under the response's `request_id` (see GET /stats).
     """
-    return recommender.recommend_for_user(
-        user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+    response = responses.recommendation(
+        recommender.recommend_for_user(
+            user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+        )
     )
+    return log_recommendations(resources.interactions, user_id, response, offset=offset)

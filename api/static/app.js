@@ -329,16 +329,46 @@ function explain(body, user) {
   return `Like ${seeds}, fused (${body.fusion}) from ${used}${personal}.`;
 }
 
+// GET /users lists people, so it needs the API key; the key typed here stays in this tab.
+function keyHeaders() {
+  const key = sessionStorage.getItem("musicrec-api-key");
+  return key ? { "X-API-Key": key } : {};
+}
+
 async function loadUsers() {
+  $("user").replaceChildren(el("option", { value: "" }, "Nobody (content only)"));
   try {
-    const body = await api("users", "/users?limit=200");
+    const body = await api("users", "/users?limit=200", { headers: keyHeaders() });
     const options = body.users.map((u) => {
       const label = `${u.id} (${u.interactions} tracks${u.in_model ? "" : ", not in model"})`;
       return el("option", { value: u.id }, label);
     });
     $("user").append(...options);
+    $("key-note").textContent = "";
   } catch (error) {
+    if (error instanceof ApiError && [401, 403].includes(error.status)) {
+      $("key-note").textContent = `Listing listeners needs the API key (${error.message}).`;
+      return;
+    }
     failed("Loading listeners", error);
+  }
+}
+
+// Online evaluation: hit rate@10 of served recommendations per day and model (GET /stats).
+async function loadStats() {
+  try {
+    const body = await api("stats", "/stats?days=14");
+    const rows = body.days.map((d) => {
+      const coverage = d.coverage === null ? "" : ` · coverage ${(d.coverage * 100).toFixed(1)}%`;
+      const text = `${(d.hit_rate * 100).toFixed(0)}% of ${d.requests} (${d.users} users${coverage})`;
+      return bar(`${d.day} ${d.model_version}`, d.hit_rate, text);
+    });
+    $("stats-chart").replaceChildren(...rows);
+    $("stats-note").textContent = rows.length
+      ? `Hit rate@${body.hit_at}: served lists with a top-${body.hit_at} track played within ${body.window_days} days.`
+      : "No personalised recommendations served in the last 14 days.";
+  } catch (error) {
+    $("stats-note").textContent = `Statistics unavailable: ${error.message}`;
   }
 }
 
@@ -388,8 +418,14 @@ function start() {
   for (const id of ["genre", "year-min", "year-max", "explicit"]) {
     $(id).addEventListener("input", refilter);
   }
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("musicrec-api-key", $("api-key").value.trim());
+    loadUsers();
+  });
   loadHealth();
   loadUsers();
+  loadStats();
 }
 
 start();

@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from core.collab.model import LATEST, CollaborativeModel, ModelArtefactError, load_latest
+from core.collab.artefact import ModelArtefactError, latest_name, load
+from core.collab.model import CollaborativeModel
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +29,17 @@ class ModelHolder:
         self._lock = threading.Lock()
         self.reload()
 
-    def _read_pointer(self) -> str | None:
-        try:
-            return (self.model_dir / LATEST).read_text(encoding="utf-8").strip() or None
-        except FileNotFoundError:
-            return None
-
     def reload(self) -> bool:
         """Load the artefact `latest` names if it is not the one serving; True if swapped."""
         with self._lock:
             self._checked = time.monotonic()
-            pointer = self._read_pointer()
-            if pointer is None or pointer == self._pointer:
-                return False
             try:
-                model = load_latest(self.model_dir)
-            except (ModelArtefactError, OSError, ValueError) as exc:
-                self.error = f"cannot load {pointer}: {exc}"
+                pointer = latest_name(self.model_dir)
+                if pointer is None or pointer == self._pointer:
+                    return False
+                model = load(self.model_dir / pointer)
+            except (ModelArtefactError, OSError) as exc:
+                self.error = str(exc)
                 log.error("collaborative model not reloaded, the old one keeps serving: %s", exc)
                 return False
             self.model, self._pointer, self.error = model, pointer, None

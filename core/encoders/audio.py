@@ -1,8 +1,10 @@
 """Audio features → a standardized vector.
 
-The scaler is fitted once on the catalog and stored in the collection's metadata: later
+The scaler is fitted once, on the first tracks of the first catalog indexed into a collection
+(the indexer reads them ahead in the same pass), and stored in the collection's metadata: later
 batches and query-time vectors must use the same means and deviations, or the same song
-indexed twice would land in two places.
+indexed twice would land in two places. A scaler is checked finite before it is built, so one
+absurd catalog value can never store a NaN that silently disables the audio modality.
 """
 
 from __future__ import annotations
@@ -27,28 +29,47 @@ class AudioScaler:
     std: tuple[float, ...]
     count: int
 
+    def __post_init__(self) -> None:
+        mean, std = np.asarray(self.mean, dtype=np.float64), np.asarray(self.std, dtype=np.float64)
+        if mean.shape != std.shape or mean.shape != (len(AUDIO_NUMERIC_FEATURES),):
+            raise ValueError("audio scaler has the wrong number of features")
+        bad = [
+            f
+            for f, m, s in zip(AUDIO_NUMERIC_FEATURES, mean, std, strict=True)
+            if not (math.isfinite(m) and math.isfinite(s) and s > 0)
+        ]
+        if bad:
+            raise ValueError(
+                f"audio scaler is not finite for {', '.join(bad)}: the catalog's audio values "
+                "are out of any plausible range"
+            )
+
     @classmethod
     def fit(cls, rows: Iterable[AudioFeatures | None]) -> AudioScaler:
-        """Streaming fit (sums in float64), so a 1M-row catalog never sits in memory."""
-        n = 0
-        total = np.zeros(len(AUDIO_NUMERIC_FEATURES))
-        total_sq = np.zeros(len(AUDIO_NUMERIC_FEATURES))
-        for row in rows:
-            if row is None:
-                continue
-            x = np.array([row[f] for f in AUDIO_NUMERIC_FEATURES], dtype=np.float64)
-            n += 1
-            total += x
-            total_sq += x * x
-        if n == 0:
+        """Mean and deviation of each feature over the rows with audio.
+
+        Two-pass in float64 (numpy's mean, then the mean squared deviation), not running sums
+        of squares, which overflow or cancel on extreme values; non-finite input is refused.
+        Callers bound the rows (the indexer fits on a sample), so they fit in memory.
+        """
+        data = np.array(
+            [[row[f] for f in AUDIO_NUMERIC_FEATURES] for row in rows if row is not None],
+            dtype=np.float64,
+        ).reshape(-1, len(AUDIO_NUMERIC_FEATURES))
+        if len(data) == 0:
             raise ValueError(
                 "cannot fit the audio scaler: no track in the catalog has audio features"
             )
-        mean = total / n
-        var = np.maximum(total_sq / n - mean * mean, 0.0)
+        finite = np.isfinite(data).all(axis=0)
+        if not finite.all():
+            bad = [f for f, ok in zip(AUDIO_NUMERIC_FEATURES, finite, strict=True) if not ok]
+            raise ValueError(f"cannot fit the audio scaler: non-finite values in {bad}")
+        mean = data.mean(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            std = data.std(axis=0)
         # A constant feature (std 0) would divide by zero; 1.0 leaves it at 0 after centering.
-        std = np.where(var > 1e-12, np.sqrt(var), 1.0)
-        return cls(tuple(mean.tolist()), tuple(std.tolist()), n)
+        std = np.where(std > 1e-6, std, 1.0)
+        return cls(tuple(mean.tolist()), tuple(std.tolist()), len(data))
 
     def to_dict(self) -> dict:
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import struct
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -38,10 +39,17 @@ class ImageTooLargeError(ValueError):
     """Separate type so callers can tell a decompression bomb from a broken file."""
 
 
-def load_image(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
+def load_image(
+    data: bytes, *, max_pixels: int | None = None, max_decoded_pixels: int | None = None
+) -> Image.Image:
     """Decode fully (truncated JPEGs only fail on load) and convert to RGB for the encoders.
 
-    Raises ValueError with a message fit for a per-URL error report.
+    `max_pixels` bounds the image by its header. `max_decoded_pixels` bounds what is decoded
+    (a query image, where one request must not cost hundreds of MB): a JPEG is decoded at
+    1/2, 1/4 or 1/8 scale (`Image.draft`, done by the JPEG decoder itself) to fit it, and
+    shrunk to `QUERY_SIDE` before the RGB copy; other formats cannot be decoded reduced, so
+    one over the bound is refused. Raises ValueError with a message fit for a per-URL error
+    report (`ImageTooLargeError` for a size limit).
     """
     try:
         with Image.open(io.BytesIO(data)) as probe:
@@ -50,7 +58,11 @@ def load_image(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
                 raise ImageTooLargeError(f"image too large ({pixels} pixels, limit {max_pixels})")
             probe.verify()
         image = Image.open(io.BytesIO(data))
+        if max_decoded_pixels is not None:
+            _decode_reduced(image, max_decoded_pixels)
         image.load()
+        if max_decoded_pixels is not None:
+            image.thumbnail((QUERY_SIDE, QUERY_SIDE))
         return image.convert("RGB")
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image too large ({exc})") from None
@@ -59,6 +71,25 @@ def load_image(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
     # PIL reports broken files as OSError, SyntaxError or (malformed headers) struct.error.
     except (OSError, SyntaxError, struct.error) as exc:
         raise ValueError(f"truncated or corrupt image ({exc})") from None
+
+
+#: Longest side a query image is shrunk to before conversion (the encoders see 224 px).
+QUERY_SIDE = 1024
+
+
+def _decode_reduced(image: Image.Image, max_decoded_pixels: int) -> None:
+    """Ask the decoder for the smallest power-of-two reduction that fits; refuse if none does."""
+    width, height = image.size
+    for factor in (1, 2, 4, 8):  # the scales libjpeg decodes at
+        if math.ceil(width / factor) * math.ceil(height / factor) <= max_decoded_pixels:
+            if factor > 1:
+                image.draft("RGB", (width // factor, height // factor))  # no-op unless JPEG
+            break
+    if image.width * image.height > max_decoded_pixels:
+        raise ImageTooLargeError(
+            f"image too large to decode ({width}x{height} {image.format}, limit "
+            f"{max_decoded_pixels} pixels decoded; only JPEGs are decoded reduced)"
+        )
 
 
 class _TorchImageEncoder(Encoder[Image.Image]):

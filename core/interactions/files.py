@@ -1,37 +1,31 @@
-"""User↔track interactions: read them tolerantly, append them durably.
+"""User↔track interaction logs (CSV or parquet), read tolerantly.
 
 Interaction logs are written by other systems (and by our own `POST /interactions`), so a
 bad row is reported with where it sits and skipped; only a file that cannot be read at all
 (missing, wrong columns) raises. Unknown track ids are expected when the log is older or newer
 than the catalog, so they are counted and skipped rather than treated as errors.
+Files reach the database through `musicrec interactions import` (core.interactions.importer).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import csv
-import fcntl
-import io
-import math
-import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from core.csvio import csv_reader
+
 __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
-    "Interaction",
     "InteractionIssue",
     "InteractionStats",
     "InteractionsError",
-    "append_interactions",
     "read_interactions",
     "tidytuesday_interactions",
 ]
@@ -71,22 +65,16 @@ class InteractionStats:
         return text
 
 
-@dataclass(frozen=True)
-class Interaction:
-    user_id: str
-    track_id: str
-    weight: float = 1.0
-    timestamp: str | None = None
-
-
 def read_interactions(
     path: str | Path,
     *,
     known_track_ids: Collection[str] | None = None,
     on_issue: Callable[[InteractionIssue], None] | None = None,
     stats: InteractionStats | None = None,
+    with_lines: bool = False,
 ) -> pd.DataFrame:
-    """Frame with ``user_id, track_id, weight`` (+ ``timestamp`` when the file has one).
+    """Frame with ``user_id, track_id, weight`` (+ ``timestamp`` when the file has one, and
+    with `with_lines` the ``line`` each row came from, as issues report it).
 
     CSV or parquet by extension. A missing ``weight`` column or empty weight cell means one
     implicit positive (1.0); non-numeric, non-finite or negative weights drop the row.
@@ -128,7 +116,10 @@ def read_interactions(
         drop(unknown, "unknown track id", "unknown track id " + frame["track_id"].map(repr))
     stats.accepted += len(frame)
     keep = [c for c in COLUMNS if c in frame]
-    return frame[keep].reset_index(drop=True)
+    frame = frame[keep].reset_index(drop=True)
+    if with_lines:
+        frame["line"] = np.asarray(lines, dtype=np.int64)
+    return frame
 
 
 def _weights(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
@@ -171,7 +162,7 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The csv module (not pandas) so a ragged row is skipped with its line, not fatal."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
-        reader = csv.reader(text)
+        reader = csv_reader(text)
         header = [c.strip().lower() for c in next(reader, [])]
         _check_columns(header, path)
         wanted = [(header.index(c), c) for c in COLUMNS if c in header]
@@ -209,80 +200,3 @@ def tidytuesday_interactions(path: str | Path) -> pd.DataFrame:
             "weight": np.ones(len(frame), dtype=np.float32),
         }
     )
-
-
-def append_interactions(path: str | Path, events: Iterable[Interaction]) -> int:
-    """Append events and fsync before returning, so an acknowledged event survives a crash.
-
-    An exclusive ``flock`` serialises concurrent API workers; the header is written only by
-    whoever finds the file empty. Columns follow an existing file's header, and a torn last
-    line (crash mid-write) is closed first so the new rows do not glue onto it.
-    """
-    batch = [_checked(e) for e in events]
-    if not batch:
-        return 0
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    with path.open("a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            size = os.fstat(handle.fileno()).st_size
-            header = list(COLUMNS) if size == 0 else _existing_header(handle, path)
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            if size == 0:
-                writer.writerow(header)
-            elif _last_byte(handle, size) != b"\n":
-                out.write("\n")
-            for event in batch:
-                values = {
-                    "user_id": event.user_id,
-                    "track_id": event.track_id,
-                    "weight": repr(float(event.weight)),
-                    "timestamp": event.timestamp or datetime.now(UTC).isoformat(),
-                }
-                writer.writerow([values[c] for c in header])
-            handle.write(out.getvalue().encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    if created:
-        _fsync_dir(path.parent)
-    return len(batch)
-
-
-def _checked(event: Interaction) -> Interaction:
-    """Refuse at write time what the reader would drop, so the API can answer 422."""
-    if not event.user_id.strip() or not event.track_id.strip():
-        raise ValueError("user_id and track_id must be non-empty")
-    if not math.isfinite(event.weight) or event.weight < 0:
-        raise ValueError(f"weight must be a finite non-negative number, got {event.weight!r}")
-    return event
-
-
-def _existing_header(handle: io.BufferedRandom, path: Path) -> list[str]:
-    handle.seek(0)
-    first = handle.readline().decode("utf-8-sig", errors="replace")
-    header = [c.strip().lower() for c in next(csv.reader([first]), [])]
-    _check_columns(header, path)
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        raise InteractionsError(f"cannot append to {path}: unknown column(s) {unknown}")
-    return header
-
-
-def _last_byte(handle: io.BufferedRandom, size: int) -> bytes:
-    handle.seek(size - 1)
-    return handle.read(1)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """A new file's directory entry must reach disk too, or the file can vanish on power loss."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # some filesystems refuse fsync on directories
-            os.fsync(fd)
-    finally:
-        os.close(fd)

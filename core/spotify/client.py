@@ -6,38 +6,35 @@ client only fetches metadata; audio features keep coming from the catalog file. 
 ``popularity`` field: the client falls back to one request per object when a batch is refused,
 and missing fields simply stay missing.
 
-spotipy does the HTTP and the client-credentials flow; retrying is ours, because a catalog run
-must honour ``Retry-After``, back off on 5xx, stop after a known time budget with a clear error,
-and refresh a token the server calls expired, none of which spotipy's urllib3 retries do together.
-Every object is cached on disk, one JSON file per key, so a re-run over the same catalog makes no
-request at all.
+spotipy does the HTTP and the client-credentials flow; retrying follows the project's one
+policy (`core.retry`: honour ``Retry-After``, back off on 5xx, stop within a known time budget
+with a clear error), and an expired token is refreshed once per call, none of which spotipy's
+urllib3 retries do together. Every object is cached on disk (diskcache, with the TTL), so a
+re-run over the same catalog makes no request at all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import math
-import os
 import re
-import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+import diskcache
 import requests
 import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+from tenacity import RetryCallState
 
+from core.retry import TransientError, parse_retry_after, retrying
 from schemas.settings import Settings
 
 __all__ = [
     "CREDENTIALS_HINT",
-    "JsonCache",
+    "ObjectCache",
     "SpotifyClient",
     "SpotifyError",
     "SpotifyUnavailableError",
@@ -50,14 +47,14 @@ CREDENTIALS_HINT = (
     "set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (a client-credentials app from "
     "https://developer.spotify.com/dashboard)"
 )
-# Spotify's documented maxima per request; search pages are 10 since the February 2026 limits.
-PER_REQUEST = {"track": 50, "album": 20}
+# Spotify's documented maximum per request; search pages are 10 since the February 2026 limits.
+TRACKS_PER_REQUEST = 50
 SEARCH_PAGE = 10
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
 
 _SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
-_SAFE_KEY = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+_MISSING = object()
 
 T = TypeVar("T")
 
@@ -78,40 +75,26 @@ class SpotifyUnavailableError(SpotifyError):
         self.retry_after = retry_after
 
 
-class JsonCache:
-    """One JSON file per object, written atomically, so an interrupted run never leaves a torn
-    entry and concurrent readers (API threads, a CLI run) see either the old or the new one."""
+class ObjectCache:
+    """Spotify objects by (kind, key) in a diskcache `Cache` (SQLite index, safe across threads
+    and processes, entries expire after ``ttl`` seconds). A cached ``None`` is a hit: Spotify
+    said the object does not exist."""
 
     def __init__(self, root: Path, ttl: float) -> None:
         self.root = root
         self.ttl = ttl
-
-    def _path(self, kind: str, key: str) -> Path:
-        name = key if _SAFE_KEY.match(key) else hashlib.sha256(key.encode()).hexdigest()[:40]
-        # Two-character shards keep a million-track cache out of one huge directory.
-        return self.root / kind / name[:2] / f"{name}.json"
+        self._cache = diskcache.Cache(str(root))
 
     def get(self, kind: str, key: str) -> tuple[bool, Any]:
-        """(hit, value); a cached ``None`` is a hit: Spotify said the object does not exist."""
-        try:
-            entry = json.loads(self._path(kind, key).read_text(encoding="utf-8"))
-            fresh = time.time() - float(entry["fetched_at"]) <= self.ttl
-        except (OSError, ValueError, KeyError, TypeError):
-            return False, None
-        return (True, entry.get("value")) if fresh else (False, None)
+        """(hit, value)."""
+        value = self._cache.get((kind, key), default=_MISSING)
+        return (False, None) if value is _MISSING else (True, value)
 
     def put(self, kind: str, key: str, value: Any) -> None:
-        path = self._path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"fetched_at": time.time(), "value": value}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        self._cache.set((kind, key), value, expire=self.ttl)
+
+    def close(self) -> None:
+        self._cache.close()
 
 
 class _CountingSession(requests.Session):
@@ -154,7 +137,7 @@ class SpotifyClient:
             auth_manager=auth, requests_session=self._session, requests_timeout=timeout
         )
         self._sp.prefix = api_url if api_url.endswith("/") else api_url + "/"
-        self.cache = JsonCache(cache_dir, cache_ttl)
+        self.cache = ObjectCache(cache_dir, cache_ttl)
         self.max_retry_seconds = max_retry_seconds
         self._unbatched: set[str] = set()  # kinds whose batch endpoint this app may not use
 
@@ -167,9 +150,6 @@ class SpotifyClient:
     def tracks(self, ids: Iterable[str]) -> dict[str, dict | None]:
         """Track objects by id, ``None`` for ids Spotify does not know (or that are not ids)."""
         return self._objects("track", ids)
-
-    def albums(self, ids: Iterable[str]) -> dict[str, dict | None]:
-        return self._objects("album", ids)
 
     def _objects(self, kind: str, ids: Iterable[str]) -> dict[str, dict | None]:
         wanted = list(dict.fromkeys(ids))
@@ -184,9 +164,8 @@ class SpotifyClient:
                 found[object_id] = value
             else:
                 to_fetch.append(object_id)
-        size = PER_REQUEST[kind]
-        for start in range(0, len(to_fetch), size):
-            batch = to_fetch[start : start + size]
+        for start in range(0, len(to_fetch), TRACKS_PER_REQUEST):
+            batch = to_fetch[start : start + TRACKS_PER_REQUEST]
             for object_id, obj in zip(batch, self._fetch(kind, batch), strict=True):
                 found[object_id] = self._remember(kind, object_id, obj)
         return {object_id: found[object_id] for object_id in wanted}
@@ -300,24 +279,30 @@ class SpotifyClient:
 
     # --- retries ----------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        started = time.monotonic()
-        failures = 0
+        """``fn`` under the shared retry policy, within the retry budget."""
         refreshed = False
-        while True:
+
+        def attempt() -> T:
+            nonlocal refreshed
             try:
-                return fn(*args, **kwargs)
-            except spotipy.SpotifyException as exc:
-                status = exc.http_status
-                if status == 401 and not refreshed:
+                try:
+                    return fn(*args, **kwargs)
+                except spotipy.SpotifyException as exc:
+                    if exc.http_status != 401 or refreshed:
+                        raise
                     refreshed = True
                     self._tokens.save_token_to_cache(None)  # the next call fetches a new token
-                    continue
+                    return fn(*args, **kwargs)
+            except spotipy.SpotifyException as exc:
+                status = exc.http_status
                 if status != 429 and status < 500:
                     raise SpotifyError(
                         f"Spotify refused {what}: HTTP {status}: {exc.msg}", status=status
                     ) from exc
-                reason = f"HTTP {status}"
-                delay = _retry_after(exc.headers) if status == 429 else None
+                hinted = parse_retry_after((exc.headers or {}).get("Retry-After"))
+                raise TransientError(
+                    f"HTTP {status}", retry_after=hinted if status == 429 else None
+                ) from exc
             except SpotifyOauthError as exc:
                 if exc.error == "invalid_client":
                     raise SpotifyError(
@@ -325,31 +310,28 @@ class SpotifyClient:
                         "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET",
                         status=400,
                     ) from exc
-                reason = f"token request failed: {exc}"  # spotipy hides the status: retry
-                delay = None
+                # spotipy hides the token endpoint's status: retry
+                raise TransientError(f"token request failed: {exc}") from exc
             except requests.RequestException as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                delay = None
-            if delay is None:
-                delay = min(BACKOFF_FIRST * 2**failures, BACKOFF_MAX)
-            failures += 1
-            elapsed = time.monotonic() - started
-            if elapsed + delay > self.max_retry_seconds:
-                raise SpotifyUnavailableError(
-                    f"Spotify unavailable for {what}: {reason} after {failures} attempt(s) in "
-                    f"{elapsed:.1f}s; the next retry would exceed the retry budget of "
-                    f"{self.max_retry_seconds:g}s (MUSICREC_SPOTIFY_MAX_RETRY_SECONDS)",
-                    retry_after=math.ceil(delay),
-                )
-            log.info("Spotify %s for %s: retrying in %.1fs", reason, what, delay)
-            time.sleep(delay)
+                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
+        def give_up(state: RetryCallState) -> NoReturn:
+            assert state.outcome is not None
+            raise SpotifyUnavailableError(
+                f"Spotify unavailable for {what}: {state.outcome.exception()} after "
+                f"{state.attempt_number} attempt(s) in {state.seconds_since_start:.1f}s; the "
+                f"next retry would exceed the retry budget of {self.max_retry_seconds:g}s "
+                "(MUSICREC_SPOTIFY_MAX_RETRY_SECONDS)",
+                retry_after=math.ceil(state.upcoming_sleep),
+            ) from state.outcome.exception()
 
-def _retry_after(headers: Any) -> float | None:
-    try:
-        return max(float(headers.get("Retry-After")), 0.0)
-    except (TypeError, ValueError, AttributeError):
-        return None  # absent or an HTTP date: fall back to the backoff
+        policy = retrying(
+            first=BACKOFF_FIRST,
+            cap=BACKOFF_MAX,
+            budget=self.max_retry_seconds,
+            on_give_up=give_up,
+        )
+        return policy(attempt)
 
 
 def _slim(obj: dict | None) -> dict | None:
@@ -371,7 +353,7 @@ def build_spotify_client(settings: Settings) -> SpotifyClient | None:
     return SpotifyClient(
         client_id=settings.spotify_client_id,
         client_secret=settings.spotify_client_secret.get_secret_value(),
-        cache_dir=settings.data_dir / "spotify-cache",
+        cache_dir=settings.data_dir / "spotify-objects",
         api_url=settings.spotify_api_url,
         auth_url=settings.spotify_auth_url,
         cache_ttl=settings.spotify_cache_ttl,

@@ -2,7 +2,7 @@
 
 Callers speak in track-level terms (named vectors, a `TrackFilter`, collection metadata);
 each adapter translates to its engine's own classes. Qdrant Edge's Python classes are not
-qdrant-client's models, which is why nothing outside `indexer/store/` imports either engine.
+qdrant-client's models, which is why nothing outside `core/store/` imports either engine.
 """
 
 from __future__ import annotations
@@ -131,9 +131,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        """Every point, in batches (evaluation, exports)."""
+        """Every point, in batches, in the engine's point-id order (evaluation, exports).
+
+        `start` resumes at that point id, inclusive (a migration's checkpoint)."""
 
     # --- search -------------------------------------------------------------------------
     @abstractmethod

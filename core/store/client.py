@@ -28,6 +28,7 @@ from core.store.base import (
     filter_conditions,
     stored_vectors,
 )
+from core.store.cluster import ClusterConfig
 from schemas.layout import CollectionLayout
 from schemas.vectors import Vector
 
@@ -119,8 +120,10 @@ class ClientStore(VectorStore):
         quantization: Quantization = "none",
         quantization_oversampling: float = 2.0,
         engine: str = "server",
+        cluster: ClusterConfig | None = None,
     ) -> None:
         self.client = client
+        self.cluster = cluster or ClusterConfig()
         self.collection = collection
         self.engine = engine
         self._hnsw = (hnsw_m, hnsw_ef_construct)
@@ -163,7 +166,8 @@ class ClientStore(VectorStore):
             )
             if quantized
             else None,
-            metadata={**metadata, "layout": layout.model_dump()},
+            metadata={**metadata, **self.cluster.metadata(), "layout": layout.model_dump()},
+            **self.cluster.creation_args(),
         )
         for field, kind in layout.payload_indexes.items():
             self.client.create_payload_index(
@@ -213,17 +217,27 @@ class ClientStore(VectorStore):
                 for p in points
             ],
             wait=True,
+            ordering=self.cluster.ordering(),
         )
         self._exact = None
 
     @_translate_errors
     def set_payload(self, point_ids: Sequence[str], payload: dict[str, Any]) -> None:
-        self.client.set_payload(self.collection, payload=payload, points=list(point_ids), wait=True)
+        self.client.set_payload(
+            self.collection,
+            payload=payload,
+            points=list(point_ids),
+            wait=True,
+            ordering=self.cluster.ordering(),
+        )
 
     @_translate_errors
     def delete(self, point_ids: Sequence[str]) -> None:
         self.client.delete(
-            self.collection, points_selector=models.PointIdsList(points=list(point_ids)), wait=True
+            self.collection,
+            points_selector=models.PointIdsList(points=list(point_ids)),
+            wait=True,
+            ordering=self.cluster.ordering(),
         )
         self._exact = None
 
@@ -232,7 +246,11 @@ class ClientStore(VectorStore):
         if not point_ids:
             return []
         records = self.client.retrieve(
-            self.collection, ids=list(point_ids), with_payload=True, with_vectors=with_vectors
+            self.collection,
+            ids=list(point_ids),
+            with_payload=True,
+            with_vectors=with_vectors,
+            consistency=self.cluster.consistency(),
         )
         return [_record(r) for r in records]
 
@@ -241,9 +259,9 @@ class ClientStore(VectorStore):
         return self.client.count(self.collection, count_filter=_filter(flt), exact=True).count
 
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        offset = None
+        offset: Any = start
         while True:
             records, offset = _translate_errors(self.client.scroll)(
                 self.collection,
@@ -251,6 +269,7 @@ class ClientStore(VectorStore):
                 offset=offset,
                 with_payload=True,
                 with_vectors=with_vectors,
+                consistency=self.cluster.consistency(),
             )
             if records:
                 yield [_record(r) for r in records]
@@ -295,6 +314,7 @@ class ClientStore(VectorStore):
             offset=offset,
             with_payload=True,
             with_vectors=with_vectors,
+            consistency=self.cluster.consistency(),
         )
         return self._scored(response.points)
 
@@ -340,5 +360,6 @@ class ClientStore(VectorStore):
             offset=offset,
             with_payload=True,
             with_vectors=with_vectors,
+            consistency=self.cluster.consistency(),
         )
         return self._scored(response.points)

@@ -3,12 +3,16 @@
 One shard directory per collection under `qdrant_path`. The shard's WAL takes an exclusive
 lock, so exactly one process (the API, or the indexer while the API is stopped) may open it.
 Collection metadata (layout, audio scaler) lives in a JSON file beside the shard because an
-Edge shard has no metadata slot of its own.
+Edge shard has no metadata slot of its own. Creation is atomic: the shard is built in a hidden
+directory, the metadata written, then the directory renamed into place, so a process killed
+while creating never leaves a shard without metadata (which made every later index fail).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -35,6 +39,8 @@ from core.store.base import (
 from schemas.layout import CollectionLayout
 from schemas.vectors import Vector
 
+log = logging.getLogger(__name__)
+
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 _PAYLOAD_TYPES = {
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -42,6 +48,16 @@ _PAYLOAD_TYPES = {
     "float": qe.PayloadSchemaType.Float,
     "bool": qe.PayloadSchemaType.Bool,
 }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _condition(cond: Condition) -> Any:
@@ -110,12 +126,11 @@ class EdgeStore(VectorStore):
 
     # --- lifecycle --------------------------------------------------------------------
     def exists(self) -> bool:
-        return (self.path / "edge_config.json").exists()
+        """A shard and its metadata: creation publishes both or neither (see `create`)."""
+        return (self.path / "edge_config.json").exists() and self.meta_path.exists()
 
-    def _open(self, create_with: qe.EdgeConfig | None = None) -> qe.EdgeShard:
+    def _open(self) -> qe.EdgeShard:
         try:
-            if create_with is not None:
-                return qe.EdgeShard.create(str(self.path), create_with)
             return qe.EdgeShard.load(str(self.path))
         except Exception as exc:
             if "WouldBlock" in str(exc):
@@ -171,13 +186,51 @@ class EdgeStore(VectorStore):
         )
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._shard = self._open(create_with=config)
+            self._clear_half_created()
+            # Built aside and renamed into place, metadata written first: a kill at any point
+            # leaves either no collection (the next run starts over) or a complete one.
+            building = self.path.parent / f".{self.collection}.creating-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            shard = qe.EdgeShard.create(str(building), config)
             for field, kind in layout.payload_indexes.items():
-                self._shard.update(
-                    qe.UpdateOperation.create_field_index(field, _PAYLOAD_TYPES[kind])
-                )
-            self._shard.flush()
+                shard.update(qe.UpdateOperation.create_field_index(field, _PAYLOAD_TYPES[kind]))
+            shard.flush()
+            shard.close()
             self.write_metadata({**metadata, "layout": layout.model_dump()})
+            os.rename(building, self.path)
+            self._shard = self._open()
+            self._refresh_exact()
+
+    def _clear_half_created(self) -> None:
+        """Remove what an interrupted creation left: build directories of dead processes, and
+        a shard without metadata (what creation before it was atomic could leave) if empty."""
+        for leftover in self.path.parent.glob(f".{self.collection}.creating-*"):
+            pid = leftover.name.rsplit("-", 1)[-1]
+            if not (pid.isdigit() and _alive(int(pid))):
+                shutil.rmtree(leftover, ignore_errors=True)
+        if not self.path.exists():
+            return
+        if not (self.path / "edge_config.json").exists():
+            log.warning("removing %s: a collection creation that never finished", self.path)
+            shutil.rmtree(self.path)
+            return
+        shard = self._open()
+        try:
+            points = shard.count(qe.CountRequest(exact=True))
+        finally:
+            shard.close()
+        if points:
+            raise StoreError(
+                f"the Qdrant Edge shard at {self.path} holds {points} points but its metadata "
+                f"file {self.meta_path} is missing: restore that file, or delete the shard "
+                "directory to rebuild the collection with `musicrec index`"
+            )
+        log.warning(
+            "removing the empty shard %s left without metadata by an interrupted collection "
+            "creation; creating it again",
+            self.path,
+        )
+        shutil.rmtree(self.path)
 
     def read_metadata(self) -> dict[str, Any]:
         if not self.meta_path.exists():
@@ -257,9 +310,9 @@ class EdgeStore(VectorStore):
         return self.shard.count(qe.CountRequest(filter=_filter(flt), exact=True))
 
     def scroll(
-        self, batch_size: int = 256, with_vectors: bool = False
+        self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
     ) -> Iterator[list[PointRecord]]:
-        offset = None
+        offset: Any = start
         while True:
             records, offset = self.shard.scroll(
                 qe.ScrollRequest(

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.collab.model import DEFAULT_FEATURE_WEIGHTS, CollaborativeModel
+from core.collab.artefact import save
+from core.collab.features import DEFAULT_FEATURE_WEIGHTS
+from core.collab.model import CollaborativeModel
 from evaluation.metrics import auc
 from evaluation.rankers.base import Query, Ranker, TrainData
 from evaluation.rankers.baselines import (
@@ -81,7 +83,7 @@ def load_data(shared: Path) -> tuple[list[Track], pd.DataFrame]:
 
 def artefact_mb(model: CollaborativeModel) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        return model.save(tmp).stat().st_size / 1e6
+        return save(model, tmp).stat().st_size / 1e6
 
 
 def continuation(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.recommend.recommender import Recommender
 from evaluation.config import DEFAULTS_ROW, LYRICS_RATIOS, Params, lyrics_weights, ratio_name
 from evaluation.datasets import (
     billboard_catalog,
@@ -21,7 +20,7 @@ from evaluation.datasets import (
 from evaluation.indexing import LyricsEncoders, indexed
 from evaluation.rankers.base import Query, Ranker, TrainData
 from evaluation.rankers.baselines import RandomRanker
-from evaluation.rankers.product import ProductRanker
+from evaluation.rankers.product import ProductRanker, product_recommender
 from evaluation.rankers.text import TfidfRanker, Word2VecRanker
 from evaluation.results import Section, measure, progress
 
@@ -71,7 +70,7 @@ def same_artist(params: Params, encoders: LyricsEncoders) -> Section:
         csv_path = write_kaggle_csv(billboard_catalog(songs), Path(tmp) / "billboard.csv")
         with indexed(csv_path, list(encoders), "billboard") as (store, seconds):
             section.facts["index_seconds"] = seconds
-            recommender = Recommender(store, encoders[0], terms_encoder=encoders[1])
+            recommender = product_recommender(store)
             configs = [(ratio_name(d, s), lyrics_weights(d, s)) for d, s in LYRICS_RATIOS]
             # The settings' defaults (every modality at 1): what an API caller gets.
             configs.append((DEFAULTS_ROW, {}))

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.collab.holder import ModelHolder
-from core.recommend.recommender import Recommender
+from core.collab.artefact import save
 from evaluation.config import (
     COLLAB_WEIGHTS,
     FUSION_ROW,
@@ -37,7 +36,7 @@ from evaluation.rankers.baselines import (
     UnseenFirstRanker,
 )
 from evaluation.rankers.lightfm import LightFMRanker
-from evaluation.rankers.product import ProductRanker
+from evaluation.rankers.product import ProductRanker, ProductRecommender, product_recommender
 from evaluation.results import Section, measure, progress
 from evaluation.splits import Split, playlist_split, warm_only
 from indexer.catalog import read_catalog
@@ -122,7 +121,7 @@ def run_protocol(
         model = lightfm.model
         main.facts["train_seconds"] = time.perf_counter() - started
         model_dir = Path(tmp) / "models"
-        model.save(model_dir)
+        save(model, model_dir)
         progress(f"{label}: LightFM trained in {main.facts['train_seconds']:.0f} s")
         lightfm_row = measure(lightfm, queries, split.hidden, KS, "`CollaborativeModel.recommend`")
         main.rows.append(lightfm_row)
@@ -135,17 +134,9 @@ def run_protocol(
 
         with indexed(csv_path, list(encoders), "playlists") as (store, seconds):
             main.facts["index_seconds"] = seconds
-            holder = ModelHolder(model_dir)
-            narrow = Recommender(store, encoders[0], terms_encoder=encoders[1], collab=holder)
-            wide = Recommender(
-                store,
-                encoders[0],
-                terms_encoder=encoders[1],
-                collab=holder,
-                candidate_pool=WIDE_POOL,
-                prefetch_limit=WIDE_POOL,
-            )
-            methods: list[tuple[str, Recommender, dict[str, float], float]] = [
+            narrow = product_recommender(store, model_dir=model_dir)
+            wide = product_recommender(store, model_dir=model_dir, pool=WIDE_POOL)
+            methods: list[tuple[str, ProductRecommender, dict[str, float], float]] = [
                 ("audio only", narrow, ONLY_AUDIO, 0.0),
                 (FUSION_ROW, narrow, {}, 0.0),
             ]
@@ -170,7 +161,7 @@ def run_protocol(
 
 def lyrics_subset(
     params: Params,
-    recommender: Recommender,
+    recommender: ProductRecommender,
     split: Split,
     data: TrainData,
     with_lyrics: set[str],

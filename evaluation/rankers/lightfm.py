@@ -1,4 +1,4 @@
-"""LightFM alone: `core.collab.model.train` on the training side, `CollaborativeModel.recommend`
+"""LightFM alone: `core.collab.training.train` on the training side, `CollaborativeModel.recommend`
 to answer (the product's own model and ranking, without the content pool around it)."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.collab.model import DEFAULT_FEATURE_WEIGHTS, CollaborativeModel, train
+from core.collab.features import DEFAULT_FEATURE_WEIGHTS
+from core.collab.model import CollaborativeModel
+from core.collab.training import train
 from evaluation.rankers.base import Query, TrainData
 
 

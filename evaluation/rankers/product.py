@@ -1,7 +1,7 @@
 """The product's recommender behind the Ranker contract: the ONE module of the evaluation that
-calls `core.recommend` (today's API: `Recommender.recommend(RecommendationRequest)` and
-`Recommender.recommend_for_user(user_id, …)`), so a change of the recommender's API is
-adapted here and nowhere else.
+touches `core.recommend` (it builds the `Recommender` over a store, and calls
+`Recommender.recommend(SeedRequest)` and `Recommender.recommend_for_user(user_id, …)`), so a
+change of the recommender's API is adapted here and nowhere else.
 
 Two modes. Personal (`personal=True`, a query with a `user_id`): the user's recommendations
 as `GET /users/{id}/recommendations` computes them — seeded by the user's known tracks, their
@@ -15,20 +15,37 @@ The catalog is indexed and the model trained by the harness once for all configu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from core.recommend.recommender import (
-    Recommender,
-    UnknownUserError,
-    UnsupportedQueryError,
-)
+from core.collab.holder import ModelHolder
+from core.recommend.errors import UnknownUserError, UnsupportedQueryError
+from core.recommend.recommender import Recommender, SeedRequest
+from core.recommend.results import RankedTrack, Recommendation
+from core.recommend.sources.content import ContentSource
+from core.store import VectorStore
 from evaluation.rankers.base import Query, TrainData
-from schemas.api import RecommendationItem, RecommendationRequest, RecommendationResponse
 
-MAX_SEEDS = 50  # RecommendationRequest.positive's limit
-MAX_LIMIT = 100  # RecommendationRequest.limit's limit
+MAX_SEEDS = 50  # what POST /recommendations accepts as positive tracks
+MAX_LIMIT = 100  # and as a page
+POOL = 200  # the settings' default candidate_pool and prefetch_limit
+ProductRecommender = Recommender  # what the protocols hold, without importing core.recommend
 
 
-def ranked_ids(response: RecommendationResponse) -> list[str]:
+def product_recommender(
+    store: VectorStore, *, model_dir: Path | None = None, pool: int = POOL
+) -> Recommender:
+    """The service's recommender over an evaluation collection: `pool` fused candidates per
+    modality and for the rerank (the settings candidate_pool and prefetch_limit), the LightFM
+    artefact in `model_dir` (if any) for personal queries, default weights all 1."""
+    return Recommender(
+        store,
+        ContentSource(store, prefetch_limit=pool),
+        collab=ModelHolder(model_dir) if model_dir is not None else None,
+        candidate_pool=pool,
+    )
+
+
+def ranked_ids(response: Recommendation) -> list[str]:
     """Track ids best first, equal scores ordered by id.
 
     Weighted RRF ties exactly whenever two tracks swap ranks across two equally weighted
@@ -36,7 +53,7 @@ def ranked_ids(response: RecommendationResponse) -> list[str]:
     makes the report reproducible without changing which tracks were returned.
     """
 
-    def key(item: RecommendationItem) -> tuple[float, str]:
+    def key(item: RankedTrack) -> tuple[float, str]:
         score = item.blended_score if item.blended_score is not None else item.score
         return (-score, item.track.id)
 
@@ -91,7 +108,7 @@ class ProductRanker:
                     collab_weight=self.collab_weight,
                 )
             elif query.seeds:
-                request = RecommendationRequest(
+                request = SeedRequest(
                     positive=list(query.seeds[:MAX_SEEDS]),
                     weights=self.weights,
                     limit=limit,

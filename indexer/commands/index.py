@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from indexer.catalog import RowError
+from indexer.partition import Part, ensure_collection
 from schemas.settings import load_settings
 
 SHOWN_ERRORS = 20
@@ -30,7 +31,8 @@ class RejectLog:
     def __call__(self, err: RowError) -> None:
         if self._writer:
             self._writer.writerow([err.line, err.track_id or "", err.reason])
-        self._show(f"rejected line {err.line} ({err.track_id or 'no id'}): {err.reason}")
+        shown = (err.track_id or "no id")[:60]  # a 10,000-character id must not flood the screen
+        self._show(f"rejected line {err.line} ({shown}): {err.reason}")
 
     def cover(self, url: str, reason: str) -> None:
         """A cover that could not be used: its tracks are indexed without a cover vector."""
@@ -58,11 +60,17 @@ def index(
     batch_size: Annotated[int | None, typer.Option(min=1, max=10_000)] = None,
     rejects: Annotated[Path | None, typer.Option(help="write every problem here")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    part: Annotated[
+        Part | None, typer.Option(parser=Part.parse, help="index only part I/N of the track ids")
+    ] = None,
+    fit_only: Annotated[
+        bool, typer.Option("--fit-only", help="create the collection, fit the scaler, stop")
+    ] = False,
+    wait: Annotated[float, typer.Option(help="seconds a part > 1 waits for the scaler")] = 600,
 ) -> int:
     """Index a track catalog CSV into Qdrant (re-runs skip unchanged tracks)."""
     from core.store import open_store
-    from indexer.index_encoders import build_index_encoders
-    from indexer.pipeline import Indexer
+    from indexer.pipeline import Indexer, build_index_encoders
 
     settings = load_settings()
     store = open_store(settings)
@@ -81,7 +89,18 @@ def index(
             batch_size=batch_size or settings.index_batch_size,
             optimize_above=settings.exact_search_below,
             progress=not no_progress,
+            keep=part.owns if part else None,
+            min_free_bytes=settings.index_min_free_mb * 2**20,
+            space_paths=[settings.data_dir]
+            + (
+                [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
+            ),
         )
+        if fit_only or part:
+            ensure_collection(indexer, path, schema, None if fit_only else part, wait)
+            if fit_only:
+                print(f"collection '{settings.collection}' ready: scaler fitted on {path}")
+                return 0
         report = indexer.run(path, schema=schema, force=force, on_error=log)
         total = store.count()
     finally:

@@ -24,7 +24,7 @@ def train_command(
     schema: Annotated[str, typer.Option(help="catalog schema")] = "auto",
     out: Annotated[Path | None, typer.Option(help="model directory")] = None,
     loss: Annotated[Literal["warp", "bpr", "logistic"] | None, typer.Option()] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
     components: Annotated[int | None, typer.Option(min=1, max=512)] = None,
     lr: Annotated[float | None, typer.Option(min=0, max=1)] = None,
     item_alpha: Annotated[float | None, typer.Option(min=0)] = None,
@@ -33,8 +33,9 @@ def train_command(
 ) -> int:
     """Train the LightFM model and publish it (the API picks it up without a restart).
 
-    The events the API recorded are always added to the given files, so what users did since
-    the last run feeds the next model. Unset options take their MUSICREC_LIGHTFM_* settings.
+    The events in the interaction database (MUSICREC_DATABASE_URL) are always added to the
+    given files, so what users did since the last run feeds the next model. Unset options take
+    their MUSICREC_LIGHTFM_* settings.
     """
     settings = load_settings()
     updates = {
@@ -55,20 +56,14 @@ def run_training(
 ) -> int:
     import pandas as pd
 
-    from core.collab.model import LATEST, train
+    from core.collab.artefact import LATEST, save
+    from core.collab.training import train
+    from core.interactions.factory import training_interactions
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
     from indexer.catalog import CatalogStats, read_catalog
 
     assert out is not None
     sources = list(interactions)
-    recorded = settings.interactions_path
-    if recorded is not None and recorded.exists() and recorded not in sources:
-        sources.append(recorded)
-    if not sources:
-        raise typer.BadParameter(
-            f"no interactions: pass --interactions FILE (nothing recorded at {recorded})",
-            param_hint="--interactions",
-        )
     catalog_stats = CatalogStats()
     _log(f"reading catalog {catalog} …")
     tracks = [
@@ -94,6 +89,16 @@ def run_training(
             read_interactions(source, known_track_ids=known, on_issue=on_issue, stats=stats)
         )
         _log(f"  {stats.summary()}")
+    stats = InteractionStats()
+    _log("reading the interactions recorded in the database …")
+    frames.append(training_interactions(settings, known_track_ids=known, stats=stats))
+    _log(f"  {stats.summary()}")
+    if not sum(map(len, frames)):
+        raise typer.BadParameter(
+            "no interactions: pass --interactions FILE, or record some (POST /interactions, "
+            "`musicrec interactions import FILE`)",
+            param_hint="--interactions",
+        )
     epochs = settings.lightfm_epochs
     model = train(
         pd.concat(frames, ignore_index=True),
@@ -107,11 +112,12 @@ def run_training(
         seed=settings.lightfm_seed,
         on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
     )
-    path = model.save(out)
+    path = save(model, out, keep=settings.model_keep)
     counts = model.metadata["counts"]
     print(
         f"trained {settings.lightfm_loss}: {counts['users']} users, {counts['items']} items "
-        f"({counts['warm_items']} with interactions), {counts['interactions']} interactions, "
+        f"({counts['warm_items']} with interactions, LightFM's items), "
+        f"{counts['interactions']} interactions, "
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )

@@ -1,0 +1,77 @@
+"""Domain exceptions translated to HTTP, in one place (routes stay free of try/except).
+
+Messages that may carry a file path (the store's, a layout mismatch) go through
+`api.status.public` so a caller never learns the server's directory layout.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.status import public
+from core.interactions.database import DatabaseUnavailableError
+from core.recommend.errors import UnknownTracksError, UnknownUserError, UnsupportedQueryError
+from core.spotify.client import SpotifyError, SpotifyUnavailableError
+from core.store import StoreError
+from schemas.layout import LayoutMismatchError
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def _detail(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": message}, headers=headers or None)
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a 422 echoes the client's input, and a
+    lone surrogate in it cannot be encoded as UTF-8 (it was a 500)."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return AsciiJSONResponse(
+            status_code=422, content={"detail": jsonable_encoder(exc.errors())}
+        )
+
+    @app.exception_handler(UnknownTracksError)
+    def _unknown(_: Request, exc: UnknownTracksError) -> JSONResponse:
+        return JSONResponse(
+            status_code=404, content={"detail": str(exc), "unknown_ids": exc.track_ids}
+        )
+
+    @app.exception_handler(UnknownUserError)
+    def _unknown_user(_: Request, exc: UnknownUserError) -> JSONResponse:
+        return _detail(404, str(exc))
+
+    @app.exception_handler(UnsupportedQueryError)
+    def _unsupported(_: Request, exc: UnsupportedQueryError) -> JSONResponse:
+        return _detail(400, str(exc))
+
+    @app.exception_handler(LayoutMismatchError)
+    def _mismatch(_: Request, exc: LayoutMismatchError) -> JSONResponse:
+        return _detail(409, public(str(exc)))
+
+    @app.exception_handler(StoreError)  # StoreUnavailableError included: the same answer
+    def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return _detail(503, public(str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(DatabaseUnavailableError)  # unreachable, locked or full
+    def _database(_: Request, exc: DatabaseUnavailableError) -> JSONResponse:
+        return _detail(503, public(str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(SpotifyUnavailableError)
+    def _spotify_down(_: Request, exc: SpotifyUnavailableError) -> JSONResponse:
+        return _detail(503, str(exc), **{"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(SpotifyError)  # Spotify refusing (bad credentials): a bad gateway
+    def _spotify(_: Request, exc: SpotifyError) -> JSONResponse:
+        return _detail(502, str(exc))

@@ -1,0 +1,201 @@
+"""What a replica fleet needs to be watched: `GET /metrics` and logs that tie lines to requests.
+
+Metrics (Prometheus text format, one registry per app): request counts and latency histograms
+per route template from prometheus-fastapi-instrumentator, plus what it cannot see — time
+spent in the vector engine per operation, time spent encoding query inputs per encoder, the
+collaborative model version being served, and the database connection pool. Engine and
+encoder timings wrap the methods of the resources the lifespan built (the store and encoders
+the recommender calls), so neither the domain nor the routes know about metrics.
+
+Logs: every record carries the request id (the `X-Request-ID` a proxy sent, if well formed,
+else a new one; returned in the response header), and MUSICREC_LOG_FORMAT=json turns the
+root handlers' output into one JSON object per line (python-json-logger). The request-id
+middleware is a dozen lines over Starlette's own `BaseHTTPMiddleware` (no request-id
+library is installed).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_fastapi_instrumentator import Instrumentator
+from pythonjsonlogger.json import JsonFormatter
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from schemas.settings import Settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a client's id is logged: keep it tame
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+log = logging.getLogger("musicrec.request")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STORE_OPERATIONS = ("search", "fused_search", "retrieve", "count")
+
+
+def install_observability(app: FastAPI, settings: Settings) -> None:
+    """The one call in `create_app`: metrics, request ids, log format."""
+    configure_logging(settings.log_format)
+    registry = CollectorRegistry()
+    Instrumentator(
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics"],
+        registry=registry,
+    ).instrument(app, latency_lowr_buckets=LATENCY_BUCKETS).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
+    engine = Histogram(
+        "musicrec_engine_seconds",
+        "Time in the vector engine per store operation.",
+        ["engine", "operation"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+    encoder = Histogram(
+        "musicrec_encoder_seconds",
+        "Time encoding query inputs per encoder.",
+        ["encoder"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+    registry.register(_StateCollector(app))
+    app.add_middleware(BaseHTTPMiddleware, dispatch=request_context)
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app_) as state:
+            _time_resources(app_.state.resources, engine, encoder)
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
+_encoding: ContextVar[bool] = ContextVar("encoding", default=False)
+
+
+def _timed(
+    fn: Callable[..., Any], child: Any, outermost: ContextVar[bool] | None = None
+) -> Callable[..., Any]:
+    """`fn` observed into the histogram `child`; with `outermost`, a call made from inside
+    another timed call of the same kind (encode_text calling encode) is not counted twice."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if outermost is not None and outermost.get():
+            return fn(*args, **kwargs)
+        token = outermost.set(True) if outermost is not None else None
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            child.observe(time.perf_counter() - started)
+            if token is not None and outermost is not None:
+                outermost.reset(token)
+
+    return wrapper
+
+
+def _time_resources(resources: Any, engine: Histogram, encoder: Histogram) -> None:
+    """Wrap the methods of these instances (not their classes: other apps, tests and the CLI
+    are untouched). The recommender holds the same objects, so its calls are timed too."""
+    store = resources.store
+    for op in STORE_OPERATIONS:
+        setattr(store, op, _timed(getattr(store, op), engine.labels(store.engine, op)))
+    for enc in (resources.lyrics_encoder, resources.cover_encoder):
+        if enc is not None:
+            child = encoder.labels(enc.vector_name)
+            for method in ("encode", "encode_text"):
+                setattr(enc, method, _timed(getattr(enc, method), child, _encoding))
+
+
+class _StateCollector(Collector):
+    """Read at scrape time: the served model version and the database pool, when the app has
+    them (a replica without a model, or on SQLite's pool without a size, reports less)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterable[Any]:
+        resources = getattr(self.app.state, "resources", None)
+        if resources is None:
+            return
+        holder = getattr(resources, "collab", None)
+        version = getattr(holder, "version", None)  # ModelHolder.version: the artefact served
+        info = InfoMetricFamily("musicrec_model", "Collaborative model served by this replica.")
+        info.add_metric([], {"version": version or "none"})
+        yield info
+        for attr in ("interactions", "history"):
+            pool = getattr(getattr(getattr(resources, attr, None), "engine", None), "pool", None)
+            if pool is not None and callable(getattr(pool, "checkedout", None)):
+                used = GaugeMetricFamily(
+                    "musicrec_db_pool_checked_out", "Database connections in use."
+                )
+                used.add_metric([], pool.checkedout())
+                size = GaugeMetricFamily("musicrec_db_pool_size", "Database pool size.")
+                size.add_metric([], pool.size())
+                yield from (used, size)
+                return
+
+
+async def request_context(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    """Sets `request_id` for the request (the routes' threads see it: Starlette's threadpool
+    copies the context), returns it in `X-Request-ID`, logs one line per request."""
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
+    token = request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+    finally:
+        log.info(
+            "%s %s %d",
+            request.method,
+            request.url.path,
+            status,
+            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
+        request_id.reset(token)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def configure_logging(log_format: str) -> None:
+    """Every root handler gets the request id; with "json", plain stream handlers (the
+    console) format records as JSON. Other handlers (files, test capture) keep theirs."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        if not any(isinstance(f, _RequestIdFilter) for f in handler.filters):
+            handler.addFilter(_RequestIdFilter())
+        if log_format == "json" and type(handler) is logging.StreamHandler:
+            handler.setFormatter(
+                JsonFormatter(
+                    "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                    rename_fields={"levelname": "level", "asctime": "time"},
+                )
+            )

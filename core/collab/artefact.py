@@ -1,0 +1,197 @@
+"""The collaborative model on disk: versioned ``.npz`` artefacts, a ``latest`` pointer, pruning.
+
+One artefact is one compressed ``.npz`` of plain arrays and JSON (no pickle: loading a model
+must not execute code), published with `core.files.atomic_write`, then named by the ``latest``
+pointer file, replaced atomically too: a crash at any point leaves the previous model served.
+Old artefacts are pruned after a publish (the newest ``keep`` stay, and never the one
+``latest`` names, which an operator may have pointed back to an older model).
+
+The format is read by `CollaborativeModel` alone (numpy, no LightFM): user and feature
+embeddings and biases, the item-feature rows of every catalog track, the training
+interactions and the featurizer with its vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.collab.features import Featurizer
+from core.collab.model import CollaborativeModel
+from core.files import atomic_write
+
+__all__ = [
+    "FORMAT_VERSION",
+    "LATEST",
+    "ModelArtefactError",
+    "latest_name",
+    "load",
+    "load_latest",
+    "prune",
+    "save",
+]
+
+FORMAT_VERSION = 1
+LATEST = "latest"
+ARTEFACT_NAME = re.compile(r"lightfm-\d{8}T\d{12}Z-[0-9a-f]{12}\.npz")
+
+log = logging.getLogger(__name__)
+
+
+class ModelArtefactError(RuntimeError):
+    """An artefact is unreadable, inconsistent or of an unknown format version."""
+
+
+def save(model: CollaborativeModel, directory: str | Path, keep: int | None = None) -> Path:
+    """Write a new versioned artefact, point ``latest`` at it, then prune to the newest
+    ``keep`` artefacts (None: keep all); returns the artefact's path."""
+    directory = Path(directory)
+    meta = {**model.metadata, "format_version": FORMAT_VERSION}
+    arrays = {
+        "meta": _json_bytes(meta),
+        "user_ids": _json_bytes(model.user_ids),
+        "track_ids": _json_bytes(model.track_ids),
+        "vocabulary": _json_bytes(model.vocabulary),
+        "featurizer": _json_bytes(
+            {
+                "weights": model.featurizer.weights,
+                "audio_edges": model.featurizer.audio_edges,
+                "reserve_identity": model.featurizer.reserve_identity,
+            }
+        ),
+        "n_warm": np.array(model.n_warm),
+        "item_embeddings": model.item_embeddings,
+        "item_biases": model.item_biases,
+        "user_embeddings": model.user_embeddings,
+        "user_biases": model.user_biases,
+        **_csr_arrays("item_features", model.item_features),
+        **_csr_arrays("user_items", model.user_items),
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    blob = buffer.getvalue()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"lightfm-{stamp}-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
+    atomic_write(directory / name, blob)
+    atomic_write(directory / LATEST, (name + "\n").encode())
+    if keep is not None:
+        try:
+            prune(directory, keep)
+        except OSError as exc:  # the new model is published; a leftover file is no failure
+            log.warning("old model artefacts in %s not pruned: %s", directory, exc)
+    return directory / name
+
+
+def prune(directory: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` artefacts (by the timestamp in their name), never the
+    one ``latest`` names; returns what was deleted. Other files are left alone."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    directory = Path(directory)
+    current = latest_name(directory)
+    artefacts = sorted(p for p in directory.iterdir() if ARTEFACT_NAME.fullmatch(p.name))
+    doomed = [p for p in artefacts[:-keep] if p.name != current]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def latest_name(directory: str | Path) -> str | None:
+    """The artefact file name ``latest`` holds, or None when nothing was ever published."""
+    pointer = Path(directory) / LATEST
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelArtefactError(f"cannot read {pointer}: {exc}") from exc
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ModelArtefactError(f"{pointer} does not name an artefact file: {name!r}")
+    return name
+
+
+def load_latest(directory: str | Path) -> CollaborativeModel | None:
+    """The artefact ``latest`` names, or None when no model was ever published there."""
+    name = latest_name(directory)
+    return None if name is None else load(Path(directory) / name)
+
+
+def load(path: str | Path) -> CollaborativeModel:
+    """Load one artefact; any unreadable, pickled, inconsistent or other-version file raises
+    `ModelArtefactError` naming the file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            if not isinstance(arrays, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            meta = _from_json(arrays["meta"])
+            version = meta.get("format_version") if isinstance(meta, dict) else None
+            if version != FORMAT_VERSION:
+                raise ModelArtefactError(
+                    f"{path}: artefact format version {version}, this code reads "
+                    f"{FORMAT_VERSION}; retrain with `musicrec train`"
+                )
+            featurizer = _from_json(arrays["featurizer"])
+            return CollaborativeModel(
+                user_ids=_from_json(arrays["user_ids"]),
+                track_ids=_from_json(arrays["track_ids"]),
+                n_warm=int(arrays["n_warm"]),
+                vocabulary=_from_json(arrays["vocabulary"]),
+                featurizer=Featurizer(
+                    featurizer["weights"],
+                    featurizer["audio_edges"],
+                    # Absent from artefacts written before warm-only training: their cold
+                    # items trained with rows normalized to one.
+                    bool(featurizer.get("reserve_identity", False)),
+                ),
+                item_features=_csr_from(arrays, "item_features"),
+                user_items=_csr_from(arrays, "user_items"),
+                user_embeddings=arrays["user_embeddings"],
+                user_biases=arrays["user_biases"],
+                item_embeddings=arrays["item_embeddings"],
+                item_biases=arrays["item_biases"],
+                metadata=meta,
+            )
+    except ModelArtefactError:
+        raise
+    except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelArtefactError(f"cannot load model artefact {path}: {exc}") from exc
+
+
+def _json_bytes(value: object) -> np.ndarray:
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+def _from_json(array: np.ndarray) -> Any:
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected a UTF-8 JSON byte array, got dtype {array.dtype}")
+    return json.loads(array.tobytes().decode("utf-8"))
+
+
+def _csr_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}_data": matrix.data,
+        f"{prefix}_indices": matrix.indices,
+        f"{prefix}_indptr": matrix.indptr,
+        f"{prefix}_shape": np.array(matrix.shape),
+    }
+
+
+def _csr_from(arrays: Any, prefix: str) -> sp.csr_matrix:
+    shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
+    matrix = sp.csr_matrix(
+        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+        shape=shape,
+    )
+    matrix.check_format(full_check=True)  # out-of-range indices would crash a request later
+    return matrix

@@ -1,0 +1,1 @@
+"""Alembic migrations of the interaction database (run by `musicrec db upgrade`)."""

@@ -1,0 +1,6 @@
+"""Rankers order the hydrated pool; every ranker implements `rankers.base.Ranker`."""
+
+from core.recommend.rankers.base import Ranker, ScoredCandidate
+from core.recommend.rankers.blend import LinearBlend
+
+__all__ = ["LinearBlend", "Ranker", "ScoredCandidate"]

@@ -1,0 +1,30 @@
+"""The ranker contract: scored candidates in, ranked results out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.recommend.candidates import Candidate
+from core.recommend.results import RankedTrack
+
+
+@dataclass
+class ScoredCandidate:
+    """A hydrated candidate with its signals; `collaborative` is the raw LightFM score, None
+    when the model was not asked (no model, unknown user, collaborative weight 0)."""
+
+    candidate: Candidate
+    similarities: dict[str, float | None]
+    collaborative: float | None = None
+
+
+class Ranker(Protocol):
+    name: str
+
+    def rank(
+        self, candidates: Sequence[ScoredCandidate], weights: Mapping[str, float]
+    ) -> list[RankedTrack]:
+        """Every candidate once, best first, each with the scores that placed it."""
+        ...

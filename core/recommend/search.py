@@ -1,0 +1,159 @@
+"""Search by free text (lyrics, or covers with CLIP) and by image, on the same engine query
+the recommender uses; query vectors are compared only with vectors of the same encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from core.encoders.base import Encoder
+from core.recommend.errors import UnsupportedQueryError
+from core.recommend.query import to_filter, unit
+from core.recommend.results import RankedTrack, SearchResult
+from core.recommend.seeds import complete_weights
+from core.recommend.signals import similarities
+from core.store import VectorStore
+from core.store.base import Fusion
+from schemas.api import Filters
+from schemas.layout import COVER, LYRICS, LYRICS_TERMS, CollectionLayout, LayoutMismatchError
+from schemas.vectors import Vector
+
+
+@dataclass
+class Searcher:
+    store: VectorStore
+    lyrics_encoder: Encoder | None
+    cover_encoder: Encoder | None = None
+    terms_encoder: Encoder | None = None
+    fusion: Fusion = "rrf"
+    rrf_k: int = 60
+    prefetch_limit: int = 200
+    default_weights: Mapping[str, float] = field(default_factory=dict)
+    _layout: CollectionLayout | None = field(default=None, init=False, repr=False)
+
+    def layout(self) -> CollectionLayout | None:
+        if self._layout is None:
+            self._layout = self.store.layout()
+        return self._layout
+
+    def _check_encoder(self, name: str, encoder: Encoder) -> None:
+        """Refuse to compare a query vector with vectors made by another encoder."""
+        layout = self.layout()
+        stored = layout.vectors.get(name) if layout else None
+        if stored is None:
+            raise UnsupportedQueryError(f"the collection has no '{name}' vectors")
+        if (stored.size, stored.encoder) != (encoder.dim, encoder.encoder_id):
+            raise LayoutMismatchError(
+                f"the collection's '{name}' vectors come from {stored.encoder} ({stored.size}-d) "
+                f"but the API is configured with {encoder.encoder_id} ({encoder.dim}-d): "
+                "re-index the collection with the configured encoder, or restore the settings"
+            )
+
+    def _has_terms(self) -> bool:
+        layout = self.layout()
+        spec = layout.sparse_vectors.get(LYRICS_TERMS) if layout else None
+        return (
+            self.terms_encoder is not None
+            and spec is not None
+            and spec.encoder == self.terms_encoder.encoder_id
+        )
+
+    def _search(
+        self,
+        queries: dict[str, Vector],
+        weights: dict[str, float],
+        label: str,
+        modality: str,
+        *,
+        limit: int,
+        offset: int,
+        filters: Filters | None,
+    ) -> SearchResult:
+        flt = to_filter(filters or Filters())
+        if len(queries) == 1:
+            [(name, vector)] = queries.items()
+            hits = self.store.search(
+                name, vector, limit=limit, offset=offset, flt=flt, with_vectors=True
+            )
+        else:
+            hits = self.store.fused_search(
+                queries,
+                weights,
+                limit=limit,
+                offset=offset,
+                flt=flt,
+                fusion=self.fusion,
+                prefetch_limit=self.prefetch_limit,
+                rrf_k=self.rrf_k,
+                with_vectors=True,
+            )
+        items = [
+            RankedTrack.from_payload(
+                h.payload,
+                score=h.score,
+                similarities=similarities(queries, h.vectors),
+            )
+            for h in hits
+        ]
+        return SearchResult(query=label, modality=modality, items=items)
+
+    def search_text(
+        self,
+        text: str,
+        *,
+        modality: str = LYRICS,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+        weights: Mapping[str, float] | None = None,
+    ) -> SearchResult:
+        """Lyrics: the dense embedding fused with BM25 terms (when indexed); covers: CLIP."""
+        encoder = self.lyrics_encoder if modality == LYRICS else self.cover_encoder
+        if encoder is None or not encoder.supports_text:
+            raise UnsupportedQueryError(
+                "text search on covers needs the CLIP cover encoder "
+                "(MUSICREC_COVER_ENCODER=clip with MUSICREC_CLIP_CHECKPOINT); the configured "
+                f"cover encoder ({getattr(encoder, 'encoder_id', 'none')}) embeds images only"
+                if modality == COVER
+                else "no lyrics encoder is configured"
+            )
+        self._check_encoder(modality, encoder)
+        w = complete_weights(weights or {}, self.default_weights)
+        queries: dict[str, Vector] = {}
+        if w[modality] > 0:
+            queries[modality] = unit(encoder.encode_text(text).astype(np.float64)).tolist()
+        if modality == LYRICS and w[LYRICS_TERMS] > 0 and self._has_terms():
+            assert self.terms_encoder is not None
+            terms = self.terms_encoder.encode_text(text)
+            if terms:
+                queries[LYRICS_TERMS] = terms
+        if not queries:
+            raise UnsupportedQueryError("every lyrics modality has weight 0")
+        return self._search(queries, w, text, modality, limit=limit, offset=offset, filters=filters)
+
+    def search_image(
+        self,
+        image: Image.Image,
+        *,
+        label: str,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        if self.cover_encoder is None:
+            raise UnsupportedQueryError("no cover encoder is configured (MUSICREC_COVER_ENCODER)")
+        self._check_encoder(COVER, self.cover_encoder)
+        [vector] = self.cover_encoder.encode([image])
+        assert vector is not None
+        return self._search(
+            {COVER: unit(np.asarray(vector, dtype=np.float64)).tolist()},
+            {},
+            label,
+            COVER,
+            limit=limit,
+            offset=offset,
+            filters=filters,
+        )

@@ -1,0 +1,68 @@
+"""A seeded request resolved once: seed points, complete weights, the query vector of every
+modality that takes part, the filters and the tracks that must not come back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from core.recommend.errors import UnknownTracksError, UnsupportedQueryError
+from core.recommend.query import query_vector
+from core.store import PointRecord, VectorStore
+from schemas.api import Filters
+from schemas.layout import MODALITIES
+from schemas.tracks import point_id
+from schemas.vectors import Vector
+
+
+@dataclass(frozen=True)
+class SeedQuery:
+    positive: Sequence[str]
+    negative: Sequence[str]
+    seeds: Mapping[str, PointRecord]
+    weights: Mapping[str, float]
+    queries: Mapping[str, Vector]
+    filters: Filters
+    exclude: Sequence[str]
+    user_id: str | None = None
+
+
+def fetch_seeds(
+    store: VectorStore, track_ids: Sequence[str], *, strict: bool = True
+) -> dict[str, PointRecord]:
+    """Stored points (with vectors) for the ids, by track id; with `strict`, all must exist."""
+    found = store.retrieve([point_id(t) for t in track_ids], with_vectors=True)
+    by_track = {r.payload["track_id"]: r for r in found}
+    missing = [t for t in dict.fromkeys(track_ids) if t not in by_track]
+    if missing and strict:
+        raise UnknownTracksError(missing)
+    return by_track
+
+
+def complete_weights(
+    requested: Mapping[str, float], defaults: Mapping[str, float]
+) -> dict[str, float]:
+    return {m: float(requested.get(m, defaults.get(m, 1.0))) for m in MODALITIES}
+
+
+def seed_query(
+    positive: Sequence[str],
+    negative: Sequence[str],
+    seeds: Mapping[str, PointRecord],
+    weights: dict[str, float],
+    filters: Filters,
+    exclude: Sequence[str],
+    user_id: str | None = None,
+) -> SeedQuery:
+    """One query vector per modality the positive seeds have and that weighs more than 0."""
+    queries: dict[str, Vector] = {}
+    for name in MODALITIES:
+        pos = [seeds[t].vectors[name] for t in positive if name in seeds[t].vectors]
+        if weights[name] > 0 and pos:
+            neg = [seeds[t].vectors[name] for t in negative if name in seeds[t].vectors]
+            queries[name] = query_vector(pos, neg)
+    if not queries:
+        raise UnsupportedQueryError(
+            "the seed tracks have no vectors in any modality with a weight above 0"
+        )
+    return SeedQuery(positive, negative, seeds, weights, queries, filters, exclude, user_id)

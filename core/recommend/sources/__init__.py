@@ -1,0 +1,11 @@
+"""Candidate sources: each proposes tracks for a seeded request, best first.
+
+The recommender takes the union of what its sources propose (the pool), fetches what it has
+not got yet in one store call, scores and ranks it. A new signal is one more source.
+"""
+
+from core.recommend.sources.base import CandidateSource, Proposal
+from core.recommend.sources.collaborative import CollaborativeSource
+from core.recommend.sources.content import ContentSource
+
+__all__ = ["CandidateSource", "CollaborativeSource", "ContentSource", "Proposal"]

@@ -1,0 +1,44 @@
+"""Content candidates: one prefetch per modality of the seed query, fused inside Qdrant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.recommend.query import to_filter
+from core.recommend.seeds import SeedQuery
+from core.recommend.sources.base import Proposal
+from core.store import PointRecord, ScoredRecord, VectorStore
+from core.store.base import Fusion
+from schemas.vectors import SparseVector
+
+
+@dataclass
+class ContentSource:
+    store: VectorStore
+    fusion: Fusion = "rrf"
+    rrf_k: int = 60
+    prefetch_limit: int = 200
+    name: str = "content"
+
+    def search(
+        self, query: SeedQuery, n: int, offset: int = 0, only: Sequence[str] = ()
+    ) -> list[ScoredRecord]:
+        """The engine's fused hits (filters and exclusions applied in the engine)."""
+        return self.store.fused_search(
+            {k: v if isinstance(v, SparseVector) else list(v) for k, v in query.queries.items()},
+            dict(query.weights),
+            limit=n,
+            offset=offset,
+            flt=to_filter(query.filters, query.exclude, only),
+            fusion=self.fusion,
+            prefetch_limit=self.prefetch_limit,
+            rrf_k=self.rrf_k,
+            with_vectors=True,
+        )
+
+    def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
+        return [
+            Proposal(h.payload["track_id"], h.score, PointRecord(h.id, h.vectors, h.payload))
+            for h in self.search(query, n)
+        ]

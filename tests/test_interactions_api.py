@@ -1,0 +1,208 @@
+"""Interactions, listeners and online evaluation over real HTTP: validation, idempotent
+retries, a locked database (503, nothing written), `/users` behind the key, `/stats` after a
+scripted session, and two API processes sharing one real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.main import create_app
+from core.interactions.store import SqlInteractionStore
+from tests.conftest import ROOT, LiveServer, free_port, make_settings, slice_rows
+
+KEY = "interactions-key"
+AUTH = {"X-API-Key": KEY}
+_, ROWS = slice_rows()
+TRACKS = [r["id"] for r in ROWS if r["lyrics"].strip()][:12]
+
+
+@pytest.fixture(scope="module")
+def data_copy(indexed_dir, tmp_path_factory):
+    """Each server owns its copy of the indexed shard (an embedded shard has one owner)."""
+    root = tmp_path_factory.mktemp("interactions")
+
+    def make(name: str) -> Path:
+        target = root / name
+        shutil.copytree(indexed_dir / "qdrant", target / "qdrant")
+        return target
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def api(data_copy) -> Iterator[httpx.Client]:
+    settings = make_settings(data_copy("main"), api_key=KEY)
+    with LiveServer(create_app(settings), headers=AUTH) as client:
+        yield client
+
+
+def events(user: str, tracks: list[str], **extra) -> dict:
+    return {"events": [{"user_id": user, "track_id": t, **extra} for t in tracks]}
+
+
+def test_a_retried_request_adds_nothing(api) -> None:
+    body = {
+        "events": [
+            {"user_id": "retry", "track_id": t, "event_id": f"e-{i}", "kind": "like"}
+            for i, t in enumerate(TRACKS[:3])
+        ]
+    }
+    first = api.post("/interactions", json=body)
+    assert (first.status_code, first.json()) == (201, {"recorded": 3, "duplicates": 0})
+    again = api.post("/interactions", json=body)
+    assert (again.status_code, again.json()) == (201, {"recorded": 0, "duplicates": 3})
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"user_id": "\\u001c", "track_id": "%s"}', "user_id"),
+        ('{"user_id": "a\\u0000b", "track_id": "%s"}', "user_id"),
+        ('{"user_id": "\\ud800", "track_id": "%s"}', "user_id"),
+        ('{"user_id": "u", "track_id": "%s", "event_id": "\\udfff"}', "event_id"),
+        ('{"user_id": "u", "track_id": "%s", "kind": "stolen"}', "kind"),
+    ],
+)
+def test_unstorable_ids_are_422_naming_the_field(api, raw: str, field: str) -> None:
+    content = ('{"events": [' + raw % TRACKS[0] + "]}").encode()
+    response = api.post(
+        "/interactions", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert any(field in map(str, err["loc"]) for err in response.json()["detail"])
+
+
+def test_listing_users_needs_the_key(api) -> None:
+    api.post("/interactions", json=events("lister", TRACKS[:1]))
+    refused = httpx.get(f"{api.base_url}/users")
+    assert refused.status_code == 401
+    listed = api.get("/users", params={"limit": 1000}).json()
+    assert "lister" in {u["id"] for u in listed["users"]}
+
+
+def test_stats_count_a_hit_after_a_scripted_session(api) -> None:
+    assert api.post("/interactions", json=events("session", TRACKS[:2])).status_code == 201
+    served = api.get("/users/session/recommendations", params={"limit": 10}).json()
+    assert served["request_id"]
+    played = served["items"][3]["track"]["id"]
+    plain = api.post("/recommendations", json={"positive": TRACKS[:1]}).json()
+    assert plain["request_id"] is None  # not personalised: not logged
+    personal = api.post("/recommendations", json={"positive": TRACKS[:1], "user_id": "session"})
+    assert personal.json()["request_id"]
+    also_served = played in {i["track"]["id"] for i in personal.json()["items"][:10]}
+    before = api.get("/stats").json()
+    assert before["days"] and all(d["hits"] == 0 for d in before["days"])
+    assert api.post("/interactions", json=events("session", [played])).status_code == 201
+    after = api.get("/stats").json()
+    (day,) = after["days"]
+    assert (day["requests"], day["users"], day["hits"]) == (2, 1, 1 + also_served)
+    assert day["hit_rate"] == (1 + also_served) / 2
+    assert day["model_version"] == "content-only"
+    assert after["catalog_size"] and 0 < day["coverage"] <= 1
+
+
+def test_a_locked_database_is_503_and_nothing_is_written(data_copy) -> None:
+    root = data_copy("locked")
+    settings = make_settings(root, api_key=KEY, database_busy_timeout=0.3)
+    with LiveServer(create_app(settings), headers=AUTH) as client:
+        assert client.post("/interactions", json=events("x", TRACKS[:1])).status_code == 201
+        holder = sqlite3.connect(root / "musicrec.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another writer that does not let go
+        try:
+            refused = client.post("/interactions", json=events("x", TRACKS[1:4]))
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"]
+            assert "locked" in refused.json()["detail"]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.post("/interactions", json=events("x", TRACKS[4:5])).status_code == 201
+    store = SqlInteractionStore.open(f"sqlite:///{root}/musicrec.db")
+    assert store.recent("x") == [TRACKS[4], TRACKS[0]]
+    store.close()
+
+
+def test_protected_reads_cover_a_users_recommendations(data_copy) -> None:
+    settings = make_settings(data_copy("private"), api_key=KEY, protect_reads=True)
+    with LiveServer(create_app(settings)) as client:
+        assert client.get("/users/anyone/recommendations").status_code == 401
+        assert client.get("/stats").status_code == 401
+        assert client.get("/stats", headers=AUTH).status_code == 200
+
+
+# --- two API processes, one PostgreSQL ----------------------------------------------------
+class ApiProcess:
+    """`python -m api` in a subprocess: its own interpreter, its own connection pool."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1",
+            "MUSICREC_DATA_DIR": str(data_dir),
+            "MUSICREC_DATABASE_URL": database_url,
+            "MUSICREC_API_KEY": KEY,
+            "MUSICREC_API_PORT": str(self.port),
+        }
+        self.log = data_dir / "api.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api"], env=env, cwd=data_dir, stdout=out, stderr=out
+            )
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", headers=AUTH, timeout=60
+        )
+
+    def wait(self) -> ApiProcess:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"API exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.client.get("/health").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"API did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.slow
+def test_two_api_processes_share_one_postgresql(data_copy, postgres_cluster) -> None:
+    url = postgres_cluster.new_database()
+    first, second = ApiProcess(data_copy("pg-a"), url), ApiProcess(data_copy("pg-b"), url)
+    try:
+        a, b = first.wait().client, second.wait().client
+        assert b.get("/users/shared/recommendations").status_code == 404  # nothing yet
+        assert a.post("/interactions", json=events("shared", TRACKS[:1])).status_code == 201
+        seen = b.get("/users/shared/recommendations", params={"limit": 10})
+        assert seen.status_code == 200  # the other process's event, at once
+        before = [i["track"]["id"] for i in seen.json()["items"]]
+        assert a.post("/interactions", json=events("shared", before[:1])).status_code == 201
+        after = [i["track"]["id"] for i in b.get("/users/shared/recommendations").json()["items"]]
+        assert before[0] not in after and after != before
+        assert "shared" in {u["id"] for u in a.get("/users").json()["users"]}
+        assert a.get("/stats").json()["days"][0]["requests"] == 2
+    finally:
+        first.stop()
+        second.stop()

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from api.ratelimit import RateLimits
+from core.artefacts import ArtefactHolder
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
@@ -13,9 +14,10 @@ from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.factory import open_interaction_store
 from core.interactions.store import SqlInteractionStore
+from core.recommend.factory import build_recommender
+from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
-from core.recommend.sources import ContentSource
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
@@ -35,6 +37,7 @@ class Resources:
     interactions: SqlInteractionStore
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
+    ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
 
     def close(self) -> None:
         self.store.close()
@@ -67,20 +70,9 @@ def build_resources(settings: Settings) -> Resources:
     # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
     # start-up reads no events, however many are stored.
     interactions = open_interaction_store(settings)
-    content = ContentSource(
-        store,
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-        prefetch_limit=settings.prefetch_limit,
-    )
-    recommender = Recommender(
-        store,
-        content,
-        collab=collab,
-        history=interactions,
-        default_weights=settings.default_weights,
-        collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
+    ranker = ranker_holder(settings.model_dir, settings.model_reload_seconds)
+    recommender = build_recommender(
+        settings, store, collab=collab, history=interactions, ranker=ranker
     )
     searcher = Searcher(
         store,
@@ -111,4 +103,5 @@ def build_resources(settings: Settings) -> Resources:
         interactions,
         spotify,
         rate_limits,
+        ranker,
     )

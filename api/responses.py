@@ -23,6 +23,7 @@ def item(ranked: RankedTrack) -> RecommendationItem:
         collaborative_score=ranked.collaborative_score,
         blended_score=ranked.blended_score,
         sources=ranked.sources,
+        explanation=ranked.explanation,
     )
 
 

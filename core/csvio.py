@@ -7,8 +7,10 @@ latin-1 in an otherwise UTF-8 file. The csv module handles none of these by itse
 
 from __future__ import annotations
 
+import collections
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["CSV_FIELD_LIMIT", "csv_reader", "decoded_lines"]
@@ -65,3 +67,19 @@ def _strip_nul(lines: Iterable[str]) -> Iterator[str]:
     """NUL bytes come from broken exports and poison downstream stores; drop them early."""
     for line in lines:
         yield line.replace("\0", "") if "\0" in line else line
+
+
+@dataclass
+class ReadStats:
+    """How a tolerant read went: rows seen, accepted, and rejected by reason."""
+
+    rows: int = 0
+    accepted: int = 0
+    rejected: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def counts(self, noun: str, dropped: str) -> str:
+        total = sum(self.rejected.values())
+        text = f"{self.rows} {noun} read: {self.accepted} accepted, {total} {dropped}"
+        if total:
+            text += " (" + ", ".join(f"{n} {k}" for k, n in self.rejected.most_common()) + ")"
+        return text

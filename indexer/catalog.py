@@ -17,10 +17,10 @@ import collections
 import csv
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.csvio import csv_reader, decoded_lines
+from core.csvio import ReadStats, csv_reader, decoded_lines
 from indexer.track_row import MAX_FIELD_BYTES, RowRejected, guess_id, parse_row
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import Track
@@ -78,18 +78,11 @@ class RowError:
 
 
 @dataclass
-class CatalogStats:
-    rows: int = 0
-    accepted: int = 0
-    rejected: collections.Counter[str] = field(default_factory=collections.Counter)
+class CatalogStats(ReadStats):
     not_utf8: int = 0  # lines read as Windows-1252/latin-1 (each logged, the first few)
 
     def summary(self) -> str:
-        total = sum(self.rejected.values())
-        text = f"{self.rows} rows read: {self.accepted} accepted, {total} rejected"
-        if total:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in self.rejected.most_common())
-            text += f" ({kinds})"
+        text = self.counts("rows", "rejected")
         if self.not_utf8:
             text += f"; {self.not_utf8} lines not UTF-8, read as Windows-1252/latin-1"
         return text

@@ -78,10 +78,14 @@ class RecommendationRequest(BaseModel):
     limit: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1000)
     user_id: UserId | None = Field(
-        None, description="Rerank the candidates for this user with the collaborative model."
+        None,
+        description="Personalise for this user: every candidate source joins and the learned "
+        "ranker orders the pool (the linear blend without a ranker artefact).",
     )
     collab_weight: CollabWeight | None = Field(
-        None, description="Share of the collaborative score in the blend (server default if unset)."
+        None,
+        description="Ask for the linear blend at this share of the collaborative score instead "
+        "of the learned ranker (unset: the ranker, or the blend at the server default).",
     )
 
     @model_validator(mode="after")
@@ -136,19 +140,34 @@ class RecommendationItem(BaseModel):
     )
     sources: list[str] = Field(
         default_factory=list,
-        description="The candidate sources that proposed the track (content, collaborative).",
+        description="The candidate sources that proposed the track (content, collaborative, "
+        "cooccurrence, artist, popularity).",
+    )
+    explanation: dict[str, float] | None = Field(
+        None,
+        description="Learned ranker only: how much each signal (lyrics, lyrics_terms, cover, "
+        "audio, content, collaborative, cooccurrence, artist, popularity, context) moved the "
+        "score (TreeSHAP contributions summed per signal), plus `base`; they sum to `score`.",
     )
 
 
 class Personalization(BaseModel):
     user_id: str | None = None
     status: Literal["applied", "unknown-user", "no-model", "not-requested", "off"] = Field(
-        description="applied: reranked with the collaborative model; unknown-user: the model "
-        "does not know the user (content only); no-model: none is loaded; off: collab_weight "
-        "0 was asked, so the model was not consulted; not-requested: no user_id."
+        description="applied: the collaborative model scored the candidates; unknown-user: "
+        "the model does not know the user (no LightFM signal); no-model: none is loaded; off: "
+        "collab_weight 0 was asked, so the model was not consulted; not-requested: no user_id."
     )
-    collab_weight: float = 0.0
+    collab_weight: float | None = Field(
+        0.0, description="The linear blend's LightFM share; null when the learned ranker ranked."
+    )
     model_version: str | None = None
+    ranker: Literal["learned", "linear-blend"] = Field(
+        "linear-blend",
+        description="learned: the LightGBM ranker (default when its artefact is loaded and no "
+        "collab_weight is asked); linear-blend: content and LightFM mixed by collab_weight.",
+    )
+    ranker_version: str | None = None
 
 
 class RecommendationResponse(BaseModel):
@@ -211,4 +230,7 @@ class HealthResponse(BaseModel):
     points: int | None
     encoders: dict[str, str]
     collaborative: ModelStatus | None = None
+    ranker: ModelStatus | None = Field(
+        None, description="The learned ranker's artefact; without one, the linear blend serves."
+    )
     detail: str | None = None

@@ -25,6 +25,7 @@ import httpx
 import uvicorn
 
 from api.main import create_app
+from core.collab.artefact import load_latest
 from core.recommend.recommender import Recommender, SeedRequest
 from core.recommend.sources import ContentSource
 from core.store import open_store
@@ -45,6 +46,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=2, help="positive seeds per request")
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=0,
+        help="also time GET /users/{id}/recommendations for this many model users: the "
+        "linear blend (collab_weight=0.8, the pre-ranker path) and the learned ranker, "
+        "interleaved in one run",
+    )
     args = parser.parse_args()
     settings = load_settings(data_dir=args.data_dir)
     rng = random.Random(0)
@@ -97,6 +106,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.concurrency) as pool:
         concurrent = list(pool.map(call, bodies))
     throughput = len(bodies) / (time.perf_counter() - started)
+    personal = user_latency(client, args.users, rng, settings.model_dir) if args.users else {}
     client.close()
     server.should_exit = True
     thread.join()
@@ -112,7 +122,36 @@ def main() -> None:
         f"| POST /recommendations, {args.concurrency} concurrent clients "
         f"| {percentiles(concurrent)} |"
     )
+    for what, ms in personal.items():
+        print(f"| GET /users/{{id}}/recommendations, {what}, 1 client | {percentiles(ms)} |")
     print(f"throughput with {args.concurrency} clients: {throughput:.0f} requests/s, 0 errors")
+    if personal:
+        blend, learned = (statistics.median(ms) for ms in personal.values())
+        print(f"p50 learned ranker / linear blend: {learned / blend:.2f}x")
+
+
+def user_latency(
+    client: httpx.Client, n: int, rng: random.Random, model_dir: Path
+) -> dict[str, list[float]]:
+    """Both rankers on the same users, alternating request by request, so machine load
+    affects both alike; the ranker's use is checked on every answer."""
+    model = load_latest(model_dir)
+    if model is None:
+        raise SystemExit(f"--users needs a trained model in {model_dir} (`musicrec train`)")
+    users = sorted(model.user_ids)
+    out: dict[str, list[float]] = {"linear blend": [], "learned ranker": []}
+    for i in range(n):
+        user = rng.choice(users)
+        for what, params in (("linear blend", {"collab_weight": 0.8}), ("learned ranker", {})):
+            started = time.perf_counter()
+            response = client.get(f"/users/{user}/recommendations", params=params)
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            ranker = response.json()["personalization"]["ranker"]
+            assert ranker == ("learned" if not params else "linear-blend"), ranker
+            if i >= 5:  # warm-up
+                out[what].append(elapsed)
+    return out
 
 
 if __name__ == "__main__":

@@ -196,6 +196,21 @@ class StoreContract:
         assert {h.id for h in hits} == set(allowed) - {points[2].id}
         assert store.count(flt) == 4
 
+    def test_artists_filter_keeps_only_those_artists(self, filled) -> None:
+        store, points = filled
+        flt = TrackFilter(artists=["artist3", "artist7"], exclude_ids=[points[3].id])
+        expected = {p.id for p in points if p.payload["artists"][0] in ("artist3", "artist7")} - {
+            points[3].id
+        }
+        assert store.count(flt) == len(expected)
+        fused = store.fused_search(
+            {"audio": points[4].vectors["audio"], "lyrics": points[4].vectors["lyrics"]},
+            {"audio": 1.0, "lyrics": 1.0},
+            limit=N,
+            flt=flt,
+        )
+        assert {h.id for h in fused} == {p.id for p in points if p.id in expected and p.vectors}
+
     @pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
     def test_fused_search_ranks_the_point_matching_all_modalities_first(
         self, filled, fusion

@@ -216,20 +216,27 @@ def test_search_seed_explain_reweight_personalize(page: Page) -> None:
     assert after != before
     assert "lyrics ×" not in page.locator("#rec-note").inner_text()
 
-    # A listener: listing them needs the key; then the content, collaborative and blended
-    # scores appear per result.
+    # A listener: listing them needs the key; then the learned ranker ranks, each result
+    # explained by a bar per signal.
     page.locator("#key-note", has_text="needs the API key").wait_for()
     page.get_by_label("API key").fill(KEY)
     page.get_by_label("API key").press("Enter")
     page.locator("#user option").nth(2).wait_for(state="attached")
     page.get_by_label("Personalize for").select_option(USER)
+    page.locator("#rec-grid .signals").first.wait_for()
+    assert f"ranked for {USER} by the learned ranker" in page.locator("#rec-note").inner_text()
+    signals = page.locator("#rec-grid .card").first.locator(".signals").inner_text()
+    assert "found by:" in signals and re.search(r"[+-]\d\.\d\d", signals)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    page.screenshot(path=ARTIFACTS / "ui.png")
+
+    # Ranker off: the content, collaborative and blended scores of the linear blend appear.
+    page.get_by_label("Learned ranker").uncheck()
     page.locator("#rec-grid .scores").first.wait_for()
     assert f"reranked for {USER}" in page.locator("#rec-note").inner_text()
     scores = page.locator("#rec-grid .card").first.locator(".scores").inner_text()
     assert all(word in scores for word in ("content", "collab", "blended"))
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.set_viewport_size({"width": 1280, "height": 1500})
-    page.screenshot(path=ARTIFACTS / "ui.png")
 
     # The collaborative share moves the order too.
     personal = card_ids(page)

@@ -103,8 +103,12 @@ def test_health_reports_the_model(api) -> None:
 
 
 def test_user_recommendations_are_blended_and_exclude_known_tracks(api) -> None:
-    body = api.get(f"/users/{USER}/recommendations", params={"limit": 20}).json()
+    """The linear blend, asked for by collab_weight (without it the learned ranker ranks:
+    tests/test_ranker_api.py)."""
+    params = {"limit": 20, "collab_weight": 0.8}
+    body = api.get(f"/users/{USER}/recommendations", params=params).json()
     assert body["personalization"]["status"] == "applied"
+    assert body["personalization"]["ranker"] == "linear-blend"
     assert body["personalization"]["collab_weight"] == 0.8
     items = body["items"]
     assert items
@@ -167,12 +171,15 @@ def test_post_recommendations_with_and_without_user(api) -> None:
     plain = api.post("/recommendations", json={"positive": [seed]}).json()
     assert plain["personalization"]["status"] == "not-requested"
     assert plain["items"][0]["blended_score"] is None
-    personal = api.post("/recommendations", json={"positive": [seed], "user_id": USER}).json()
+    body = {"positive": [seed], "user_id": USER, "collab_weight": 0.8}
+    personal = api.post("/recommendations", json=body).json()
     assert personal["personalization"] == {
         "user_id": USER,
         "status": "applied",
         "collab_weight": 0.8,
         "model_version": personal["personalization"]["model_version"],
+        "ranker": "linear-blend",
+        "ranker_version": None,
     }
     assert seed not in {i["track"]["id"] for i in personal["items"]}
 
@@ -236,6 +243,7 @@ def test_without_a_model_results_are_content_only(data_dir, tmp_path) -> None:
         health = client.get("/health").json()
         assert health["collaborative"]["status"] == "missing"
         assert "musicrec train" in health["collaborative"]["detail"]
+        assert health["ranker"]["status"] == "missing"  # the linear blend serves
         body = client.get(f"/users/{USER}/recommendations")
         assert body.status_code == 404  # no model and no recorded events: nothing to seed
         seed = USERS[USER][0]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import ResourcesDep
 from api.errors import RETRY_AFTER_SECONDS
-from api.status import model_status, public
+from api.status import model_status, public, ranker_status
 from core.store import StoreError
 from schemas.api import HealthResponse
 
@@ -30,6 +30,7 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         collection=store.collection,
         encoders=encoders,
         collaborative=model_status(resources.collab),
+        ranker=ranker_status(resources.ranker),
     )
     try:
         exists = store.exists()

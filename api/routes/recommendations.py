@@ -23,9 +23,10 @@ def recommend(
 
     One prefetch per modality the seeds have, fused in Qdrant by weighted RRF (default) or
     DBSF; each result carries its per-modality cosine similarity to the query. With a
-    `user_id`, the collaborative model's favourites join the candidates and a blend of
-    content similarity and LightFM score orders them, and the served list is logged under the
-    response's `request_id` (GET /stats).
+    `user_id`, every candidate source joins (content, LightFM, co-occurrence, same artist,
+    popularity) and the learned ranker orders the pool, each result explained per signal (an
+    explicit `collab_weight` asks for the linear blend of content and LightFM instead), and
+    the served list is logged under the response's `request_id` (GET /stats).
     """
     response = responses.recommendation(
         recommender.recommend(

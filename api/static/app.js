@@ -117,6 +117,7 @@ function reasons(item) {
   for (const [modality, cos] of Object.entries(item.similarities)) {
     list.append(bar(modality.replace("_", " "), cos, cos === null ? "none" : cos.toFixed(2)));
   }
+  if (item.explanation) return [list, signals(item)];
   if (item.blended_score === null || item.blended_score === undefined) return [list];
   const scores = el("ul", { className: "bars scores" });
   scores.setAttribute("aria-label", "Scores behind the personal ranking (0 to 1)");
@@ -129,6 +130,32 @@ function reasons(item) {
     scores.append(bar(label, v, v === null ? "n/a" : v.toFixed(2)));
   }
   return [list, scores];
+}
+
+// The learned ranker's explanation: one bar per signal, its TreeSHAP contribution to the
+// score (right = pushed up, left/red = pushed down), scaled to the item's largest one.
+const SIGNAL_LABELS = {
+  lyrics: "lyrics", lyrics_terms: "lyric terms", cover: "cover", audio: "audio",
+  content: "content rank", collaborative: "LightFM", cooccurrence: "co-listened",
+  artist: "artist", popularity: "popularity", context: "context",
+};
+
+function signals(item) {
+  const list = el("ul", { className: "bars signals" });
+  list.setAttribute(
+    "aria-label",
+    `Why ranked here: each signal's contribution to the ranker score ${item.score.toFixed(2)}`,
+  );
+  const parts = Object.entries(item.explanation).filter(([k]) => k !== "base");
+  const scale = Math.max(1e-9, ...parts.map(([, v]) => Math.abs(v)));
+  for (const [signal, v] of parts.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))) {
+    const li = bar(SIGNAL_LABELS[signal] ?? signal, Math.abs(v) / scale, (v > 0 ? "+" : "") + v.toFixed(2));
+    if (v < 0) li.classList.add("neg");
+    list.append(li);
+  }
+  const from = el("li", { className: "sources" }, `found by: ${item.sources.join(", ")}`);
+  list.append(from);
+  return list;
 }
 
 function cover(track) {
@@ -278,7 +305,9 @@ function showFound(items, summary) {
 
 async function recommend() {
   const user = $("user").value;
+  const learned = $("learned").checked;
   const collab = Number($("collab").value);
+  const blend = learned ? {} : { collab_weight: collab };
   let request;
   if (state.positive.size) {
     const body = {
@@ -287,12 +316,12 @@ async function recommend() {
       weights: weights(),
       filters: filters(),
       limit: LIMIT,
-      ...(user && { user_id: user, collab_weight: collab }),
+      ...(user && { user_id: user, ...blend }),
     };
     const headers = { "content-type": "application/json" };
     request = ["/recommendations", { method: "POST", headers, body: JSON.stringify(body) }];
   } else if (user) {
-    const params = filterParams(new URLSearchParams({ limit: LIMIT, collab_weight: collab }));
+    const params = filterParams(new URLSearchParams({ limit: LIMIT, ...blend }));
     request = [`/users/${encodeURIComponent(user)}/recommendations?${params}`];
   } else {
     inflight.recommend?.abort();
@@ -321,7 +350,10 @@ function explain(body, user) {
     : `${user}'s recent tracks (the weights apply to seeds you pick)`;
   const p = body.personalization;
   const personal = {
-    applied: `, reranked for ${p.user_id} (collaborative share ${p.collab_weight})`,
+    applied:
+      p.ranker === "learned"
+        ? `, ranked for ${p.user_id} by the learned ranker (bars: what each signal did)`
+        : `, reranked for ${p.user_id} (collaborative share ${p.collab_weight})`,
     "unknown-user": `. The model does not know ${p.user_id} yet: content only`,
     "no-model": ". No collaborative model is loaded: content only",
     "not-requested": "",
@@ -377,7 +409,8 @@ async function loadHealth() {
     const h = await api("health", "/health");
     const loaded = h.collaborative?.status === "loaded";
     const model = loaded ? "collaborative model loaded" : "no collaborative model";
-    $("health").textContent = `${h.points} tracks · ${h.engine} engine · ${model}`;
+    const ranker = h.ranker?.status === "loaded" ? "learned ranker" : "no ranker (linear blend)";
+    $("health").textContent = `${h.points} tracks · ${h.engine} engine · ${model} · ${ranker}`;
   } catch (error) {
     $("health").textContent = `The API is not ready: ${error.message}`;
     $("health").classList.add("error");
@@ -410,6 +443,11 @@ function start() {
   $("search-form").addEventListener("submit", search);
   $("cover-file").addEventListener("change", searchImage);
   $("weights").addEventListener("input", requery);
+  $("learned").addEventListener("change", () => {
+    $("collab").disabled = $("learned").checked;
+    recommend();
+  });
+  $("collab").disabled = $("learned").checked;
   $("collab").addEventListener("input", () => {
     $("collab-out").value = Number($("collab").value).toFixed(2);
     requery();

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from core.artefacts import ArtefactError, read_pointer
 from core.collab.features import Featurizer
 from core.collab.model import CollaborativeModel
 from core.files import atomic_write
@@ -48,7 +49,7 @@ ARTEFACT_NAME = re.compile(r"lightfm-\d{8}T\d{12}Z-[0-9a-f]{12}\.npz")
 log = logging.getLogger(__name__)
 
 
-class ModelArtefactError(RuntimeError):
+class ModelArtefactError(ArtefactError):
     """An artefact is unreadable, inconsistent or of an unknown format version."""
 
 
@@ -108,16 +109,10 @@ def prune(directory: str | Path, keep: int) -> list[Path]:
 
 def latest_name(directory: str | Path) -> str | None:
     """The artefact file name ``latest`` holds, or None when nothing was ever published."""
-    pointer = Path(directory) / LATEST
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelArtefactError(f"cannot read {pointer}: {exc}") from exc
-    if not name or Path(name).name != name or name.startswith("."):
-        raise ModelArtefactError(f"{pointer} does not name an artefact file: {name!r}")
-    return name
+        return read_pointer(Path(directory), LATEST)
+    except ArtefactError as exc:
+        raise ModelArtefactError(str(exc)) from exc
 
 
 def load_latest(directory: str | Path) -> CollaborativeModel | None:

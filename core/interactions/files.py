@@ -9,7 +9,6 @@ Files reach the database through `musicrec interactions import` (core.interactio
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from core.csvio import csv_reader
+from core.csvio import ReadStats, csv_reader
 
 __all__ = [
     "COLUMNS",
@@ -49,17 +48,11 @@ class InteractionIssue:
 
 
 @dataclass
-class InteractionStats:
-    rows: int = 0
-    accepted: int = 0
-    rejected: collections.Counter[str] = field(default_factory=collections.Counter)
+class InteractionStats(ReadStats):
     unknown_track_ids: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
-        total = sum(self.rejected.values())
-        text = f"{self.rows} interactions read: {self.accepted} accepted, {total} skipped"
-        if total:
-            text += " (" + ", ".join(f"{n} {k}" for k, n in self.rejected.most_common()) + ")"
+        text = self.counts("interactions", "skipped")
         if self.unknown_track_ids:
             text += f"; {len(self.unknown_track_ids)} distinct unknown track ids"
         return text

@@ -31,11 +31,14 @@ class Candidate:
     sources: dict[str, SourceHit] = field(default_factory=dict)
 
 
-def gather(sources: Sequence[CandidateSource], query: SeedQuery, n: int) -> dict[str, Candidate]:
-    """Union of the sources' proposals, in order of first proposal."""
+def gather(
+    sources: Sequence[tuple[CandidateSource, int]], query: SeedQuery
+) -> dict[str, Candidate]:
+    """Union of the sources' proposals (each source asked for its own pool size), in order of
+    first proposal."""
     pool: dict[str, Candidate] = {}
     excluded = set(query.exclude)
-    for source in sources:
+    for source, n in sources:
         for rank, proposal in enumerate(source.propose(query, n)):
             if proposal.track_id in excluded:
                 continue

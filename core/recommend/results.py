@@ -28,6 +28,8 @@ class RankedTrack:
     content_score: float | None = None
     collaborative_score: float | None = None
     blended_score: float | None = None
+    # Learned ranker only: signal group → TreeSHAP contribution, plus "base"; they sum to score.
+    explanation: dict[str, float] | None = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], **fields: Any) -> RankedTrack:
@@ -42,8 +44,10 @@ class RankedTrack:
 class Personalization:
     user_id: str | None = None
     status: PersonalizationStatus = "not-requested"
-    collab_weight: float = 0.0
+    collab_weight: float | None = 0.0  # None: the learned ranker weighs the signals itself
     model_version: str | None = None
+    ranker: str = "linear-blend"  # or "learned"
+    ranker_version: str | None = None
 
 
 @dataclass

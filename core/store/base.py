@@ -54,6 +54,7 @@ class TrackFilter:
     year_max: int | None = None
     explicit: bool | None = None
     exclude_artists: Sequence[str] = ()
+    artists: Sequence[str] = ()  # non-empty: only tracks by one of these artists
     exclude_ids: Sequence[str] = ()  # point ids
     include_ids: Sequence[str] = ()  # point ids; non-empty restricts results to these
 
@@ -64,6 +65,7 @@ class TrackFilter:
             or self.year_max is not None
             or self.explicit is not None
             or self.exclude_artists
+            or self.artists
             or self.exclude_ids
             or self.include_ids
         )
@@ -190,6 +192,8 @@ def filter_conditions(flt: TrackFilter | None) -> tuple[list[Condition], list[Co
         must.append(("range", "year", (flt.year_min, flt.year_max)))
     if flt.explicit is not None:
         must.append(("value", "explicit", int(flt.explicit)))  # stored as 0/1
+    if flt.artists:
+        must.append(("any", "artists", list(flt.artists)))
     if flt.exclude_artists:
         must_not.append(("any", "artists", list(flt.exclude_artists)))
     if flt.exclude_ids:

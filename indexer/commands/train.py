@@ -57,6 +57,7 @@ def run_training(
     import pandas as pd
 
     from core.collab.artefact import LATEST, save
+    from core.collab.model import CollaborativeModel
     from core.collab.training import train
     from core.interactions.factory import training_interactions
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
@@ -100,18 +101,23 @@ def run_training(
             param_hint="--interactions",
         )
     epochs = settings.lightfm_epochs
-    model = train(
-        pd.concat(frames, ignore_index=True),
-        tracks,
-        loss=settings.lightfm_loss,
-        no_components=settings.lightfm_components,
-        epochs=epochs,
-        learning_rate=settings.lightfm_learning_rate,
-        item_alpha=settings.lightfm_item_alpha,
-        num_threads=settings.lightfm_threads,
-        seed=settings.lightfm_seed,
-        on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
-    )
+    events = pd.concat(frames, ignore_index=True)
+
+    def fit(frame: pd.DataFrame) -> CollaborativeModel:
+        return train(
+            frame,
+            tracks,
+            loss=settings.lightfm_loss,
+            no_components=settings.lightfm_components,
+            epochs=epochs,
+            learning_rate=settings.lightfm_learning_rate,
+            item_alpha=settings.lightfm_item_alpha,
+            num_threads=settings.lightfm_threads,
+            seed=settings.lightfm_seed,
+            on_epoch=lambda e, s: _log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
+        )
+
+    model = fit(events)
     path = save(model, out, keep=settings.model_keep)
     counts = model.metadata["counts"]
     print(
@@ -121,4 +127,7 @@ def run_training(
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )
+    from core.recommend.training import train_and_publish
+
+    train_and_publish(settings, events, fit, out, _log)  # then the learned ranker
     return 0

@@ -2,5 +2,6 @@
 
 from core.recommend.rankers.base import Ranker, ScoredCandidate
 from core.recommend.rankers.blend import LinearBlend
+from core.recommend.rankers.learned import LearnedRanker
 
-__all__ = ["LinearBlend", "Ranker", "ScoredCandidate"]
+__all__ = ["LearnedRanker", "LinearBlend", "Ranker", "ScoredCandidate"]

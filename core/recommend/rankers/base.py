@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from core.recommend.candidates import Candidate
 from core.recommend.results import RankedTrack
 
@@ -13,11 +15,13 @@ from core.recommend.results import RankedTrack
 @dataclass
 class ScoredCandidate:
     """A hydrated candidate with its signals; `collaborative` is the raw LightFM score, None
-    when the model was not asked (no model, unknown user, collaborative weight 0)."""
+    when the model was not asked (no model, unknown user, collaborative weight 0); `features`
+    is its row for the learned ranker (`core.recommend.features`)."""
 
     candidate: Candidate
     similarities: dict[str, float | None]
     collaborative: float | None = None
+    features: np.ndarray | None = None
 
 
 class Ranker(Protocol):

@@ -4,8 +4,18 @@ The recommender takes the union of what its sources propose (the pool), fetches 
 not got yet in one store call, scores and ranks it. A new signal is one more source.
 """
 
+from core.recommend.sources.artist import ArtistSource
 from core.recommend.sources.base import CandidateSource, Proposal
 from core.recommend.sources.collaborative import CollaborativeSource
 from core.recommend.sources.content import ContentSource
+from core.recommend.sources.cooccurrence import CooccurrenceSource, PopularitySource
 
-__all__ = ["CandidateSource", "CollaborativeSource", "ContentSource", "Proposal"]
+__all__ = [
+    "ArtistSource",
+    "CandidateSource",
+    "CollaborativeSource",
+    "ContentSource",
+    "CooccurrenceSource",
+    "PopularitySource",
+    "Proposal",
+]

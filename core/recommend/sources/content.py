@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.recommend.query import to_filter
 from core.recommend.seeds import SeedQuery
@@ -22,15 +22,22 @@ class ContentSource:
     name: str = "content"
 
     def search(
-        self, query: SeedQuery, n: int, offset: int = 0, only: Sequence[str] = ()
+        self,
+        query: SeedQuery,
+        n: int,
+        offset: int = 0,
+        only: Sequence[str] = (),
+        artists: Sequence[str] = (),
     ) -> list[ScoredRecord]:
-        """The engine's fused hits (filters and exclusions applied in the engine)."""
+        """The engine's fused hits (filters and exclusions applied in the engine); `artists`
+        restricts them to tracks by those artists."""
+        flt = replace(to_filter(query.filters, query.exclude, only), artists=list(artists))
         return self.store.fused_search(
             {k: v if isinstance(v, SparseVector) else list(v) for k, v in query.queries.items()},
             dict(query.weights),
             limit=n,
             offset=offset,
-            flt=to_filter(query.filters, query.exclude, only),
+            flt=flt,
             fusion=self.fusion,
             prefetch_limit=self.prefetch_limit,
             rrf_k=self.rrf_k,
@@ -38,6 +45,8 @@ class ContentSource:
         )
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
+        if n <= 0:
+            return []  # qdrant-client refuses limit 0
         return [
             Proposal(h.payload["track_id"], h.score, PointRecord(h.id, h.vectors, h.payload))
             for h in self.search(query, n)

@@ -1,0 +1,89 @@
+"""The learned ranker's artefact: the LightGBM booster plus the interaction matrix its
+co-occurrence and popularity features are computed from, published like the LightFM model.
+
+One compressed ``.npz`` (no pickle: loading must not execute code) beside the LightFM
+artefact, ``ranker-<time>-<hash>.npz``, named by the ``ranker-latest`` pointer
+(`core.artefacts.publish`); `ranker_holder` hot-reloads it and keeps the last good one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import scipy.sparse as sp
+
+from core.artefacts import ArtefactError, ArtefactHolder, publish
+from core.recommend.features import FEATURE_NAMES
+from core.recommend.interactions import InteractionIndex
+
+FORMAT_VERSION = 1
+POINTER = "ranker-latest"
+
+
+@dataclass
+class RankerArtefact:
+    """`booster` is None for the in-memory artefact training builds its features with."""
+
+    index: InteractionIndex
+    booster: lgb.Booster | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: Path) -> Path:
+        if self.booster is None:
+            raise ValueError("an artefact without a booster is never published")
+        m = self.index.matrix
+        arrays = {
+            "meta": _json({**self.metadata, "format_version": FORMAT_VERSION}),
+            "features": _json(list(FEATURE_NAMES)),
+            "booster": np.frombuffer(self.booster.model_to_string().encode(), dtype=np.uint8),
+            "user_ids": _json(self.index.user_ids),
+            "track_ids": _json(self.index.track_ids),
+            "indices": m.indices,
+            "indptr": m.indptr,
+            "shape": np.array(m.shape),
+        }
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        return publish(directory, "ranker", ".npz", buffer.getvalue(), POINTER)
+
+
+def load(path: Path) -> RankerArtefact:
+    try:
+        with np.load(path, allow_pickle=False) as a:
+            meta = _unjson(a["meta"])
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ArtefactError(
+                    f"{path}: ranker format version {meta.get('format_version')}, this code "
+                    f"reads {FORMAT_VERSION}; retrain with `musicrec train`"
+                )
+            if _unjson(a["features"]) != list(FEATURE_NAMES):
+                raise ArtefactError(f"{path}: trained on other features; retrain")
+            booster = lgb.Booster(model_str=a["booster"].tobytes().decode())
+            shape = tuple(int(n) for n in a["shape"])
+            matrix = sp.csr_matrix(
+                (np.ones(len(a["indices"]), np.float32), a["indices"], a["indptr"]), shape=shape
+            )
+            index = InteractionIndex(_unjson(a["user_ids"]), _unjson(a["track_ids"]), matrix)
+    except ArtefactError:
+        raise
+    except Exception as exc:  # BadZipFile, KeyError, LightGBMError, …: all mean "unreadable"
+        raise ArtefactError(f"{path}: not a readable ranker artefact ({exc!r})") from exc
+    return RankerArtefact(index, booster, meta)
+
+
+def ranker_holder(model_dir: Path, reload_seconds: float = 10.0) -> ArtefactHolder[RankerArtefact]:
+    return ArtefactHolder(model_dir, POINTER, load, reload_seconds)
+
+
+def _json(value: object) -> np.ndarray:
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode(), dtype=np.uint8)
+
+
+def _unjson(array: np.ndarray) -> Any:
+    return json.loads(array.tobytes().decode())

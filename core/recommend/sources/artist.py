@@ -1,0 +1,50 @@
+"""Same artist: tracks by the artists of the seeds, found by the engine's `artists` filter.
+
+The fused content query restricted (a must-filter on the payload index `artists`) to the
+seeds' most frequent artists, so an artist's tracks come back in content order; the score is
+how many seeds share an artist with the track (ties: content order).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from core.recommend.seeds import SeedQuery
+from core.recommend.sources.base import Proposal
+from core.recommend.sources.content import ContentSource
+from core.store import PointRecord
+
+
+@dataclass
+class ArtistSource:
+    content: ContentSource
+    max_artists: int = 50  # the seeds' most frequent artists that are asked for
+    name: str = "artist"
+
+    def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
+        positive = set(query.positive)
+        counts = Counter(
+            a
+            for t, record in query.seeds.items()
+            if t in positive
+            for a in set(record.payload.get("artists") or ())
+        )
+        if not counts or n <= 0:
+            return []
+        artists = [a for a, _ in counts.most_common(self.max_artists)]
+        hits = self.content.search(query, n, artists=artists)
+        shared = [sum(counts[a] for a in set(h.payload.get("artists") or ())) for h in hits]
+        # Exact RRF ties come back in an engine-dependent order: break them by id.
+        order = sorted(
+            range(len(hits)),
+            key=lambda i: (-shared[i], -hits[i].score, hits[i].payload["track_id"]),
+        )
+        return [
+            Proposal(
+                hits[i].payload["track_id"],
+                float(shared[i]),
+                PointRecord(hits[i].id, hits[i].vectors, hits[i].payload),
+            )
+            for i in order
+        ]

@@ -1,0 +1,51 @@
+"""Item co-occurrence (item-based collaborative filtering) and popularity, from the
+interaction matrix the ranker artefact carries (`core.recommend.interactions`).
+
+Co-occurrence works from the query's history alone, so it also serves users the LightFM model
+has never seen (their recorded events, or the seeds of a request). Popularity is the fallback
+for a history that co-occurs with nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.recommend.interactions import InteractionIndex
+from core.recommend.seeds import SeedQuery
+from core.recommend.sources.base import Proposal
+
+IndexProvider = Callable[[], InteractionIndex | None]
+
+
+def query_history(query: SeedQuery, index: InteractionIndex | None) -> list[str]:
+    """The seeds plus what the index knows the user holds."""
+    known = index.user_tracks(query.user_id) if index is not None else []
+    return list(dict.fromkeys([*query.positive, *known]))
+
+
+@dataclass
+class CooccurrenceSource:
+    index: IndexProvider
+    name: str = "cooccurrence"
+
+    def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
+        index = self.index()
+        if index is None or n <= 0:
+            return []
+        scores = index.history_cooccurrence(query_history(query, index))
+        excluded = {*query.exclude, *query.positive, *query.negative}
+        return [Proposal(t, s) for t, s in index.top(scores, n, excluded)]
+
+
+@dataclass
+class PopularitySource:
+    index: IndexProvider
+    name: str = "popularity"
+
+    def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
+        index = self.index()
+        if index is None or n <= 0:
+            return []
+        excluded = {*query.exclude, *query.positive, *query.negative}
+        return [Proposal(t, s) for t, s in index.popular(n, excluded)]

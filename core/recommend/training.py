@@ -1,0 +1,299 @@
+"""Training the learned ranker without leakage: features from one part of each user's
+interactions, labels from a held-out part.
+
+1. Each user with at least `min_history` tracks has `label_share` of them (seeded) held out:
+   those are the labels. Everything else is the feature part.
+2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, popularity) are fitted on
+   the feature part ONLY, so no feature of a candidate is computed from the interaction that
+   makes it a positive (tests/test_ranker.py proves it on a small case).
+3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
+   builds the candidate pool and its feature rows, exactly as at serving time; a candidate is
+   relevant when it is one of the user's held-out tracks. Users whose pool holds none of their
+   held-out tracks carry no ranking signal and are dropped.
+4. LightGBM LambdaRank is fitted with one query per user, early-stopped on NDCG@10 of a
+   validation share of the users (tuning on the training side only, never on evaluation data).
+
+The published artefact pairs that booster with the interaction matrix of ALL interactions
+(serving computes co-occurrence and popularity from everything known), beside the LightFM
+model trained on all of them by `musicrec train`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from core.artefacts import Fixed
+from core.collab.model import CollaborativeModel
+from core.recommend.errors import UnknownUserError, UnsupportedQueryError
+from core.recommend.factory import build_recommender
+from core.recommend.features import FEATURE_NAMES
+from core.recommend.interactions import InteractionIndex
+from core.recommend.rankers.artefact import POINTER, RankerArtefact
+from core.recommend.recommender import Recommender
+from core.store import StoreError
+from core.store.factory import open_store
+from schemas.settings import Settings
+
+
+@dataclass(frozen=True)
+class RankerParams:
+    label_share: float = 0.2
+    min_history: int = 5
+    validation_share: float = 0.2
+    max_users: int = 2000  # training queries (a seeded sample above this): bounds training time
+    # Negatives kept per query (a seeded sample; all positives stay): LambdaRank's cost grows
+    # with the rows, and a few hundred negatives per query carry most of the ranking signal.
+    max_negatives: int = 150
+    rounds: int = 300
+    early_stopping: int = 30
+    learning_rate: float = 0.1
+    num_leaves: int = 15
+    min_data_in_leaf: int = 50
+    threads: int = 1  # see settings.ranker_threads
+    seed: int = 42
+
+
+@dataclass
+class TrainingSet:
+    x: np.ndarray
+    y: np.ndarray
+    groups: list[int]  # pool size per user, in order
+    users: list[str]
+    track_ids: list[str]  # one per row
+
+
+def split_interactions(
+    pairs: pd.DataFrame, params: RankerParams
+) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+    """(feature part, held-out tracks per user). Unique (user, track) pairs in, seeded."""
+    rng = np.random.default_rng(params.seed)
+    pairs = pairs[["user_id", "track_id"]].astype(str).drop_duplicates()
+    keep = np.ones(len(pairs), dtype=bool)
+    labels: dict[str, set[str]] = {}
+    for user, rows in pairs.groupby("user_id", sort=True).indices.items():
+        if len(rows) < params.min_history:
+            continue
+        held = rng.choice(rows, size=max(1, round(len(rows) * params.label_share)), replace=False)
+        keep[held] = False
+        labels[str(user)] = set(pairs["track_id"].to_numpy()[held].tolist())
+    return pairs[keep].reset_index(drop=True), labels
+
+
+def training_set(
+    recommender: Recommender,
+    features_artefact: RankerArtefact,
+    labels: dict[str, set[str]],
+    users: list[str],
+    max_negatives: int = 10**9,
+    seed: int = 0,
+) -> TrainingSet:
+    """Pools and feature rows of `users` through the serving pipeline, labelled; at most
+    `max_negatives` (seeded sample) non-relevant candidates per user."""
+    rng = np.random.default_rng(seed)
+    xs, ys, groups, kept, ids = [], [], [], [], []
+    model = recommender.collab.current() if recommender.collab else None
+    for user in users:
+        try:
+            q = recommender.user_query(user)
+        except (UnknownUserError, UnsupportedQueryError):
+            continue  # no seed in the collection: nothing to learn from
+        scored = recommender.scored_pool(
+            q,
+            recommender.candidate_pool,
+            collab=model is not None and model.has_user(user),
+            artefact=features_artefact,
+        )
+        y = np.array([s.candidate.track_id in labels[user] for s in scored], dtype=np.float32)
+        if not y.any():
+            continue
+        keep = np.flatnonzero(y)
+        negatives = np.flatnonzero(y == 0)
+        if len(negatives) > max_negatives:
+            negatives = np.sort(rng.choice(negatives, max_negatives, replace=False))
+        keep = np.sort(np.concatenate([keep, negatives]))
+        xs.append(np.vstack([scored[i].features for i in keep]))
+        ys.append(y[keep])
+        groups.append(len(keep))
+        kept.append(user)
+        ids += [scored[i].candidate.track_id for i in keep]
+    width = len(FEATURE_NAMES)
+    return TrainingSet(
+        np.vstack(xs) if xs else np.zeros((0, width), np.float32),
+        np.concatenate(ys) if ys else np.zeros(0, np.float32),
+        groups,
+        kept,
+        ids,
+    )
+
+
+def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict]:
+    """LambdaRank with early stopping on the validation users' NDCG@10."""
+    if not data.groups:
+        raise ValueError(
+            "no training user's candidate pool holds any of their held-out tracks: "
+            "too few interactions to train a ranker"
+        )
+    rng = np.random.default_rng(params.seed + 1)
+    n = len(data.groups)
+    valid = rng.random(n) < params.validation_share if n >= 10 else np.zeros(n, bool)
+    starts = np.concatenate([[0], np.cumsum(data.groups)])
+    rows = [np.arange(starts[i], starts[i + 1]) for i in range(n)]
+
+    def subset(mask: np.ndarray) -> lgb.Dataset:
+        idx = np.concatenate([rows[i] for i in np.flatnonzero(mask)])
+        return lgb.Dataset(
+            data.x[idx],
+            data.y[idx],
+            group=[data.groups[i] for i in np.flatnonzero(mask)],
+            feature_name=list(FEATURE_NAMES),
+            free_raw_data=False,
+        )
+
+    config = {
+        "objective": "lambdarank",
+        "metric": "ndcg",
+        "eval_at": [10],
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "min_data_in_leaf": params.min_data_in_leaf,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambdarank_truncation_level": 20,
+        "max_bin": 63,
+        "num_threads": params.threads,
+        "seed": params.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+    train_set = subset(~valid)
+    callbacks = []
+    valid_sets = []
+    if valid.any():
+        valid_sets = [subset(valid)]
+        callbacks = [lgb.early_stopping(params.early_stopping, verbose=False)]
+    booster = lgb.train(
+        config, train_set, params.rounds, valid_sets=valid_sets, callbacks=callbacks
+    )
+    best = booster.best_iteration or params.rounds
+    if best < booster.current_iteration():
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    score = booster.best_score.get("valid_0", {}).get("ndcg@10") if valid.any() else None
+    info = {"rounds": best, "train_users": int((~valid).sum()), "valid_users": int(valid.sum())}
+    if score is not None:
+        info["valid_ndcg@10"] = round(float(score), 4)
+    return booster, info
+
+
+def train_ranker(
+    interactions: pd.DataFrame,
+    recommender: Recommender,
+    fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
+    params: RankerParams = RankerParams(),
+    on_progress: Callable[[str], None] = lambda _: None,
+) -> RankerArtefact:
+    """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
+
+    `recommender` gives the store, the content source and the pool settings; its holders are
+    replaced here by the feature-part LightFM model and interaction matrix.
+    """
+    started, cpu = time.perf_counter(), time.process_time()
+    if "weight" in interactions:
+        interactions = interactions[interactions["weight"] > 0]
+    pairs = interactions[["user_id", "track_id"]].astype(str).drop_duplicates()
+    features_part, labels = split_interactions(pairs, params)
+    on_progress(
+        f"ranker: {len(labels)} users with held-out tracks, "
+        f"{sum(map(len, labels.values()))} labels, {len(features_part)} feature interactions"
+    )
+    collab = fit_collab(features_part)
+    features_artefact = RankerArtefact(InteractionIndex.from_pairs(features_part))
+    training = replace(
+        recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
+    )
+    users = sorted(labels)
+    if len(users) > params.max_users:
+        chosen = np.random.default_rng(params.seed + 2).choice(len(users), params.max_users, False)
+        users = [users[i] for i in sorted(chosen)]
+    data = training_set(
+        training, features_artefact, labels, users, params.max_negatives, params.seed
+    )
+    pooled = time.perf_counter() - started
+    on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
+    booster, info = fit_booster(data, params)
+    metadata = {
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "lightgbm_version": lgb.__version__,
+        "params": dict(vars(params)),
+        "counts": {
+            "users": len(pairs["user_id"].unique()),
+            "interactions": len(pairs),
+            "query_users": len(data.users),
+            "rows": len(data.y),
+            "positives": int(data.y.sum()),
+            **info,
+        },
+        "train_seconds": round(time.perf_counter() - started, 3),
+        # CPU time of this process: what the training costs on cores it does not share.
+        "train_cpu_seconds": round(time.process_time() - cpu, 3),
+    }
+    return RankerArtefact(InteractionIndex.from_pairs(pairs), booster, metadata)
+
+
+def train_and_publish(
+    settings: Settings,
+    interactions: pd.DataFrame,
+    fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
+    out: Path,
+    log: Callable[[str], None],
+) -> Path | None:
+    """`musicrec train`'s second step (`fit_collab`: how it trains LightFM): fit the ranker on
+    the indexed collection and publish it beside the LightFM model. The features need every
+    candidate's stored vectors, so the collection must be open to this process: a Qdrant
+    server, or the embedded shard while the API is stopped. Otherwise this says why and
+    returns None; the last published ranker (or the linear blend) keeps serving."""
+    try:
+        store = open_store(settings)
+        ready = store.exists() and store.count() > 0  # count() takes the embedded shard's lock
+    except StoreError as exc:
+        log(
+            f"ranker not trained: the collection cannot be opened ({exc}); stop the API or use "
+            "a Qdrant server, then run `musicrec train` again (the last ranker keeps serving)"
+        )
+        return None
+    try:
+        if not ready:
+            log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
+            return None
+
+        params = RankerParams(
+            label_share=settings.ranker_label_share,
+            max_users=settings.ranker_max_users,
+            threads=settings.ranker_threads,
+            seed=settings.lightfm_seed,
+        )
+        try:
+            artefact = train_ranker(
+                interactions, build_recommender(settings, store), fit_collab, params, log
+            )
+        except ValueError as exc:
+            log(f"ranker not trained: {exc}")
+            return None
+        path = artefact.save(out)
+        counts = artefact.metadata["counts"]
+        log(
+            f"ranker trained on {counts['query_users']} users ({counts['rows']} candidates, "
+            f"{counts['rounds']} rounds) in {artefact.metadata['train_seconds']:.1f} s; "
+            f"artefact {path}, published as {out / POINTER}"
+        )
+        return path
+    finally:
+        store.close()

@@ -1,5 +1,5 @@
 """`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch, db,
-interactions, stats).
+interactions, stats, collections, evaluate).
 
 One Typer app; each command lives in `indexer.commands.<name>` and imports its heavy
 dependencies (torch, LightFM) only when it runs, so `musicrec --help` answers at once.
@@ -19,7 +19,7 @@ from core.interactions.database import DatabaseError
 from core.interactions.files import InteractionsError
 from core.store import StoreError
 from indexer.catalog import CatalogError
-from indexer.commands import collections, db, index, spotify, train
+from indexer.commands import collections, db, evaluate, index, spotify, train
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
@@ -38,6 +38,7 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(db.interactions_app, name="interactions")
 app.command("stats")(db.stats_command)
 app.add_typer(collections.app, name="collections")
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

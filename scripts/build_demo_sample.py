@@ -3,7 +3,8 @@
 The demo must show every modality meeting on the same tracks, so it combines:
 
 * Billboard Hot-100 year-end tracks that have lyrics (billboard_tracks.csv joined to
-  billboard_lyrics.csv by year + normalised title/artist, see `join_billboard_lyrics`),
+  billboard_lyrics.csv by year + normalised title/artist, see
+  `evaluation.datasets.join_billboard_lyrics`),
   preferring the ones that are also in the TidyTuesday dump (same Spotify id), where lyrics,
   audio, genre and playlists all exist for one track;
 * whole TidyTuesday playlists picked at random (seeded) round-robin across the six genres,
@@ -23,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
-import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -33,82 +32,12 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from evaluation.datasets import load_billboard_with_lyrics  # noqa: E402
 from schemas.layout import AUDIO_CATALOG_FEATURES  # noqa: E402
 from schemas.tracks import KAGGLE_COLUMNS  # noqa: E402
 
 # The demo file predates cover URLs (its sources have none), so it has no album_url column.
 DEMO_COLUMNS = [c for c in KAGGLE_COLUMNS if c != "album_url"]
-
-_FEATURING = re.compile(r"\s+(?:featuring|feat\.?|ft\.?|with)\s+.*$")
-_VERSION_SUFFIX = re.compile(r"\s+-\s+.*$")
-_BRACKETED = re.compile(r"\s*[\(\[].*?[\)\]]")
-_ARTIST_SPLIT = re.compile(r"\s+(?:featuring|feat\.?|ft\.?|with|and|x|&|duet with)\s+|,|/")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def _fold(text: str) -> str:
-    """Lowercase without accents, so 'Céline' in one file meets 'Celine' in the other."""
-    text = unicodedata.normalize("NFKD", str(text))
-    return "".join(c for c in text if not unicodedata.combining(c)).lower().strip()
-
-
-def normalise_title(title: str) -> str:
-    """Spotify titles carry edition noise (' - Single Version', '(feat. X)'); chart titles don't."""
-    text = _fold(title)
-    text = _VERSION_SUFFIX.sub("", text)
-    text = _BRACKETED.sub("", text)
-    text = _FEATURING.sub("", text)
-    text = text.replace("&", " and ")
-    return _NON_ALNUM.sub(" ", text).strip()
-
-
-def normalise_artist(artist: str) -> str:
-    """The lead artist only: credits differ most in who is 'featuring' or 'and his orchestra'."""
-    text = _BRACKETED.sub("", _fold(artist))
-    text = _ARTIST_SPLIT.split(text)[0]
-    text = re.sub(r"^the\s+", "", text)
-    return _NON_ALNUM.sub(" ", text).strip()
-
-
-def join_billboard_lyrics(tracks: pd.DataFrame, lyrics: pd.DataFrame) -> pd.DataFrame:
-    """Billboard track rows (Spotify ids, audio) with the lyrics of the same chart entry.
-
-    Matches on (year, normalised title, normalised lead artist); entries still unmatched are
-    matched on (year, normalised title) when that pair is unique on both sides, which catches
-    credit variants such as 'Hall & Oates' vs 'Daryl Hall & John Oates'. Only non-empty lyrics
-    are kept; the result has the columns of `tracks` plus `lyrics`, one row per matched
-    billboard row (a song charting in two years keeps both rows).
-    """
-    bb = tracks.copy()
-    ly = lyrics.loc[lyrics["lyrics"].fillna("").str.strip() != ""].copy()
-    bb["_row"] = range(len(bb))
-    bb["_title"] = bb["track_name"].map(normalise_title)
-    bb["_artist"] = bb["artist_name"].map(normalise_artist)
-    ly["_title"] = ly["title"].map(normalise_title)
-    ly["_artist"] = ly["artist"].map(normalise_artist)
-    ly = ly.drop_duplicates(["year", "_title", "_artist"])
-
-    exact = bb.merge(ly[["year", "_title", "_artist", "lyrics"]], on=["year", "_title", "_artist"])
-    rest_bb = bb.loc[~bb["_row"].isin(exact["_row"])]
-    used = set(zip(exact["year"], exact["_title"], exact["_artist"], strict=True))
-    rest_ly = ly.loc[
-        [
-            (y, t, a) not in used
-            for y, t, a in zip(ly["year"], ly["_title"], ly["_artist"], strict=True)
-        ]
-    ]
-    unique_bb = rest_bb.drop_duplicates(["year", "_title"], keep=False)
-    unique_ly = rest_ly.drop_duplicates(["year", "_title"], keep=False)
-    loose = unique_bb.merge(unique_ly[["year", "_title", "lyrics"]], on=["year", "_title"])
-    joined = pd.concat([exact, loose], ignore_index=True).sort_values("_row")
-    return joined.drop(columns=["_row", "_title", "_artist"]).reset_index(drop=True)
-
-
-def load_billboard_with_lyrics(shared: Path) -> pd.DataFrame:
-    return join_billboard_lyrics(
-        pd.read_csv(shared / "billboard_tracks.csv"),
-        pd.read_csv(shared / "billboard_lyrics.csv"),
-    )
 
 
 def playlist_genre_by_track(tidy: pd.DataFrame) -> pd.Series:

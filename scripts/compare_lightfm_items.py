@@ -34,15 +34,14 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT, ROOT / "scripts"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from eval_collaborative import continuation_split, load_data  # noqa: E402
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from core.collab.model import CollaborativeModel  # noqa: E402
 from core.collab.training import ItemSet, train  # noqa: E402
 from evaluation.metrics import bootstrap_ci, ndcg_at_k, precision_at_k  # noqa: E402
+from evaluation.protocols.collaborative import load_data  # noqa: E402
+from evaluation.splits import continuation_split  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
 
 K = 10

@@ -11,7 +11,6 @@ to compare is the random baseline, not 1.0.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import http.server
 import logging
@@ -32,22 +31,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.encoders.base import Encoder  # noqa: E402
 from core.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
+from evaluation.datasets import load_covers  # noqa: E402
 from evaluation.metrics import bootstrap_ci  # noqa: E402
+from evaluation.protocols.covers import genre_precision, random_precision  # noqa: E402
 from indexer.covers import CoverFetcher, embed_covers  # noqa: E402
-
-
-def load_covers(root: Path) -> tuple[list[str], list[str]]:
-    with (root / "covers.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [row["file"] for row in rows], [row["genre"] for row in rows]
-
-
-def precision_at_k(embeddings: np.ndarray, genres: np.ndarray, k: int) -> np.ndarray:
-    """Per-query P@k, the query itself excluded from its own neighbours."""
-    sims = embeddings @ embeddings.T
-    np.fill_diagonal(sims, -np.inf)
-    neighbours = np.argpartition(-sims, k, axis=1)[:, :k]
-    return (genres[neighbours] == genres[:, None]).mean(axis=1)
 
 
 def build_encoder(args: argparse.Namespace) -> Encoder[Image.Image]:
@@ -162,10 +149,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"encoder declined {len(images) - len(embeddings)} covers")
     raw_rate = len(images) / encode_s
 
-    per_query = precision_at_k(embeddings, genres, args.k)
+    per_query = genre_precision(embeddings, genre_list, args.k)
     low, high = bootstrap_ci(per_query, rounds=args.bootstrap, seed=args.seed)
     counts = {genre: int((genres == genre).sum()) for genre in sorted(set(genre_list))}
-    expected = float(np.mean([(counts[g] - 1) / (len(genres) - 1) for g in genre_list]))
+    expected = random_precision(genre_list)
 
     print(f"encoder {encoder.encoder_id} ({encoder.dim}-d), {len(images)} covers, {counts}")
     print(

@@ -21,21 +21,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT, ROOT / "scripts"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
-from eval_collaborative import continuation_split  # noqa: E402
-from evaluate import (  # noqa: E402
-    Params,
-    billboard_songs,
-    lyrics_encoders,
-    playlist_catalog,
-    write_kaggle_csv,
-)
 
 from core.interactions.files import tidytuesday_interactions  # noqa: E402
+from evaluation.datasets import billboard_songs, playlist_catalog, write_kaggle_csv  # noqa: E402
+from evaluation.indexing import lyrics_encoders  # noqa: E402
 from evaluation.ranker_protocol import (  # noqa: E402
     cooccurrence_cost,
     indexed_store,
@@ -44,6 +37,7 @@ from evaluation.ranker_protocol import (  # noqa: E402
     run_protocol,
     summary,
 )
+from evaluation.splits import continuation_split  # noqa: E402
 from indexer.catalog import read_catalog  # noqa: E402
 
 
@@ -70,8 +64,7 @@ def main() -> int:
     rows = tidytuesday_interactions(csv)
     split = continuation_split(rows, args.seed)
     lyrics = billboard_songs(args.shared).set_index("track_id")["lyrics"].to_dict()
-    params = Params(args.shared, args.out, args.out.parent, args.cache, seed=args.seed)
-    encoders = list(lyrics_encoders(params))
+    encoders = list(lyrics_encoders(args.cache))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         path = write_kaggle_csv(playlist_catalog(tidy, lyrics), Path(tmp) / "playlists.csv")

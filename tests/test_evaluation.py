@@ -1,24 +1,28 @@
-"""The evaluation's metrics against hand-computed cases, and the harness end to end on a slice.
+"""The evaluation package: metrics against hand-computed cases, the splits and the leakage
+guard, the embedding cache, and the harness end to end on a slice (through `musicrec evaluate`).
 
 The metric cases are small enough to check on paper, because every number in
 docs/evaluation.md rests on them. The end-to-end run uses the real data in ../shared/data
-(the product never needs it at run time, so without it the test skips).
+(the product never needs it at run time, so without it the test skips). The Ranker contract
+is tested against every method in tests/test_evaluation_rankers.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.encoders.base import Encoder
+from evaluation.datasets import playlist_catalog
+from evaluation.indexing import CachedEncoder
 from evaluation.metrics import (
+    auc,
     bootstrap_ci,
     f1_at_k,
     hit_rate_at_k,
@@ -29,23 +33,14 @@ from evaluation.metrics import (
     recall_at_k,
     rmse,
 )
-from tests.conftest import ROOT, SHARED_DATA
+from evaluation.protocols.covers import genre_precision, random_precision
+from evaluation.splits import HIDE, MIN_TRACKS, continuation_split, warm_only
+from evaluation.splits import Split as EvalSplit
+from indexer.cli import main as musicrec
+from tests.conftest import SHARED_DATA
 
 RANKED = ["a", "b", "c", "d", "e"]
 RELEVANT = {"a", "c", "f"}
-
-
-def load_harness() -> ModuleType:
-    """scripts/ is not a package; loaded under a private name so nothing shadows it."""
-    name = "musicrec_evaluate_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- ranking metrics ---------------------------------------------------------------------
@@ -95,6 +90,25 @@ def test_ranking_metrics_per_query_arrays() -> None:
     np.testing.assert_allclose(out["P@5"], [0.4, 0.0])
     np.testing.assert_allclose(out["HR@1"], [1.0, 0.0])
     np.testing.assert_allclose(out["R@1"], [1 / 3, 0.0])
+
+
+def test_auc_hand_case() -> None:
+    # 0.9 beats all three negatives; 0.5 beats 0.1, ties 0.5 (half), loses to 0.7.
+    assert auc([0.9, 0.5], [0.1, 0.5, 0.7]) == pytest.approx((1 + 1.5 / 3) / 2)
+    assert auc([1.0], [1.0]) == 0.5
+    assert auc([0.0], [1.0, 2.0]) == 0.0
+    with pytest.raises(ValueError):
+        auc([], [1.0])
+
+
+def test_cover_genre_precision_hand_case() -> None:
+    # Two tight pairs: each cover's nearest other cover shares its genre, except "c", whose
+    # twin "d" is labelled rock while "c" is pop.
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.14, 0.99]])
+    genres = ["pop", "pop", "pop", "rock"]
+    np.testing.assert_allclose(genre_precision(vectors, genres, 1), [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(genre_precision(vectors, genres, 3), [2 / 3, 2 / 3, 2 / 3, 0.0])
+    assert random_precision(genres) == pytest.approx((3 * 2 / 3 + 0) / 4)
 
 
 # --- RMSE and the bootstrap --------------------------------------------------------------
@@ -151,36 +165,110 @@ class CountingEncoder(Encoder[str]):
 
 
 def test_cached_encoder_encodes_each_text_once_across_runs(tmp_path: Path) -> None:
-    harness = load_harness()
     inner = CountingEncoder()
-    cached = harness.CachedEncoder(inner, tmp_path / "cache.npz")
+    cached = CachedEncoder(inner, tmp_path / "cache.npz")
     first = cached.encode(["la la", None, "  ", "oh"])
     assert first[1] is None and first[2] is None
     np.testing.assert_array_equal(first[0], [5, 1])
     assert cached.encode(["oh", "la la"])[0] is not None
     assert inner.calls == [["la la", "oh"]]  # the second call hit the memo only
-    again = harness.CachedEncoder(CountingEncoder(), tmp_path / "cache.npz")
+    again = CachedEncoder(CountingEncoder(), tmp_path / "cache.npz")
     np.testing.assert_array_equal(again.encode(["oh"])[0], [2, 1])
     assert again.inner.calls == []
     assert (again.encoder_id, again.dim) == ("counting@1", 2)
 
 
+# --- splits and the leakage guard ---------------------------------------------------------
+def playlist_rows() -> pd.DataFrame:
+    sizes = {"a": 10, "b": 15, "c": 4}  # c is too short to evaluate
+    return pd.DataFrame(
+        [(u, f"{u}{i}") for u, n in sizes.items() for i in range(n)] + [("b", "a0")],
+        columns=["user_id", "track_id"],
+    )
+
+
+def test_continuation_split_hides_a_seeded_share_of_long_playlists() -> None:
+    rows = playlist_rows()
+    train, hidden = continuation_split(rows, seed=1)
+    assert sorted(hidden) == ["a", "b"]  # "c" has fewer than MIN_TRACKS tracks
+    assert MIN_TRACKS == 10
+    assert len(hidden["a"]) == round(HIDE * 10) and len(hidden["b"]) == round(HIDE * 16)
+    assert len(train) + sum(map(len, hidden.values())) == len(rows)
+    for user, tracks in hidden.items():
+        visible = set(train.loc[train["user_id"] == user, "track_id"])
+        assert not visible & set(tracks)
+    again_train, again_hidden = continuation_split(rows, seed=1)
+    assert again_train.equals(train)
+    assert {u: list(t) for u, t in again_hidden.items()} == {u: list(t) for u, t in hidden.items()}
+    _, other = continuation_split(rows, seed=2)
+    assert {u: set(t) for u, t in other.items()} != {u: set(t) for u, t in hidden.items()}
+
+
+def test_warm_only_drops_tracks_without_a_training_row() -> None:
+    rows = playlist_rows()
+    train, hidden = continuation_split(rows, seed=1)
+    known = train.groupby("user_id")["track_id"].agg(set).to_dict()
+    split = EvalSplit(
+        train, {u: set(t) for u, t in hidden.items()}, known, sorted(rows["track_id"].unique())
+    )
+    tidy = rows.rename(columns={"user_id": "playlist_id"})
+    warm, warm_tidy = warm_only(split, tidy)
+    trained = set(train["track_id"])
+    assert set(warm.catalog_ids) == trained
+    assert all(h and h <= trained for h in warm.hidden.values())
+    assert set(warm_tidy["track_id"]) <= trained
+    for user, tracks in split.hidden.items():
+        assert warm.hidden.get(user, set()) == tracks & trained
+    assert warm.train_rows is split.train_rows  # same split, same training side
+
+
+def test_playlist_catalog_never_carries_the_playlist_genre() -> None:
+    tidy = pd.DataFrame(
+        {
+            "track_id": ["t2", "t1", "t1"],
+            "track_name": ["two", "one", "one"],
+            "track_album_name": ["x", "y", "y"],
+            "track_artist": ["A", "B", "B"],
+            "track_popularity": [1, 2, 2],
+            "track_album_release_date": ["2000", "2001", "2001"],
+            "playlist_genre": ["rock", "pop", "edm"],
+            "playlist_subgenre": ["hard rock", "dance pop", "big room"],
+            **{f: [0.5, 0.5, 0.5] for f in ("danceability", "energy", "key", "loudness", "mode",
+                                              "speechiness", "acousticness", "instrumentalness",
+                                              "liveness", "valence", "tempo", "duration_ms")},
+        }
+    )  # fmt: skip
+    catalog = playlist_catalog(tidy, {"t1": "la la"})
+    assert catalog["id"].tolist() == ["t1", "t2"]
+    assert not {"genre", "playlist_genre", "playlist_subgenre"} & set(catalog.columns)
+    assert catalog["lyrics"].tolist()[0] == "la la" and pd.isna(catalog["lyrics"].tolist()[1])
+
+
 # --- the harness end to end --------------------------------------------------------------
+def test_evaluate_command_names_missing_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert musicrec(["evaluate", "--shared", str(tmp_path), "--out", str(tmp_path / "e.md")]) == 2
+    assert f"no tidytuesday_spotify_songs.csv under {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / "e.md").exists()
+
+
 @pytest.mark.slow
 def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
     if not (SHARED_DATA / "tidytuesday_spotify_songs.csv").is_file():
         pytest.skip(f"the real evaluation data is not at {SHARED_DATA} (only the harness needs it)")
     for module in ("sklearn", "gensim", "matplotlib"):
         pytest.importorskip(module, reason=f'{module} missing: pip install -e ".[eval]"')
-    harness = load_harness()
     out = tmp_path / "docs" / "evaluation.md"
-    harness.main(
+    code = musicrec(
         [
+            "evaluate",
             "--shared", str(SHARED_DATA), "--out", str(out), "--cache", str(tmp_path / "cache"),
             "--quick", "--playlists", "20", "--songs", "120", "--covers", "4",
             "--bootstrap", "200",
         ]
     )  # fmt: skip
+    assert code == 0
     text = out.read_text(encoding="utf-8")
     for heading in (
         "# Evaluation",
@@ -206,3 +294,13 @@ def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
         path = out.parent / "img" / f"{image}.png"
         assert path.stat().st_size > 1000, path
         assert f"img/{image}.png" in text
+    summary = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert summary["quick"] is True and summary["bootstrap"] == 200 and summary["seed"] == 7
+    results = summary["results"]
+    assert set(results) >= {"playlist_continuation", "playlist_continuation_warm_only",
+                            "lyrics_same_artist", "cover_genre_retrieval"}  # fmt: skip
+    lightfm = results["playlist_continuation"]["LightFM only"]["P@10"]
+    assert len(lightfm) == 3 and lightfm[1] <= lightfm[0] <= lightfm[2]
+    assert f"{lightfm[0]:.4f} [{lightfm[1]:.4f}, {lightfm[2]:.4f}]" in text  # the table's cell
+    rmse = results["rmse_calibrated_membership"]["constant 0.5"]["RMSE"]
+    assert rmse == [0.5, 0.5, 0.5]

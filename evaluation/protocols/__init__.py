@@ -1,0 +1,1 @@
+"""Evaluation protocols: each returns per-query results (evaluation.results), no prose."""

@@ -1,0 +1,1 @@
+"""The Ranker contract (base.py) and every evaluated method behind it."""

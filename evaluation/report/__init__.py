@@ -1,0 +1,1 @@
+"""The report of a run: numbers (stats), readings (analysis), figures, Markdown and JSON."""

@@ -1,0 +1,47 @@
+"""One evaluation run: every protocol on the real data, then the report.
+
+    from evaluation.run import run
+    run(Params.build(shared, out, quick=True))
+
+Deterministic for a given seed (LightFM single-threaded, exact search, ties ordered by id);
+only timings vary. MiniLM and cover embeddings are cached under `params.cache`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from evaluation.config import Params
+from evaluation.datasets import TIDYTUESDAY, billboard_songs
+from evaluation.indexing import lyrics_encoders
+from evaluation.protocols.covers import covers
+from evaluation.protocols.lyrics import same_artist
+from evaluation.protocols.playlists import playlist_continuation
+from evaluation.report.markdown import write_report
+from evaluation.results import Results, progress
+
+
+def measure_all(params: Params) -> Results:
+    """Every protocol's per-query results (no report written)."""
+    started = time.perf_counter()
+    if not (params.shared / TIDYTUESDAY).is_file():
+        raise FileNotFoundError(f"no {TIDYTUESDAY} under {params.shared}")
+    encoders = lyrics_encoders(params.cache)
+    progress(f"lyrics embedding cache: {len(encoders[0].memo)} vectors in {params.cache}")
+    lyrics = same_artist(params, encoders)
+    lyrics_by_id = billboard_songs(params.shared).set_index("track_id")["lyrics"].to_dict()
+    playlists, warm, subset, calib = playlist_continuation(params, encoders, lyrics_by_id)
+    cover = None if params.skip_covers else covers(params)
+    seconds = time.perf_counter() - started
+    return Results(lyrics, playlists, warm, subset, calib, cover, seconds)
+
+
+def run(params: Params) -> Path:
+    """Measure, then write docs/evaluation.md, its figures and docs/evaluation.json."""
+    started = time.perf_counter()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    write_report(params, measure_all(params))
+    progress(f"wrote {params.out} and {params.img}/*.png in {time.perf_counter() - started:.0f} s")
+    return params.out

@@ -29,9 +29,9 @@ __all__ = [
 FEATURE_GROUPS: tuple[str, ...] = ("artist", "genre", "decade", "explicit", "popularity", "audio")
 # Relative weight of one feature of each group in an item's row (rows are then normalized).
 # Broad features (a decade, an audio quintile: thousands of tracks each) get small weights: at
-# equal weight they dominate the representation and make every track look alike, which cut
-# top-10 precision by about a third in scripts/eval_collaborative.py; they stay because they
-# are the only signal for a cold track by an unseen artist. "audio" is per binned feature.
+# equal weight they dominate the representation and make every track look alike (the
+# feature-weight sweep of scripts/eval_collaborative.py measures the loss); they stay because
+# they are the only signal for a cold track by an unseen artist. "audio" is per binned feature.
 # Genre could not be validated there (the evaluation data's genre is playlist-derived).
 DEFAULT_FEATURE_WEIGHTS: dict[str, float] = {
     "identity": 1.0,

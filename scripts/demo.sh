@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running service: install, index the committed demo
-# catalog into the embedded Qdrant Edge store (data/qdrant), train the LightFM model on the
-# demo playlists (data/models), bring the interaction database (data/musicrec.db, or
+# catalog into the embedded Qdrant Edge store (data/qdrant), train the LightFM model and the
+# learned ranker on the demo playlists (data/models), bring the interaction database (data/musicrec.db, or
 # MUSICREC_DATABASE_URL) to the current schema, then serve the API.
 # Re-runs skip every unchanged track and reuse the model, so they start in seconds.
 set -euo pipefail
@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 musicrec db upgrade
 musicrec index data/demo/tracks.csv
 models=${MUSICREC_MODEL_DIR:-${MUSICREC_DATA_DIR:-data}/models}
-if [ ! -f "$models/latest" ]; then
+if [ ! -f "$models/latest" ] || [ ! -f "$models/ranker-latest" ]; then  # LightFM, then the ranker
     musicrec train --catalog data/demo/tracks.csv --interactions data/demo/interactions.csv
 fi
 # Write endpoints (POST /interactions, /model/reload) need a key: make one for the demo once.

@@ -80,13 +80,10 @@ def build_resources(settings: Settings) -> Resources:
         settings, store, collab=collab, history=interactions, ranker=ranker
     )
     searcher = Searcher(
-        store,
+        recommender.content,
         lyrics,
         cover,
         LyricsTermsEncoder(),
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-        prefetch_limit=settings.prefetch_limit,
         default_weights=settings.default_weights,
     )
     spotify = build_spotify_client(settings)

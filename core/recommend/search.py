@@ -15,8 +15,7 @@ from core.recommend.query import to_filter, unit
 from core.recommend.results import RankedTrack, SearchResult
 from core.recommend.seeds import complete_weights
 from core.recommend.signals import similarities
-from core.store import VectorStore
-from core.store.base import Fusion
+from core.recommend.sources import ContentSource
 from schemas.api import Filters
 from schemas.layout import COVER, LYRICS, LYRICS_TERMS, CollectionLayout, LayoutMismatchError
 from schemas.vectors import Vector
@@ -24,19 +23,16 @@ from schemas.vectors import Vector
 
 @dataclass
 class Searcher:
-    store: VectorStore
+    content: ContentSource  # the engine query, shared with the recommender
     lyrics_encoder: Encoder | None
     cover_encoder: Encoder | None = None
     terms_encoder: Encoder | None = None
-    fusion: Fusion = "rrf"
-    rrf_k: int = 60
-    prefetch_limit: int = 200
     default_weights: Mapping[str, float] = field(default_factory=dict)
     _layout: CollectionLayout | None = field(default=None, init=False, repr=False)
 
     def layout(self) -> CollectionLayout | None:
         if self._layout is None:
-            self._layout = self.store.layout()
+            self._layout = self.content.store.layout()
         return self._layout
 
     def _check_encoder(self, name: str, encoder: Encoder) -> None:
@@ -75,21 +71,11 @@ class Searcher:
         flt = to_filter(filters or Filters())
         if len(queries) == 1:
             [(name, vector)] = queries.items()
-            hits = self.store.search(
+            hits = self.content.store.search(
                 name, vector, limit=limit, offset=offset, flt=flt, with_vectors=True
             )
         else:
-            hits = self.store.fused_search(
-                queries,
-                weights,
-                limit=limit,
-                offset=offset,
-                flt=flt,
-                fusion=self.fusion,
-                prefetch_limit=self.prefetch_limit,
-                rrf_k=self.rrf_k,
-                with_vectors=True,
-            )
+            hits = self.content.fused(queries, weights, flt, limit, offset)
         items = [
             RankedTrack.from_payload(
                 h.payload,

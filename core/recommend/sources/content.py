@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.recommend.query import to_filter
 from core.recommend.seeds import SeedQuery
 from core.recommend.sources.base import Proposal
-from core.store import PointRecord, ScoredRecord, VectorStore
+from core.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from core.store.base import Fusion
-from schemas.vectors import SparseVector
+from schemas.vectors import SparseVector, Vector
 
 
 @dataclass
@@ -32,9 +32,21 @@ class ContentSource:
         """The engine's fused hits (filters and exclusions applied in the engine); `artists`
         restricts them to tracks by those artists."""
         flt = replace(to_filter(query.filters, query.exclude, only), artists=list(artists))
+        return self.fused(query.queries, query.weights, flt, n, offset)
+
+    def fused(
+        self,
+        queries: Mapping[str, Vector],
+        weights: Mapping[str, float],
+        flt: TrackFilter,
+        n: int,
+        offset: int = 0,
+    ) -> list[ScoredRecord]:
+        """One prefetch per named vector, fused inside the engine with this source's fusion
+        settings (text search runs the same query)."""
         return self.store.fused_search(
-            {k: v if isinstance(v, SparseVector) else list(v) for k, v in query.queries.items()},
-            dict(query.weights),
+            {k: v if isinstance(v, SparseVector) else list(v) for k, v in queries.items()},
+            dict(weights),
             limit=n,
             offset=offset,
             flt=flt,

@@ -38,6 +38,7 @@ class Params:
     bootstrap: int = 2000
     threads: int = 1
     skip_covers: bool = False
+    ranker: bool = True  # the learned ranker's protocol (evaluation.ranker_run); not in --quick
 
     @classmethod
     def build(
@@ -63,6 +64,7 @@ class Params:
             songs=songs or (500 if quick else None),
             covers=covers or (20 if quick else None),
             bootstrap=bootstrap if not quick else min(bootstrap, 500),
+            ranker=bool(rest.pop("ranker", True)) and not quick,
             **rest,  # type: ignore[arg-type]
         )
 
@@ -71,12 +73,18 @@ class Params:
         return self.out.with_suffix(".json")
 
     @property
+    def ranker_out(self) -> Path:
+        return self.out.with_name("ranker-evaluation.md")
+
+    @property
     def command(self) -> str:
         parts = ["python scripts/evaluate.py", f"--shared {self.shared}", f"--out {self.out}"]
         if self.quick:
             parts.append("--quick")
         if self.seed != 7:
             parts.append(f"--seed {self.seed}")
+        if not self.ranker and not self.quick:
+            parts.append("--no-ranker")
         return " ".join(parts)
 
 

@@ -31,6 +31,9 @@ def evaluate(
     songs: Annotated[int | None, typer.Option(help="billboard songs (whole artists)")] = None,
     covers: Annotated[int | None, typer.Option(help="covers per genre")] = None,
     skip_covers: bool = False,
+    ranker: Annotated[
+        bool, typer.Option(help="also the learned ranker's protocol (not with --quick)")
+    ] = True,
     bootstrap: Annotated[int, typer.Option(min=10)] = 2000,
     threads: Annotated[
         int, typer.Option(min=1, help="LightFM threads (>1 is faster but not bit-reproducible)")
@@ -56,6 +59,7 @@ def evaluate(
         seed=seed,
         threads=threads,
         skip_covers=skip_covers,
+        ranker=ranker,
     )
     run(params)
     return 0

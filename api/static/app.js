@@ -379,7 +379,10 @@ async function loadUsers() {
     $("key-note").textContent = "";
   } catch (error) {
     if (error instanceof ApiError && [401, 403].includes(error.status)) {
-      $("key-note").textContent = `Listing listeners needs the API key (${error.message}).`;
+      $("key-note").textContent =
+        error.status === 401
+          ? "Listing listeners needs the API key: type it below."
+          : "That API key was refused: check it and try again.";
       return;
     }
     failed("Loading listeners", error);

@@ -2,7 +2,7 @@
 (`python scripts/evaluate.py` runs it too, after the other protocols).
 
     python scripts/eval_ranker.py [--shared ../shared/data] [--out docs/ranker-evaluation.md]
-                                  [--json docs/ranker-evaluation.json] [--seed 7]
+                                  [--json FILE] [--seed 7]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ranker-evaluation.md")
-    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "ranker-evaluation.json")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--cache", type=Path, default=ROOT / "data" / "eval-cache")
     parser.add_argument("--store", type=Path, default=None, help="keep the indexed collection")
     parser.add_argument("--seed", type=int, default=7)
@@ -48,7 +48,8 @@ def main() -> int:
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
-    args.json.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")
     print(text)
     return 0
 

@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import IO, Any
 
 
+#: Published files are readable by other users (an API replica under another uid reading the
+#: shared model volume, a web server serving covers): mkstemp's 0600 is for the temp stage.
+PUBLISHED_MODE = 0o644
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO[Any]]:
     """A file handle whose content replaces `path` only when the block exits normally."""
@@ -27,6 +32,7 @@ def atomic_writer(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Ite
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), PUBLISHED_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:

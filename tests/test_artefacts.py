@@ -37,3 +37,10 @@ def test_the_pointed_artefact_survives_even_when_older(tmp_path: Path) -> None:
 def test_keep_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="keep must be >= 1"):
         publish(tmp_path, "ranker", ".npz", b"x", "ranker-latest", keep=0)
+
+
+def test_published_files_are_readable_by_others(tmp_path: Path) -> None:
+    """mkstemp's 0600 must not leak into what replicas under another uid read."""
+    path = publish(tmp_path, "ranker", ".npz", b"x", "ranker-latest")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "ranker-latest").stat().st_mode & 0o777 == 0o644

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-
 #: Published files are readable by other users (an API replica under another uid reading the
 #: shared model volume, a web server serving covers): mkstemp's 0600 is for the temp stage.
 PUBLISHED_MODE = 0o644

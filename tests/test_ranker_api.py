@@ -5,8 +5,10 @@ itself and keeps the last good one when a broken artefact is published."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
 
 from api.main import create_app
+from core.interactions.tables import served
 from tests.conftest import LiveServer, demo_rows, make_settings
 from tests.test_users_api import (
     AUTH,
@@ -59,6 +61,16 @@ def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
         assert not {i["track"]["id"] for i in body["items"]} & set(USERS[USER])
         scores = [i["score"] for i in body["items"]]
         assert scores == sorted(scores, reverse=True)
+        # The served list is logged with the versions that produced it (online evaluation).
+        engine = sqlalchemy.create_engine(f"sqlite:///{data_dir / 'musicrec.db'}")
+        with engine.connect() as db:
+            logged = db.execute(
+                sqlalchemy.select(served.c.model_version, served.c.ranker_version).where(
+                    served.c.request_id == body["request_id"]
+                )
+            ).one()
+        engine.dispose()
+        assert tuple(logged) == (p["model_version"], health["version"])
 
         seed = USERS[USER][0]
         personal = api.post("/recommendations", json={"positive": [seed], "user_id": USER})

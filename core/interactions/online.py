@@ -31,7 +31,6 @@ def log_recommendations(
     response: RecommendationResponse,
     *,
     offset: int = 0,
-    ranker_version: str | None = None,
 ) -> RecommendationResponse:
     """Log a personalised response and stamp its `request_id`; what the routes call.
 
@@ -44,7 +43,7 @@ def log_recommendations(
         track_ids=[item.track.id for item in response.items],
         first_rank=offset,
         model_version=response.personalization.model_version,
-        ranker_version=ranker_version,
+        ranker_version=response.personalization.ranker_version,
     )
     try:
         store.log_served(served_list)

@@ -18,7 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench_query import COLLECTION, DEFAULTS, fused, make_queries, open_edge, real_corpus
+from bench import COLLECTION, DEFAULTS
+from bench.collection import fused, make_queries, open_edge
+from bench.corpus import real_corpus
 
 
 def main() -> None:

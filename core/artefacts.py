@@ -4,9 +4,10 @@ The LightFM model and the learned ranker are both published the same way: a new 
 ``<prefix>-<time>-<hash>.<ext>`` written with `core.files.atomic_write`, then a pointer file
 (``latest``, ``ranker-latest``) replaced atomically to name it. A reader follows the pointer;
 a crash at any point leaves the previous artefact served. `ArtefactHolder` is the serving side:
-it checks the pointer every `reload_seconds`, loads a newer artefact beside the old one and
-swaps in one assignment (requests in flight finish on the one they started with); a broken
-artefact is reported in `error` and the old one keeps serving.
+`reload()` (called by the API's lifespan task every `reload_seconds`, or on every access when
+that is 0) loads a newer artefact beside the old one and swaps it in one assignment (requests
+in flight finish on the one they started with); a broken artefact is reported in `error` and
+the old one keeps serving.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,14 +99,12 @@ class ArtefactHolder(Generic[T]):
         self.model: T | None = None
         self.error: str | None = None
         self._version: str | None = None
-        self._checked = 0.0
         self._lock = threading.Lock()
         self.reload()
 
     def reload(self) -> bool:
         """Load the artefact the pointer names if it is not the one serving; True if swapped."""
         with self._lock:
-            self._checked = time.monotonic()
             try:
                 name = read_pointer(self.directory, self.pointer)
                 if name is None or name == self._version:
@@ -121,7 +119,10 @@ class ArtefactHolder(Generic[T]):
             return True
 
     def current(self) -> T | None:
-        if time.monotonic() - self._checked >= self.reload_seconds:
+        """The serving artefact. With `reload_seconds` 0 the pointer is checked on every call
+        (tests, one-off tools); otherwise whoever owns the holder calls `reload()` on that
+        schedule (the API's lifespan task), so no request pays for the check."""
+        if self.reload_seconds == 0:
             self.reload()
         return self.model
 

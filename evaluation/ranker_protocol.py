@@ -43,7 +43,13 @@ K = 10
 METRICS = (f"NDCG@{K}", f"P@{K}", f"HR@{K}")
 RANKER = "learned ranker"
 BLEND = "linear blend (collab_weight 0.8)"
-SINGLE = ("LightFM alone", "co-occurrence", "same artist", "content fusion")
+SINGLE = (
+    "LightFM alone",
+    "co-occurrence",
+    "same artist",
+    "content fusion",
+    "artists + co-listened",
+)
 
 
 @dataclass
@@ -129,6 +135,7 @@ def run_protocol(
     rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
     index = artefact.index
     cooc, artist = CooccurrenceSource(lambda: index), ArtistSource(content)
+    artists = ArtistSource(content, lambda: index)  # the artist source as served
 
     def served(user: str, collab_weight: float | None) -> list[str]:
         answer = rec.recommend_for_user(user, limit=K, collab_weight=collab_weight)
@@ -141,6 +148,7 @@ def run_protocol(
         SINGLE[1]: lambda u, q: [p.track_id for p in cooc.propose(q, K)],
         SINGLE[2]: lambda u, q: [p.track_id for p in artist.propose(q, K)],
         SINGLE[3]: lambda u, q: served(u, 0.0),
+        SINGLE[4]: lambda u, q: [p.track_id for p in artists.propose(q, K)],
     }
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)

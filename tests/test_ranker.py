@@ -15,7 +15,13 @@ from core.recommend.interactions import InteractionIndex
 from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.sources import ContentSource
-from core.recommend.training import RankerParams, split_interactions, train_ranker, training_set
+from core.recommend.training import (
+    RankerParams,
+    split_interactions,
+    stored_artists,
+    train_ranker,
+    training_set,
+)
 from core.store.edge import EdgeStore
 from schemas.tracks import Track
 from tests.store_contract import LAYOUT, make_points
@@ -72,11 +78,15 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
     holders = frame.groupby("track_id")["user_id"].agg(set)
     private = {(u, t) for u, t in label_pairs if holders[t] == {u}}
     assert private, "the case must hold label tracks nobody else has"
-    index = InteractionIndex.from_pairs(features_part)
+    artists = stored_artists(store, frame["track_id"].unique().tolist())
+    index = InteractionIndex.from_pairs(features_part, artists)
     training = replace(base, collab=Fixed(fit(features_part)), ranker=None)
     data = training_set(training, RankerArtefact(index), labels, sorted(labels))
     leaky = training_set(
-        training, RankerArtefact(InteractionIndex.from_pairs(frame)), labels, sorted(labels)
+        training,
+        RankerArtefact(InteractionIndex.from_pairs(frame, artists)),
+        labels,
+        sorted(labels),
     )
     starts = np.concatenate([[0], np.cumsum(data.groups)])
     checked = 0
@@ -90,6 +100,8 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
     assert checked, "some private label track must be in its user's pool"
     # The same rows built from all interactions do leak (the check above can fail).
     assert leaky.x[:, col("interaction_count")].sum() > data.x[:, col("interaction_count")].sum()
+    # Co-listened artists are counted from the same feature part, for every candidate.
+    assert not np.isnan(data.x[:, col("artist_colisten")]).any()
 
 
 def test_explanations_sum_to_the_score(store, trained) -> None:

@@ -31,6 +31,7 @@ from tests.store_contract import LAYOUT, N, make_points
 
 SOURCES = ("content", "collaborative", "cooccurrence", "artist", "popularity")
 USER = "u0"
+ARTISTS = {p.payload["track_id"]: p.payload["artists"] for p in make_points()}
 
 
 def interactions() -> pd.DataFrame:
@@ -50,7 +51,7 @@ def artefacts():
     frame = interactions()
     tracks = [Track.from_payload(p.payload) for p in make_points()]
     model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
-    return Fixed(model), InteractionIndex.from_pairs(frame)
+    return Fixed(model), InteractionIndex.from_pairs(frame, ARTISTS)
 
 
 @pytest.fixture(params=["edge", "memory"], scope="module")
@@ -73,7 +74,7 @@ def source(request, store, artefacts) -> CandidateSource:
         "content": content,
         "collaborative": CollaborativeSource(holder),
         "cooccurrence": CooccurrenceSource(lambda: index),
-        "artist": ArtistSource(content),
+        "artist": ArtistSource(content, lambda: index),
         "popularity": PopularitySource(lambda: index),
     }[request.param]
 
@@ -161,7 +162,7 @@ def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
         assert p.score == sum(p.track_id in h for h in holders)
 
 
-def test_artist_source_returns_only_the_seeds_artists(store) -> None:
+def test_without_interactions_the_artist_source_returns_only_the_seeds_artists(store) -> None:
     q = query(store)
     seed_artists = {a for t in q.positive for a in q.seeds[t].payload["artists"]}
     proposals = ArtistSource(ContentSource(store)).propose(q, 30)
@@ -169,3 +170,38 @@ def test_artist_source_returns_only_the_seeds_artists(store) -> None:
     for p in proposals:
         assert p.record is not None and set(p.record.payload["artists"]) & seed_artists
     assert all(np.diff([p.score for p in proposals]) <= 0)
+
+
+def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> None:
+    """After the seeds' own artists come other artists' most held tracks, scored by the cosine
+    between each artist's listeners and the history's (recomputed here from user sets)."""
+    _, index = artefacts
+    q = query(store, user="someone-new", positive=("t4",))
+    proposals = ArtistSource(ContentSource(store), lambda: index).propose(q, 40)
+    own = set(q.seeds["t4"].payload["artists"])
+    listeners: dict[str, set[str]] = {}
+    for u in index.user_ids:
+        for t in index.user_tracks(u):
+            for a in ARTISTS[t]:
+                listeners.setdefault(a, set()).add(u)
+    overlap = {u: sum(u in listeners[a] for a in own) for u in index.user_ids}
+    norm = sum(v * v for v in overlap.values())
+    expected = {
+        b: sum(overlap[u] for u in users) / np.sqrt(len(users) * norm)
+        for b, users in listeners.items()
+        if b not in own
+    }
+    others = [p for p in proposals if not set(ARTISTS[p.track_id]) & own]
+    assert others, "co-listened artists must be proposed"
+    assert all(p.score >= 1 for p in proposals if set(ARTISTS[p.track_id]) & own)
+    for p in others:
+        assert p.record is None  # fetched with the pool, not by the source
+        assert p.score == pytest.approx(max(expected[a] for a in ARTISTS[p.track_id]), rel=1e-5)
+        assert p.score <= 1 + 1e-6
+    best = max(expected.values())
+    assert others[0].score == pytest.approx(best, rel=1e-5)
+    by_artist: dict[str, int] = {}
+    for p in others:
+        for a in ARTISTS[p.track_id]:
+            by_artist[a] = by_artist.get(a, 0) + 1
+    assert max(by_artist.values()) <= 3, "per_artist caps each co-listened artist"

@@ -53,6 +53,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("cooc_norm", "cooccurrence"),
     ("artist_overlap", "artist"),
     ("artist_share", "artist"),
+    ("artist_colisten", "artist"),
     ("interaction_count", "popularity"),
     ("spotify_popularity", "popularity"),
     ("year_distance", "context"),
@@ -129,4 +130,10 @@ def feature_rows(
         x[:, _COL["cooc_raw"]] = raw
         # Cosine-like: a track held by everyone co-occurs with everything.
         x[:, _COL["cooc_norm"]] = raw / np.sqrt(np.maximum(counts, 1.0) * max(held, 1.0))
+        colisten = ctx.index.colistened(ctx.history, list(artists))
+        if colisten is not None:
+            assert ctx.index.artists is not None
+            x[:, _COL["artist_colisten"]] = [
+                ctx.index.artists.best(colisten, p.get("artists") or ()) for p in payloads
+            ]
     return x

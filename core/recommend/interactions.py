@@ -10,16 +10,26 @@ build one from the feature part of the interactions only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from core.recommend.artists import ArtistIndex
+
 
 class InteractionIndex:
-    def __init__(self, user_ids: Sequence[str], track_ids: Sequence[str], matrix: sp.csr_matrix):
+    def __init__(
+        self,
+        user_ids: Sequence[str],
+        track_ids: Sequence[str],
+        matrix: sp.csr_matrix,
+        track_artists: Sequence[Sequence[str]] | None = None,
+    ):
+        """`track_artists` (one entry per track id, from the stored payloads) enables the
+        co-listened artists (`artists`); without it they are unknown, not empty."""
         self.user_ids = list(user_ids)
         self.track_ids = list(track_ids)
         self.matrix = matrix.tocsr().astype(np.float32)
@@ -30,10 +40,18 @@ class InteractionIndex:
         self.counts = np.asarray(self.matrix.sum(axis=0), dtype=np.float64).ravel()
         self._by_count = np.argsort(-self.counts, kind="stable")
         self.cooccurrence = lru_cache(maxsize=64)(self._cooccurrence)
+        self.artists = (
+            ArtistIndex(self.matrix, track_artists, self.counts)
+            if track_artists is not None
+            else None
+        )
 
     @classmethod
-    def from_pairs(cls, pairs: pd.DataFrame) -> InteractionIndex:
-        """From a frame with `user_id, track_id` (duplicates and weights ignored)."""
+    def from_pairs(
+        cls, pairs: pd.DataFrame, artists: Mapping[str, Sequence[str]] | None = None
+    ) -> InteractionIndex:
+        """From a frame with `user_id, track_id` (duplicates and weights ignored); `artists`
+        maps track ids to their artists (a track it lacks has none)."""
         frame = pairs[["user_id", "track_id"]].astype(str).drop_duplicates()
         users, user_codes = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
         tracks, track_codes = np.unique(frame["track_id"].to_numpy(), return_inverse=True)
@@ -41,7 +59,8 @@ class InteractionIndex:
             (np.ones(len(frame), np.float32), (user_codes, track_codes)),
             shape=(len(users), len(tracks)),
         )
-        return cls(users.tolist(), tracks.tolist(), matrix)
+        track_artists = None if artists is None else [artists.get(t, ()) for t in tracks]
+        return cls(users.tolist(), tracks.tolist(), matrix, track_artists)
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -107,3 +126,28 @@ class InteractionIndex:
 
     def history_cooccurrence(self, history: Sequence[str]) -> np.ndarray:
         return self.cooccurrence(tuple(sorted(set(history))))
+
+    def colistened(self, history: Sequence[str], seed_artists: Sequence[str]) -> np.ndarray | None:
+        """Per artist of `artists`: how co-listened it is with the artists of the history's
+        tracks and of the seeds (`ArtistIndex`); None without artists."""
+        if self.artists is None:
+            return None
+        cols = (self._track[t] for t in history if t in self._track)
+        return self.artists.colistened(self.artists.history_artists(cols, seed_artists))
+
+    def colistened_tracks(
+        self,
+        scores: np.ndarray,
+        n: int,
+        *,
+        per_artist: int,
+        skip_artists: set[str],
+        exclude: set[str],
+    ) -> list[tuple[str, float]]:
+        """The co-listened artists' most held tracks (`ArtistIndex.proposals`) as track ids."""
+        assert self.artists is not None
+        skip = {self._track[t] for t in exclude if t in self._track}
+        found = self.artists.proposals(
+            scores, n, per_artist=per_artist, skip_artists=skip_artists, skip_tracks=skip
+        )
+        return [(self.track_ids[t], s) for t, s in found]

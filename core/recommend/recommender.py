@@ -34,7 +34,7 @@ from core.recommend.sources import (
     CooccurrenceSource,
     PopularitySource,
 )
-from core.recommend.sources.cooccurrence import query_history
+from core.recommend.sources.base import query_history
 from core.store import VectorStore
 from schemas.api import Filters
 
@@ -199,7 +199,7 @@ class Recommender:
         if artefact is not None:
             sources += [
                 (CooccurrenceSource(lambda: index), self.pools.cooccurrence),
-                (ArtistSource(self.content), self.pools.artist),
+                (ArtistSource(self.content, lambda: index), self.pools.artist),
                 (PopularitySource(lambda: index), self.pools.popularity),
             ]
         pool = hydrate(self.store, gather(sources, q), q)

@@ -3,9 +3,9 @@ interactions, labels from a held-out part.
 
 1. Each user with at least `min_history` tracks has `label_share` of them (seeded) held out:
    those are the labels. Everything else is the feature part.
-2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, popularity) are fitted on
-   the feature part ONLY, so no feature of a candidate is computed from the interaction that
-   makes it a positive (tests/test_ranker.py proves it on a small case).
+2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, co-listened artists,
+   popularity) are fitted on the feature part ONLY, so no feature of a candidate is computed
+   from the interaction that makes it a positive (tests/test_ranker.py proves it on a small case).
 3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
    builds the candidate pool and its feature rows, exactly as at serving time; a candidate is
    relevant when it is one of the user's held-out tracks. Users whose pool holds none of their
@@ -37,9 +37,10 @@ from core.recommend.features import FEATURE_NAMES
 from core.recommend.interactions import InteractionIndex
 from core.recommend.rankers.artefact import POINTER, RankerArtefact
 from core.recommend.recommender import Recommender
-from core.store import StoreError
+from core.store import StoreError, VectorStore
 from core.store.factory import open_store
 from schemas.settings import Settings
+from schemas.tracks import point_id
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ def train_ranker(
         f"{sum(map(len, labels.values()))} labels, {len(features_part)} feature interactions"
     )
     collab = fit_collab(features_part)
-    features_artefact = RankerArtefact(InteractionIndex.from_pairs(features_part))
+    artists = stored_artists(recommender.store, pairs["track_id"].unique().tolist())
+    features_artefact = RankerArtefact(InteractionIndex.from_pairs(features_part, artists))
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
     )
@@ -245,7 +247,18 @@ def train_ranker(
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(InteractionIndex.from_pairs(pairs), booster, metadata)
+    return RankerArtefact(InteractionIndex.from_pairs(pairs, artists), booster, metadata)
+
+
+def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:
+    """Each indexed track's artists, as the collection stores them (tracks outside it have
+    none): what the co-listened artists are counted over."""
+    out: dict[str, list[str]] = {}
+    for start in range(0, len(track_ids), 1000):
+        batch = [point_id(t) for t in track_ids[start : start + 1000]]
+        for record in store.retrieve(batch):
+            out[record.payload["track_id"]] = list(record.payload.get("artists") or ())
+    return out
 
 
 def train_and_publish(

@@ -1,5 +1,6 @@
-"""The learned ranker's artefact: the LightGBM booster plus the interaction matrix its
-co-occurrence and popularity features are computed from, published like the LightFM model.
+"""The learned ranker's artefact: the LightGBM booster plus the interaction matrix (and its
+tracks' artists) its co-occurrence, co-listened artist and popularity features are computed
+from, published like the LightFM model.
 
 One compressed ``.npz`` (no pickle: loading must not execute code) beside the LightFM
 artefact, ``ranker-<time>-<hash>.npz``, named by the ``ranker-latest`` pointer
@@ -22,7 +23,7 @@ from core.artefacts import ArtefactError, ArtefactHolder, publish
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.interactions import InteractionIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the tracks' artists (co-listened artists)
 POINTER = "ranker-latest"
 
 
@@ -45,6 +46,9 @@ class RankerArtefact:
             "booster": np.frombuffer(self.booster.model_to_string().encode(), dtype=np.uint8),
             "user_ids": _json(self.index.user_ids),
             "track_ids": _json(self.index.track_ids),
+            "track_artists": _json(
+                None if self.index.artists is None else self.index.artists.track_artists
+            ),
             "indices": m.indices,
             "indptr": m.indptr,
             "shape": np.array(m.shape),
@@ -70,7 +74,12 @@ def load(path: Path) -> RankerArtefact:
             matrix = sp.csr_matrix(
                 (np.ones(len(a["indices"]), np.float32), a["indices"], a["indptr"]), shape=shape
             )
-            index = InteractionIndex(_unjson(a["user_ids"]), _unjson(a["track_ids"]), matrix)
+            index = InteractionIndex(
+                _unjson(a["user_ids"]),
+                _unjson(a["track_ids"]),
+                matrix,
+                _unjson(a["track_artists"]),
+            )
     except ArtefactError:
         raise
     except Exception as exc:  # BadZipFile, KeyError, LightGBMError, …: all mean "unreadable"

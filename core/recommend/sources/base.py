@@ -3,11 +3,15 @@ suite against each, on both store engines)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.recommend.interactions import InteractionIndex
 from core.recommend.seeds import SeedQuery
 from core.store import PointRecord
+
+IndexProvider = Callable[[], InteractionIndex | None]
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,9 @@ class CandidateSource(Protocol):
         """At most `n` distinct tracks, best first, none of `query.exclude`. A source may
         return fewer, or none when it has nothing to say (an unknown user, no model)."""
         ...
+
+
+def query_history(query: SeedQuery, index: InteractionIndex | None) -> list[str]:
+    """The seeds plus what the index knows the user holds."""
+    known = index.user_tracks(query.user_id) if index is not None else []
+    return list(dict.fromkeys([*query.positive, *known]))

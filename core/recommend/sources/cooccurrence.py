@@ -8,20 +8,10 @@ for a history that co-occurs with nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.recommend.interactions import InteractionIndex
 from core.recommend.seeds import SeedQuery
-from core.recommend.sources.base import Proposal
-
-IndexProvider = Callable[[], InteractionIndex | None]
-
-
-def query_history(query: SeedQuery, index: InteractionIndex | None) -> list[str]:
-    """The seeds plus what the index knows the user holds."""
-    known = index.user_tracks(query.user_id) if index is not None else []
-    return list(dict.fromkeys([*query.positive, *known]))
+from core.recommend.sources.base import IndexProvider, Proposal, query_history
 
 
 @dataclass

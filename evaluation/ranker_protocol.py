@@ -32,7 +32,12 @@ from core.encoders.base import Encoder
 from core.recommend.features import FEATURE_NAMES, GROUPS
 from core.recommend.interactions import InteractionIndex
 from core.recommend.recommender import Recommender
-from core.recommend.sources import ArtistSource, ContentSource, CooccurrenceSource
+from core.recommend.sources import (
+    ArtistSource,
+    ColistenedSource,
+    ContentSource,
+    CooccurrenceSource,
+)
 from core.recommend.training import RankerParams, train_ranker
 from core.store.edge import EdgeStore
 from evaluation.metrics import bootstrap_ci, mean_ci, ranking_metrics
@@ -48,7 +53,7 @@ SINGLE = (
     "co-occurrence",
     "same artist",
     "content fusion",
-    "artists + co-listened",
+    "co-listened artists",
 )
 
 
@@ -135,7 +140,7 @@ def run_protocol(
     rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
     index = artefact.index
     cooc, artist = CooccurrenceSource(lambda: index), ArtistSource(content)
-    artists = ArtistSource(content, lambda: index)  # the artist source as served
+    colistened = ColistenedSource(lambda: index)
 
     def served(user: str, collab_weight: float | None) -> list[str]:
         answer = rec.recommend_for_user(user, limit=K, collab_weight=collab_weight)
@@ -148,7 +153,7 @@ def run_protocol(
         SINGLE[1]: lambda u, q: [p.track_id for p in cooc.propose(q, K)],
         SINGLE[2]: lambda u, q: [p.track_id for p in artist.propose(q, K)],
         SINGLE[3]: lambda u, q: served(u, 0.0),
-        SINGLE[4]: lambda u, q: [p.track_id for p in artists.propose(q, K)],
+        SINGLE[4]: lambda u, q: [p.track_id for p in colistened.propose(q, K)],
     }
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)

@@ -141,7 +141,7 @@ class RecommendationItem(BaseModel):
     sources: list[str] = Field(
         default_factory=list,
         description="The candidate sources that proposed the track (content, collaborative, "
-        "cooccurrence, artist, popularity).",
+        "cooccurrence, artist, colistened, popularity).",
     )
     explanation: dict[str, float] | None = Field(
         None,

@@ -136,7 +136,7 @@ function reasons(item) {
 // score (right = pushed up, left/red = pushed down), scaled to the item's largest one.
 const SIGNAL_LABELS = {
   lyrics: "lyrics", lyrics_terms: "lyric terms", cover: "cover", audio: "audio",
-  content: "content rank", collaborative: "LightFM", cooccurrence: "co-listened",
+  content: "content rank", collaborative: "LightFM", cooccurrence: "co-occurrence",
   artist: "artist", popularity: "popularity", context: "context",
 };
 

@@ -38,6 +38,7 @@ def build_recommender(
             collaborative=settings.pool_collaborative,
             cooccurrence=settings.pool_cooccurrence,
             artist=settings.pool_artist,
+            colistened=settings.pool_colistened,
             popularity=settings.pool_popularity,
         ),
     )

@@ -23,7 +23,14 @@ from core.recommend.candidates import Candidate
 from core.recommend.interactions import InteractionIndex
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS
 
-SOURCES: tuple[str, ...] = ("content", "collaborative", "cooccurrence", "artist", "popularity")
+SOURCES: tuple[str, ...] = (
+    "content",
+    "collaborative",
+    "cooccurrence",
+    "artist",
+    "colistened",
+    "popularity",
+)
 # Explanation groups, in display order ("context" holds what describes the query, not a signal).
 GROUP_ORDER: tuple[str, ...] = (
     LYRICS,
@@ -37,7 +44,7 @@ GROUP_ORDER: tuple[str, ...] = (
     "popularity",
     "context",
 )
-_SOURCE_GROUP = {s: s for s in SOURCES}
+_SOURCE_GROUP = {s: s for s in SOURCES} | {"colistened": "artist"}
 FEATURES: tuple[tuple[str, str], ...] = (
     *((f"{s}_score", _SOURCE_GROUP[s]) for s in SOURCES),
     *((f"{s}_rank", _SOURCE_GROUP[s]) for s in SOURCES),

@@ -3,11 +3,12 @@
     seeds → candidate sources → pool (hydrated once) → signals → ranker → results
 
 Seed-only requests are the engine's fused content query as it ranks it. Personalised ones
-pool what every source proposes (content, LightFM, co-occurrence, same artist, popularity),
-fetch the missing points in one call, compute every candidate's signals and let the ranker
-order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`) when its artefact is
-loaded and the request does not ask for a `collab_weight`, else the linear blend of content
-and LightFM (the manual control, and the fallback without a ranker artefact).
+pool what every source proposes (content, LightFM, co-occurrence, same artist, co-listened
+artists, popularity), fetch the missing points in one call, compute every candidate's signals
+and let the ranker order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`)
+when its artefact is loaded and the request does not ask for a `collab_weight`, else the
+linear blend of content and LightFM (the manual control, and the fallback without a ranker
+artefact).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.recommend.signals import Similarity, collaborative_scores, similaritie
 from core.recommend.sources import (
     ArtistSource,
     CandidateSource,
+    ColistenedSource,
     CollaborativeSource,
     ContentSource,
     CooccurrenceSource,
@@ -58,6 +60,7 @@ class PoolSizes:
     collaborative: int = 200
     cooccurrence: int = 200
     artist: int = 50
+    colistened: int = 50
     popularity: int = 50
 
 
@@ -199,7 +202,8 @@ class Recommender:
         if artefact is not None:
             sources += [
                 (CooccurrenceSource(lambda: index), self.pools.cooccurrence),
-                (ArtistSource(self.content, lambda: index), self.pools.artist),
+                (ArtistSource(self.content), self.pools.artist),
+                (ColistenedSource(lambda: index), self.pools.colistened),
                 (PopularitySource(lambda: index), self.pools.popularity),
             ]
         pool = hydrate(self.store, gather(sources, q), q)

@@ -38,6 +38,12 @@ class RecommendSettings(Section):
     pool_artist: int = Field(
         50, ge=0, le=5000, description="Candidates by the artists of the user's seed tracks."
     )
+    pool_colistened: int = Field(
+        50,
+        ge=0,
+        le=5000,
+        description="Candidates by the artists co-listened with the history's (3 per artist).",
+    )
     pool_popularity: int = Field(
         50, ge=0, le=5000, description="The most-held tracks (fallback for short histories)."
     )

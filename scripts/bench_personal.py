@@ -9,7 +9,8 @@
    how; seeded, history lengths from the real TidyTuesday playlists) into
    <directory>/interactions-u<users>-s<seed>.csv, and records them in the data dir's
    database with the product's importer (`musicrec interactions import`), so serving reads a
-   user's history from the database as it does in production. Re-running imports nothing new.
+   user's history from the database as it does in production. Re-running imports nothing new;
+   another --users or --interaction-seed replaces the database and the models.
 3. Trains LightFM and the learned ranker through `musicrec train`'s own code
    (indexer.commands.train.fit_and_publish) on every interaction in the database, over the
    catalog rebuilt from the collection's payloads. Always retrains (so a changed ranker is
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -69,7 +71,19 @@ def catalog(settings: Settings) -> list[Track]:
 def record_interactions(
     settings: Settings, tracks: list[Track], params: InteractionParams, path: Path
 ) -> None:
-    """Generate (once, cached in `path`) and import into the database (idempotent)."""
+    """Generate (once, cached in `path`) and import into the database (idempotent).
+
+    The database holds one interaction set: another one (other --users or seed) replaces it
+    and the models trained on it, so training never mixes two synthetic populations."""
+    database = path.parent / "musicrec.db"
+    if settings.database_url != f"sqlite:///{database}":
+        raise SystemExit(f"expected the data dir's database {database}: {settings.database_url}")
+    marker = path.parent / "interactions-in-database.txt"
+    if database.exists() and (not marker.exists() or marker.read_text() != path.name):
+        print(f"replacing the database's interactions and models with {path.name}", flush=True)
+        for stale in path.parent.glob("musicrec.db*"):
+            stale.unlink()
+        shutil.rmtree(settings.model_dir, ignore_errors=True)
     if not path.exists():
         frame = generate_interactions(
             [t.id for t in tracks],
@@ -90,6 +104,7 @@ def record_interactions(
         )
     finally:
         store.close()
+    marker.write_text(path.name)
 
 
 def main() -> None:

@@ -1,6 +1,10 @@
 """Latency of `POST /recommendations` over HTTP next to the engine query it wraps.
 
     python scripts/bench_api.py --requests 300 --concurrency 4
+    python scripts/bench_api.py --data-dir /tmp/musicrec-bench/g2-n160000-m16-efc100-none \
+        --collection bench --requests 100 --concurrency 2 --users 150
+
+The second serves the 160k-track collection scripts/bench_personal.py builds and trains.
 
 Serves an already indexed data dir (default: data/, as left by scripts/demo.sh) with uvicorn
 on 127.0.0.1, sends a fixed number of requests with random real seeds, and times the same
@@ -23,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
 import uvicorn
+from bench.machine import load_text
 
 from api.main import create_app
 from core.collab.artefact import load_latest
@@ -42,6 +47,9 @@ def percentiles(ms: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument(
+        "--collection", default=None, help="collection name (default: MUSICREC_COLLECTION)"
+    )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=2, help="positive seeds per request")
@@ -55,7 +63,9 @@ def main() -> None:
         "interleaved in one run",
     )
     args = parser.parse_args()
-    settings = load_settings(data_dir=args.data_dir)
+    overrides = {"collection": args.collection} if args.collection else {}
+    settings = load_settings(data_dir=args.data_dir, **overrides)
+    started_load = load_text()
     rng = random.Random(0)
 
     store = open_store(settings)
@@ -110,10 +120,12 @@ def main() -> None:
     client.close()
     server.should_exit = True
     thread.join()
+    finished_load = load_text()
 
     print(
         f"collection: {len(track_ids)} tracks ({settings.engine}); {args.requests} requests, "
-        f"{args.seeds} seeds, limit {args.limit}; cores {os.cpu_count()}"
+        f"{args.seeds} seeds, limit {args.limit}; cores {os.cpu_count()}; "
+        f"{started_load} at start, {finished_load} at end"
     )
     print("| what | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|")
     print(f"| recommendation logic + engine, in-process | {percentiles(engine_ms)} |")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import COLLECTION, DEFAULTS
-from bench.collection import fused, make_queries, open_edge
+from bench.collection import collection_tag, fused, make_queries, open_edge
 from bench.corpus import real_corpus
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     args.m, args.ef_construct = DEFAULTS.hnsw_m, DEFAULTS.hnsw_ef_construct
-    tag = f"g2-n{args.size}-m{args.m}-efc{args.ef_construct}-{args.quantization}"
+    tag = collection_tag(args.size, args)
     directory = args.workdir / tag
     if not (directory / "build.json").exists():
         raise SystemExit(f"no {COLLECTION} collection at {directory}: run bench_query.py first")

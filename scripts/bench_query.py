@@ -26,13 +26,12 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 from bench import DEFAULTS
-from bench.collection import build
+from bench.collection import add_build_arguments, build, collection_tag
 from bench.corpus import real_corpus
 from bench.machine import load_text
 from bench.rows import engine_rows
@@ -43,10 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/musicrec-bench"))
+    add_build_arguments(parser)
     parser.add_argument("--sizes", type=int, nargs="+", default=[160_000])
-    parser.add_argument("--m", type=int, default=DEFAULTS.hnsw_m)
-    parser.add_argument("--ef-construct", type=int, default=DEFAULTS.hnsw_ef_construct)
     parser.add_argument(
         "--ef",
         type=int,
@@ -54,10 +51,7 @@ def main() -> None:
         default=[DEFAULTS.hnsw_ef],
         help="hnsw_ef values to measure; the API runs with the first",
     )
-    parser.add_argument("--quantization", choices=["none", "int8"], default=DEFAULTS.quantization)
     parser.add_argument("--exact-search-below", type=int, default=DEFAULTS.exact_search_below)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.index_batch_size)
-    parser.add_argument("--real-lyrics", type=int, default=400)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument(
@@ -68,7 +62,6 @@ def main() -> None:
         help="concurrent clients for the HTTP rows (one row each; the engine rows use the last)",
     )
     parser.add_argument("--seeds", type=int, default=1, help="positive seeds per query")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-numpy", action="store_true", help="no brute-force floor")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
@@ -91,7 +84,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     real = real_corpus(args.workdir, args.real_lyrics)
     for size in args.sizes:
-        tag = f"g2-n{size}-m{args.m}-efc{args.ef_construct}-{args.quantization}"
+        tag = collection_tag(size, args)
         directory = args.workdir / tag
         stats = build(directory, size, real, args)
         if args.build_only:

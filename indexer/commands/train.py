@@ -1,15 +1,21 @@
-"""`musicrec train`: catalog + interactions → a new published LightFM artefact."""
+"""`musicrec train`: catalog + interactions → a new published LightFM artefact, then the
+learned ranker beside it."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from schemas.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from schemas.tracks import Track
 
 
 def _log(message: str) -> None:
@@ -56,9 +62,6 @@ def run_training(
 ) -> int:
     import pandas as pd
 
-    from core.collab.artefact import LATEST, save
-    from core.collab.model import CollaborativeModel
-    from core.collab.training import train
     from core.interactions.factory import training_interactions
     from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
     from indexer.catalog import CatalogStats, read_catalog
@@ -100,13 +103,28 @@ def run_training(
             "`musicrec interactions import FILE`)",
             param_hint="--interactions",
         )
+    return fit_and_publish(settings, tracks, pd.concat(frames, ignore_index=True), out)
+
+
+def fit_and_publish(
+    settings: Settings, tracks: Sequence[Track], events: pd.DataFrame, out: Path
+) -> int:
+    """`musicrec train` after reading: fit LightFM on `events` (user_id, track_id[, weight])
+    over the catalog `tracks`, publish it to `out`, then train and publish the learned ranker
+    beside it. Also called by scripts/bench_personal.py, so the benchmark's artefacts are the
+    ones this command would publish."""
+    from core.collab.artefact import LATEST, save
+    from core.collab.model import CollaborativeModel
+    from core.collab.training import train
+    from core.recommend.training import train_and_publish
+
     epochs = settings.lightfm_epochs
-    events = pd.concat(frames, ignore_index=True)
+    catalog = list(tracks)  # fitted twice: on all events, then on the ranker's feature part
 
     def fit(frame: pd.DataFrame) -> CollaborativeModel:
         return train(
             frame,
-            tracks,
+            catalog,
             loss=settings.lightfm_loss,
             no_components=settings.lightfm_components,
             epochs=epochs,
@@ -127,7 +145,5 @@ def run_training(
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )
-    from core.recommend.training import train_and_publish
-
     train_and_publish(settings, events, fit, out, _log)  # then the learned ranker
     return 0

@@ -1,4 +1,5 @@
-"""Building blocks of scripts/bench_query.py (and bench_engine_threads.py), one job each.
+"""Building blocks of scripts/bench_query.py, bench_engine_threads.py and bench_personal.py,
+one job each.
 
 The constants every part shares live here.
 """

@@ -26,6 +26,22 @@ from schemas.tracks import point_id
 from schemas.vectors import SparseVector, Vector
 
 
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `build` and `collection_tag` read, shared by every script on the cache."""
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/musicrec-bench"))
+    parser.add_argument("--m", type=int, default=DEFAULTS.hnsw_m)
+    parser.add_argument("--ef-construct", type=int, default=DEFAULTS.hnsw_ef_construct)
+    parser.add_argument("--quantization", choices=["none", "int8"], default=DEFAULTS.quantization)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.index_batch_size)
+    parser.add_argument("--real-lyrics", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def collection_tag(size: int, args: argparse.Namespace) -> str:
+    """The cached collection's directory name under --workdir: size and index settings."""
+    return f"g2-n{size}-m{args.m}-efc{args.ef_construct}-{args.quantization}"
+
+
 def open_edge(directory: Path, args: argparse.Namespace, **query: Any) -> EdgeStore:
     return EdgeStore(
         directory / "qdrant",

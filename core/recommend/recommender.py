@@ -177,11 +177,12 @@ class Recommender:
             ranker = LearnedRanker(artefact.booster, explain_top=offset + limit)
             version = self.ranker.version if self.ranker else None
             personalization = replace(personalization, ranker="learned", ranker_version=version)
-            ranked = ranker.rank(scored, q.weights)
+            ranked = ranker.rank(scored, q.weights, offset + limit)
         else:
-            ranked = LinearBlend(personalization.collab_weight or 0.0).rank(scored, q.weights)
+            blend = LinearBlend(personalization.collab_weight or 0.0)
+            ranked = blend.rank(scored, q.weights, offset + limit)
         return Recommendation(
-            ranked[offset : offset + limit],
+            ranked[offset:],
             self.content.fusion,
             list(q.queries),
             used,

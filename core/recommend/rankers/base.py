@@ -28,7 +28,12 @@ class Ranker(Protocol):
     name: str
 
     def rank(
-        self, candidates: Sequence[ScoredCandidate], weights: Mapping[str, float]
+        self,
+        candidates: Sequence[ScoredCandidate],
+        weights: Mapping[str, float],
+        limit: int | None = None,
     ) -> list[RankedTrack]:
-        """Every candidate once, best first, each with the scores that placed it."""
+        """The best `limit` candidates (all when None), each once, best first, with the scores
+        that placed it. Only those become results: building one costs more than scoring it,
+        and a pool is ~600 candidates for a page of 10."""
         ...

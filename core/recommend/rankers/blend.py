@@ -30,7 +30,10 @@ class LinearBlend:
     name: str = "linear-blend"
 
     def rank(
-        self, candidates: Sequence[ScoredCandidate], weights: Mapping[str, float]
+        self,
+        candidates: Sequence[ScoredCandidate],
+        weights: Mapping[str, float],
+        limit: int | None = None,
     ) -> list[RankedTrack]:
         content = _minmax(
             np.array([content_similarity(c.similarities, weights) for c in candidates], float)
@@ -43,7 +46,7 @@ class LinearBlend:
         )
         w = self.collab_weight
         mixed = content if social is None else (1 - w) * content + w * social
-        order = np.argsort(-mixed, kind="stable")
+        order = np.argsort(-mixed, kind="stable")[:limit]
         return [
             RankedTrack.from_payload(
                 candidates[i].candidate.record.payload,  # type: ignore[union-attr]

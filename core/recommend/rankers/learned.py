@@ -47,7 +47,10 @@ class LearnedRanker:
     name: str = "learned"
 
     def rank(
-        self, candidates: Sequence[ScoredCandidate], weights: Mapping[str, float]
+        self,
+        candidates: Sequence[ScoredCandidate],
+        weights: Mapping[str, float],
+        limit: int | None = None,
     ) -> list[RankedTrack]:
         if not candidates:
             return []
@@ -61,7 +64,7 @@ class LearnedRanker:
             score = groups.sum(axis=1)
         else:
             score = self.booster.predict(x, num_threads=1)
-        order = np.argsort(-score, kind="stable")
+        order = np.argsort(-score, kind="stable")[:limit]
         top = order[: self.explain_top]
         if not steered and len(top):
             explained = self._contributions(x[top])

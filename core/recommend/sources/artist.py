@@ -3,6 +3,12 @@
 The fused content query restricted (a must-filter on the payload index `artists`) to the
 seeds' most frequent artists, so an artist's tracks come back in content order; the score is
 how many seeds share an artist with the track (ties: content order).
+
+The dense modalities only: within one artist's tracks the BM25 lyric terms mostly repeat the
+artist's own vocabulary, so they hardly order them, while a sparse search under a selective
+filter is the engine's slow case (at 160k tracks and 45 seed artists, 53 ms against 7 ms
+unfiltered; the dense searches stay under 12 ms). The ranker still gets every candidate's
+`lyrics_terms` cosine.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ class ArtistSource:
         if not counts or n <= 0:
             return []
         artists = [a for a, _ in counts.most_common(self.max_artists)]
-        hits = self.content.search(query, n, artists=artists)
+        hits = self.content.search(query, n, artists=artists, dense_only=True)
         shared = [sum(counts[a] for a in set(h.payload.get("artists") or ())) for h in hits]
         # Exact RRF ties come back in an engine-dependent order: break them by id.
         order = sorted(

@@ -28,11 +28,17 @@ class ContentSource:
         offset: int = 0,
         only: Sequence[str] = (),
         artists: Sequence[str] = (),
+        dense_only: bool = False,
     ) -> list[ScoredRecord]:
         """The engine's fused hits (filters and exclusions applied in the engine); `artists`
-        restricts them to tracks by those artists."""
+        restricts them to tracks by those artists; `dense_only` leaves the sparse modalities
+        out of the fusion (when a dense one is left)."""
         flt = replace(to_filter(query.filters, query.exclude, only), artists=list(artists))
-        return self.fused(query.queries, query.weights, flt, n, offset)
+        queries = query.queries
+        dense = {k: v for k, v in queries.items() if not isinstance(v, SparseVector)}
+        if dense_only and dense:
+            queries = dense
+        return self.fused(queries, query.weights, flt, n, offset)
 
     def fused(
         self,

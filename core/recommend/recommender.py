@@ -208,11 +208,8 @@ class Recommender:
                 (PopularitySource(lambda: index), self.pools.popularity),
             ]
         pool = hydrate(self.store, gather(sources, q), q)
-        similarity = Similarity(q.queries)
-        scored = [
-            ScoredCandidate(c, similarity(c.record.vectors))  # type: ignore[union-attr]
-            for c in pool
-        ]
+        cosines = Similarity(q.queries).many([c.record.vectors for c in pool])  # type: ignore[union-attr]
+        scored = [ScoredCandidate(c, s) for c, s in zip(pool, cosines, strict=True)]
         if model is not None and scored and q.user_id is not None:
             raw = collaborative_scores(
                 model,

@@ -12,8 +12,8 @@ from schemas.vectors import SparseVector, Vector
 
 
 class Similarity:
-    """Cosine to the query in each modality used; None where the track has no vector (fusion
-    ranks by rank, so the raw cosines are recomputed here to explain each result).
+    """Cosine to the query in each modality used; None where the track has no vector of that
+    kind (fusion ranks by rank, so the raw cosines are recomputed here to explain each result).
 
     The query side (unit vector, sparse weights and norm) is prepared once: a personalised
     pool asks for hundreds of candidates against the same query."""
@@ -30,19 +30,30 @@ class Similarity:
         self.order = list(queries)
 
     def __call__(self, vectors: Mapping[str, Vector]) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for name in self.order:
-            v = vectors.get(name)
-            if v is None:
-                out[name] = None
-            elif name in self.sparse and isinstance(v, SparseVector):
-                weights, norm = self.sparse[name]
-                dot = sum(x * weights.get(i, 0.0) for i, x in zip(v.indices, v.values, strict=True))
-                out[name] = round(dot / (norm * max(v.norm(), 1e-12)), 6)
-            else:
-                x = np.asarray(v, dtype=np.float64)
-                unit = self.dense[name] if name in self.dense else np.zeros_like(x)
-                out[name] = round(float(unit @ x) / max(float(np.linalg.norm(x)), 1e-12), 6)
+        return self.many([vectors])[0]
+
+    def many(self, points: Sequence[Mapping[str, Vector]]) -> list[dict[str, float | None]]:
+        """One dict per point. Dense cosines are one matrix product per modality: a pool is
+        ~600 candidates, and converting their vectors one by one cost more than the search."""
+        out: list[dict[str, float | None]] = [dict.fromkeys(self.order) for _ in points]
+        for name, unit in self.dense.items():
+            rows = [
+                i
+                for i, p in enumerate(points)
+                if p.get(name) is not None and not isinstance(p[name], SparseVector)
+            ]
+            if rows:
+                x = np.array([points[i][name] for i in rows], dtype=np.float64)
+                norms = np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+                for i, value in zip(rows, np.round(x @ unit / norms, 6).tolist(), strict=True):
+                    out[i][name] = value
+        for name, (weights, norm) in self.sparse.items():
+            for i, p in enumerate(points):
+                v = p.get(name)
+                if isinstance(v, SparseVector):
+                    pairs = zip(v.indices, v.values, strict=True)
+                    dot = sum(x * weights.get(j, 0.0) for j, x in pairs)
+                    out[i][name] = round(dot / (norm * max(v.norm(), 1e-12)), 6)
         return out
 
 

@@ -212,12 +212,15 @@ def engine_vector(v: Vector, sparse: Callable[[list[int], list[float]], Any]) ->
 
 
 def stored_vectors(raw: Any, sparse_type: type) -> dict[str, Vector]:
-    """An engine's named vectors of a point back in musicrec's types."""
+    """An engine's named vectors of a point back in musicrec's types (a dense list as the
+    engine gave it: a pool converts ~600 points per request, copies add up)."""
     if not isinstance(raw, dict):
         return {}
     return {
         k: SparseVector(tuple(v.indices), tuple(v.values))
         if isinstance(v, sparse_type)
+        else v
+        if isinstance(v, list)
         else list(v)
         for k, v in raw.items()
     }

@@ -3,12 +3,13 @@ up to the score, the artefact's publish / reload / fallback behaviour."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from core.artefacts import ArtefactHolder, Fixed
+from core.artefacts import ArtefactError, ArtefactHolder, Fixed
 from core.collab.training import train
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.interactions import InteractionIndex
@@ -161,6 +162,8 @@ def test_publish_reload_and_a_broken_artefact_leaves_the_last_good(tmp_path, tra
     x = np.random.default_rng(0).random((5, len(FEATURE_NAMES)))
     assert np.allclose(loaded.booster.predict(x), artefact.booster.predict(x))
     assert loaded.index.track_ids == artefact.index.track_ids
+    assert loaded.index.artists is not None and artefact.index.artists is not None
+    assert loaded.index.artists.track_artists == artefact.index.artists.track_artists
     broken = tmp_path / "ranker-broken.npz"
     broken.write_bytes(first.read_bytes()[: len(first.read_bytes()) // 2])
     (tmp_path / POINTER).write_text(broken.name + "\n")
@@ -170,6 +173,25 @@ def test_publish_reload_and_a_broken_artefact_leaves_the_last_good(tmp_path, tra
     assert holder.current() is not loaded and holder.version == second.name
     assert holder.error is None
     assert load(second).metadata["counts"]["query_users"] > 0
+
+
+def test_an_artefact_that_disagrees_with_itself_or_this_code_is_refused(tmp_path, trained) -> None:
+    """Artists for fewer tracks than the matrix has, or an older format: refused by name, never
+    served half-read."""
+    _, _, artefact = trained
+    path = artefact.save(tmp_path)
+    with np.load(path) as a:
+        arrays = dict(a)
+    short = json.loads(arrays["track_artists"].tobytes().decode())[:-1]
+    arrays["track_artists"] = np.frombuffer(json.dumps(short).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "short.npz", **arrays)
+    with pytest.raises(ArtefactError, match=r"short\.npz: not a readable ranker artefact"):
+        load(tmp_path / "short.npz")
+    meta = json.loads(arrays["meta"].tobytes().decode()) | {"format_version": 1}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ArtefactError, match=r"format version 1.*retrain"):
+        load(tmp_path / "old.npz")
 
 
 def test_without_a_ranker_the_linear_blend_serves(store, trained) -> None:

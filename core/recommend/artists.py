@@ -1,5 +1,5 @@
-"""Artists co-listened with a history: the user × artist matrix behind the artist source's
-second half and the `artist_colisten` feature.
+"""Artists co-listened with a history: the user × artist matrix behind the co-listened
+source (`sources.colistened`) and the `artist_colisten` feature.
 
 Two artists are co-listened when the same users hold tracks of both. Counting at the artist
 level (not the track level, as item co-occurrence does) links users who share a taste but not

@@ -3,6 +3,7 @@ modality that takes part, the filters and the tracks that must not come back."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,17 @@ class SeedQuery:
     filters: Filters
     exclude: Sequence[str]
     user_id: str | None = None
+
+    def seed_artists(self) -> Counter[str]:
+        """How many positive seeds each stored artist has (the artist and co-listened
+        sources both start from them)."""
+        positive = set(self.positive)
+        return Counter(
+            a
+            for t, record in self.seeds.items()
+            if t in positive
+            for a in set(record.payload.get("artists") or ())
+        )
 
 
 def fetch_seeds(

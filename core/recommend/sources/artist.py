@@ -13,7 +13,6 @@ unfiltered; the dense searches stay under 12 ms). The ranker still gets every ca
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from core.recommend.seeds import SeedQuery
@@ -29,13 +28,7 @@ class ArtistSource:
     name: str = "artist"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        positive = set(query.positive)
-        counts = Counter(
-            a
-            for t, record in query.seeds.items()
-            if t in positive
-            for a in set(record.payload.get("artists") or ())
-        )
+        counts = query.seed_artists()
         if not counts or n <= 0:
             return []
         artists = [a for a, _ in counts.most_common(self.max_artists)]

@@ -26,12 +26,7 @@ class ColistenedSource:
         index = self.index()
         if index is None or n <= 0:
             return []
-        own = {
-            a
-            for t in query.positive
-            if t in query.seeds
-            for a in query.seeds[t].payload.get("artists") or ()
-        }
+        own = set(query.seed_artists())
         scores = index.colistened(query_history(query, index), sorted(own))
         if scores is None:
             return []

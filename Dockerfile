@@ -9,6 +9,9 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY core ./core
 COPY indexer ./indexer
+COPY jobs ./jobs
+COPY cli ./cli
+COPY evaluation ./evaluation
 COPY api ./api
 RUN pip install .
 COPY data/demo ./data/demo

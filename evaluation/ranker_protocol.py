@@ -30,7 +30,6 @@ from core.collab.model import CollaborativeModel
 from core.collab.training import train
 from core.encoders.base import Encoder
 from core.recommend.features import FEATURE_NAMES, GROUPS
-from core.recommend.interactions import InteractionIndex
 from core.recommend.recommender import Recommender
 from core.recommend.sources import (
     ArtistSource,
@@ -39,6 +38,7 @@ from core.recommend.sources import (
     CooccurrenceSource,
 )
 from core.recommend.training import RankerParams, train_ranker
+from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
 from evaluation.metrics import bootstrap_ci, mean_ci, ranking_metrics
 from indexer.pipeline import Indexer
@@ -277,7 +277,7 @@ def _fmt(triple: Sequence[float]) -> str:
     return f"{mean:.4f} [{low:.4f}, {high:.4f}]"
 
 
-def cooccurrence_cost(index: InteractionIndex, users: Sequence[str], seed: int) -> dict:
+def cooccurrence_cost(index: UserTrackMatrix, users: Sequence[str], seed: int) -> dict:
     """ms per co-occurrence query on the real matrix and on a synthetic one at 160k tracks
     (100k users × 50 tracks each, Zipf-like track popularity)."""
     out: dict[str, float] = {}
@@ -292,7 +292,7 @@ def cooccurrence_cost(index: InteractionIndex, users: Sequence[str], seed: int) 
     cols = rng.choice(n_tracks, size=n_users * per_user, p=weights / weights.sum())
     rows = np.repeat(np.arange(n_users), per_user)
     matrix = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), (n_users, n_tracks))
-    big = InteractionIndex(
+    big = UserTrackMatrix(
         [str(i) for i in range(n_users)], [str(i) for i in range(n_tracks)], matrix
     )
     t0 = time.perf_counter()

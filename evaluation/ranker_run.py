@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.interactions.files import tidytuesday_interactions
-from core.recommend.interactions import InteractionIndex
+from core.recommend.user_tracks import UserTrackMatrix
 from evaluation.datasets import (
     TIDYTUESDAY,
     billboard_songs,
@@ -65,6 +65,6 @@ def evaluate_ranker(
                 log(f"learned ranker, {protocol.name}: {len(protocol.hidden)} playlists")
                 results.append(run_protocol(protocol, store, seed=seed, threads=threads, log=log))
     numbers = summary(results, bootstrap, seed)
-    cost = cooccurrence_cost(InteractionIndex.from_pairs(split[0]), sorted(split[1]), seed)
+    cost = cooccurrence_cost(UserTrackMatrix.from_pairs(split[0]), sorted(split[1]), seed)
     text = report(results, numbers, command) + f"\nCo-occurrence cost: {cost}\n"
     return text, numbers

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evaluation.methods.base import Method, Query
 from evaluation.metrics import ranking_metrics
-from evaluation.rankers.base import Query, Ranker
 
 
 @dataclass
@@ -46,7 +46,7 @@ def progress(message: str) -> None:
 
 
 def measure(
-    ranker: Ranker,
+    ranker: Method,
     queries: Sequence[Query],
     relevant: Mapping[str, Iterable[str]],
     ks: Sequence[int],

@@ -16,7 +16,7 @@ latency p50/p99 of the acknowledged requests.
 `startup`: time from spawning the API to its first 200 on /health, with an empty database
 and with `--events` stored events (median of `--repeats` runs each).
 
-PostgreSQL is a throwaway cluster from Debian's binaries (tests/postgres.py), fsync on.
+PostgreSQL is a throwaway cluster from Debian's binaries (tests/fixtures/postgres.py), fsync on.
 Loopback only; every phase is bounded in time.
 """
 
@@ -53,7 +53,7 @@ from core.store.edge import EdgeStore  # noqa: E402
 from indexer.pipeline import Indexer  # noqa: E402
 from schemas.settings import load_settings  # noqa: E402
 from tests.conftest import demo_rows, free_port  # noqa: E402
-from tests.postgres import PostgresCluster, missing_reason  # noqa: E402
+from tests.fixtures.postgres import PostgresCluster, missing_reason  # noqa: E402
 
 KEY = "bench-interactions-key"
 EVENTS_PER_REQUEST = 5

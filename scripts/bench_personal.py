@@ -12,7 +12,7 @@
    user's history from the database as it does in production. Re-running imports nothing new;
    another --users or --interaction-seed replaces the database and the models.
 3. Trains LightFM and the learned ranker through `musicrec train`'s own code
-   (indexer.commands.train.fit_and_publish) on every interaction in the database, over the
+   (cli.commands.train.fit_and_publish) on every interaction in the database, over the
    catalog rebuilt from the collection's payloads. Always retrains (so a changed ranker is
    measured after a merge); the collection and the interactions stay cached.
 4. Runs scripts/bench_api.py on the directory (`--bench-users 0` skips it and prints the
@@ -44,6 +44,7 @@ from bench.interactions import (
 )
 from bench.machine import load_text
 
+from cli.commands.train import fit_and_publish
 from core.artefacts import read_pointer
 from core.collab.artefact import load_latest
 from core.files import atomic_write
@@ -53,7 +54,6 @@ from core.interactions.importer import import_file
 from core.recommend.rankers.artefact import POINTER
 from core.recommend.rankers.artefact import load as load_ranker
 from core.store import open_store
-from indexer.commands.train import fit_and_publish
 from schemas.settings import Settings, load_settings
 from schemas.tracks import Track
 

@@ -2,7 +2,7 @@
 
     python scripts/evaluate.py --shared ../shared/data --out docs/evaluation.md [--quick]
 
-The same command as `musicrec evaluate` (indexer/commands/evaluate.py); the work is done by
+The same command as `musicrec evaluate` (cli/commands/evaluate.py); the work is done by
 the `evaluation` package (see its docstring): catalogs indexed by the product's `Indexer`,
 recommendations from the product's `Recommender`, baselines behind one Ranker contract,
 per-query metrics with bootstrap intervals, then docs/evaluation.md, its plots and
@@ -19,7 +19,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indexer.commands.evaluate import evaluate
+from cli.commands.evaluate import evaluate
 
 
 def main(argv: Sequence[str] | None = None) -> int:

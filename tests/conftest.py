@@ -21,7 +21,7 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
 from schemas.settings import Settings
-from tests.postgres import postgres_cluster  # noqa: F401  (a session fixture for every module)
+from tests.fixtures.postgres import postgres_cluster  # noqa: F401  (a session fixture for every module)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"
@@ -50,7 +50,7 @@ def slice_rows(n_lyrics: int = 40, n_other: int = 80) -> tuple[list[str], list[d
     return header, with_lyrics + without
 
 
-#: Rate limits are off in tests unless a test turns one on (tests/test_security.py does).
+#: Rate limits are off in tests unless a test turns one on (tests/api/test_security.py does).
 NO_RATE_LIMITS = {
     "rate_limit_search": None,
     "rate_limit_cover_search": None,

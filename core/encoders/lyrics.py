@@ -79,7 +79,8 @@ class LyricsEncoder(Encoder[str]):
         assert dim is not None
         self.dim = int(dim)
         # One id for both runtimes: the int8 vectors stay at cosine ≥ 0.99 to the fp32 ones
-        # (tests/test_lyrics_onnx.py), so either may query a collection the other indexed.
+        # (tests/core/encoders/test_lyrics_onnx.py), so either may query a collection the
+        # other indexed.
         self.encoder_id = f"sentence-transformers/{label}@{max_seq_length}"
         self._int8 = None
         if runtime == "onnx-int8" and device != "cpu":

@@ -6,7 +6,8 @@ transformer's matrix products is the usual cure, but quantizing all of them move
 to cosine 0.986 from their fp32 vectors: the feed-forward output projections carry BERT's
 activation outliers. Those six stay fp32, the rest are int8 with per-channel weight scales;
 every demo lyric then stays at cosine ≥ 0.99 (`scripts/bench_lyrics_runtime.py` measures it,
-`tests/test_lyrics_onnx.py` asserts it), so vectors from either runtime share one collection.
+`tests/core/encoders/test_lyrics_onnx.py` asserts it), so vectors from either runtime share
+one collection.
 
 The ONNX file is derived from the loaded sentence-transformers model (export, then
 quantize) on first use and cached under a name that hashes the weights and this recipe, so a

@@ -10,7 +10,7 @@ vector and the history's overlap vector o (o_u = how many of A user u plays):
     score(b) = Σ_u L[u, b] · o_u / sqrt(|L[:, b]| · Σ_u o_u²)        (≤ 1 by Cauchy–Schwarz)
 
 so an artist everyone plays does not co-occur with everything. One sparse product through the
-users who play the history's artists, like `InteractionIndex`'s track co-occurrence.
+users who play the history's artists, like `UserTrackMatrix`'s track co-occurrence.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.recommend.candidates import Candidate
-from core.recommend.interactions import InteractionIndex
+from core.recommend.user_tracks import UserTrackMatrix
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS
 
 SOURCES: tuple[str, ...] = (
@@ -77,7 +77,7 @@ class QueryContext:
 
     history: Sequence[str]  # the user's tracks (or the seeds)
     seed_payloads: Sequence[Mapping]  # stored payloads of the seeds (artists, years)
-    index: InteractionIndex | None  # interactions the features may use (None: none)
+    index: UserTrackMatrix | None  # interactions the features may use (None: none)
 
     @property
     def artist_counts(self) -> Counter[str]:

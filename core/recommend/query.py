@@ -53,7 +53,7 @@ def to_filter(
 def passes(filters: Filters, payload: Mapping[str, Any]) -> bool:
     """The request filters on a stored payload, for candidates that did not come from a
     filtered engine query (collaborative ones are fetched by id). Same semantics as the
-    engines' filter (tests/test_recommend_sources.py checks both agree)."""
+    engines' filter (tests/core/recommend/sources/test_contract.py checks both agree)."""
     if filters.genres and payload.get("genre") not in filters.genres:
         return False
     year = payload.get("year")

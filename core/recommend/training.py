@@ -5,7 +5,8 @@ interactions, labels from a held-out part.
    those are the labels. Everything else is the feature part.
 2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, co-listened artists,
    popularity) are fitted on the feature part ONLY, so no feature of a candidate is computed
-   from the interaction that makes it a positive (tests/test_ranker.py proves it on a small case).
+   from the interaction that makes it a positive
+   (tests/core/recommend/rankers/test_learned.py proves it on a small case).
 3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
    builds the candidate pool and its feature rows, exactly as at serving time; a candidate is
    relevant when it is one of the user's held-out tracks. Users whose pool holds none of their
@@ -24,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -33,14 +33,11 @@ import pandas as pd
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
-from core.recommend.factory import build_recommender
 from core.recommend.features import FEATURE_NAMES
-from core.recommend.interactions import InteractionIndex
-from core.recommend.rankers.artefact import POINTER, RankerArtefact
+from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.recommender import Recommender
-from core.store import StoreError, VectorStore
-from core.store.factory import open_store
-from schemas.settings import Settings
+from core.recommend.user_tracks import UserTrackMatrix
+from core.store import VectorStore
 from schemas.tracks import point_id
 
 
@@ -241,7 +238,7 @@ def train_ranker(
     )
     collab = fit_collab(features_part)
     artists = stored_artists(recommender.store, pairs["track_id"].unique().tolist())
-    features_artefact = RankerArtefact(InteractionIndex.from_pairs(features_part, artists))
+    features_artefact = RankerArtefact(UserTrackMatrix.from_pairs(features_part, artists))
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
     )
@@ -271,7 +268,7 @@ def train_ranker(
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(InteractionIndex.from_pairs(pairs, artists), booster, metadata)
+    return RankerArtefact(UserTrackMatrix.from_pairs(pairs, artists), booster, metadata)
 
 
 def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:
@@ -283,54 +280,3 @@ def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[s
         for record in store.retrieve(batch):
             out[record.payload["track_id"]] = list(record.payload.get("artists") or ())
     return out
-
-
-def train_and_publish(
-    settings: Settings,
-    interactions: pd.DataFrame,
-    fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
-    out: Path,
-    log: Callable[[str], None],
-) -> Path | None:
-    """`musicrec train`'s second step (`fit_collab`: how it trains LightFM): fit the ranker on
-    the indexed collection and publish it beside the LightFM model. The features need every
-    candidate's stored vectors, so the collection must be open to this process: a Qdrant
-    server, or the embedded shard while the API is stopped. Otherwise this says why and
-    returns None; the last published ranker (or the linear blend) keeps serving."""
-    try:
-        store = open_store(settings)
-        ready = store.exists() and store.count() > 0  # count() takes the embedded shard's lock
-    except StoreError as exc:
-        log(
-            f"ranker not trained: the collection cannot be opened ({exc}); stop the API or use "
-            "a Qdrant server, then run `musicrec train` again (the last ranker keeps serving)"
-        )
-        return None
-    try:
-        if not ready:
-            log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
-            return None
-
-        params = RankerParams(
-            label_share=settings.ranker_label_share,
-            max_users=settings.ranker_max_users,
-            threads=settings.ranker_threads,
-            seed=settings.lightfm_seed,
-        )
-        try:
-            artefact = train_ranker(
-                interactions, build_recommender(settings, store), fit_collab, params, log
-            )
-        except ValueError as exc:
-            log(f"ranker not trained: {exc}")
-            return None
-        path = artefact.save(out, keep=settings.model_keep)
-        counts = artefact.metadata["counts"]
-        log(
-            f"ranker trained on {counts['query_users']} users ({counts['rows']} candidates, "
-            f"{counts['rounds']} rounds) in {artefact.metadata['train_seconds']:.1f} s; "
-            f"artefact {path}, published as {out / POINTER}"
-        )
-        return path
-    finally:
-        store.close()

@@ -20,15 +20,15 @@ import pandas as pd
 from core.collab.artefact import save
 from core.collab.features import DEFAULT_FEATURE_WEIGHTS
 from core.collab.model import CollaborativeModel
-from evaluation.metrics import auc
-from evaluation.rankers.base import Query, Ranker, TrainData
-from evaluation.rankers.baselines import (
-    CoOccurrenceRanker,
-    PopularityRanker,
-    RandomRanker,
-    SameArtistRanker,
+from evaluation.methods.base import Method, Query, TrainData
+from evaluation.methods.baselines import (
+    CoOccurrenceMethod,
+    PopularityMethod,
+    RandomMethod,
+    SameArtistMethod,
 )
-from evaluation.rankers.lightfm import LightFMConfig, LightFMRanker
+from evaluation.methods.lightfm import LightFMConfig, LightFMMethod
+from evaluation.metrics import auc
 from evaluation.results import Row, measure
 from evaluation.splits import cold_start_split, continuation_split, with_train_genres
 from indexer.catalog import read_catalog
@@ -99,16 +99,16 @@ def continuation(
         for u in sorted(hidden)
     ]
     relevant = {u: set(h.tolist()) for u, h in hidden.items()}
-    rankers: list[Ranker] = [
-        RandomRanker(seed + 1),
-        PopularityRanker(),
-        CoOccurrenceRanker(),
-        SameArtistRanker(),
+    rankers: list[Method] = [
+        RandomMethod(seed + 1),
+        PopularityMethod(),
+        CoOccurrenceMethod(),
+        SameArtistMethod(),
     ]
     results = [measure(r.fit(data), queries, relevant, (K,)) for r in rankers]
     for row in SWEEP if sweep else SWEEP[:1]:
         print(f"  training {row.name} …", file=sys.stderr, flush=True)
-        ranker = LightFMRanker(seed, row.config, threads=threads, name=row.name).fit(data)
+        ranker = LightFMMethod(seed, row.config, threads=threads, name=row.name).fit(data)
         assert ranker.model is not None
         seconds = ranker.model.metadata["train_seconds"]
         note = f"{seconds:.1f} s, {artefact_mb(ranker.model):.1f} MB"
@@ -124,7 +124,7 @@ def cold_start(
     Spotify-popularity baseline for each."""
     rng = np.random.default_rng(seed + 2)  # the split draws first, the random baseline next
     train_rows, held, cold = cold_start_split(rows, rng)
-    ranker = LightFMRanker(seed, SWEEP[0].config, threads=threads)
+    ranker = LightFMMethod(seed, SWEEP[0].config, threads=threads)
     model = ranker.fit(TrainData(with_train_genres(tracks, train_rows), train_rows)).model
     assert model is not None
     index = {t: i for i, t in enumerate(model.track_ids)}

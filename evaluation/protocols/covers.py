@@ -12,8 +12,8 @@ import numpy as np
 
 from evaluation.config import Params
 from evaluation.datasets import load_covers
+from evaluation.methods.base import top_k
 from evaluation.metrics import ranking_metrics
-from evaluation.rankers.base import top_k
 from evaluation.results import Row, Section, progress
 
 

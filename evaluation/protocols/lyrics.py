@@ -18,10 +18,10 @@ from evaluation.datasets import (
     write_kaggle_csv,
 )
 from evaluation.indexing import LyricsEncoders, indexed
-from evaluation.rankers.base import Query, Ranker, TrainData
-from evaluation.rankers.baselines import RandomRanker
-from evaluation.rankers.product import ProductRanker, product_recommender
-from evaluation.rankers.text import TfidfRanker, Word2VecRanker
+from evaluation.methods.base import Method, Query, TrainData
+from evaluation.methods.baselines import RandomMethod
+from evaluation.methods.product import ProductMethod, product_recommender
+from evaluation.methods.text import TfidfMethod, Word2VecMethod
 from evaluation.results import Section, measure, progress
 
 KS_LYRICS = (10,)
@@ -57,10 +57,10 @@ def same_artist(params: Params, encoders: LyricsEncoders) -> Section:
     data = TrainData(song_tracks(songs))
 
     started = time.perf_counter()
-    baselines: list[Ranker] = [
-        RandomRanker(params.seed + 11),
-        TfidfRanker(),
-        Word2VecRanker(params.seed, epochs=5 if params.quick else 20),
+    baselines: list[Method] = [
+        RandomMethod(params.seed + 11),
+        TfidfMethod(),
+        Word2VecMethod(params.seed, epochs=5 if params.quick else 20),
     ]
     for ranker in baselines:
         section.rows.append(measure(ranker.fit(data), queries, relevant, KS_LYRICS))
@@ -76,7 +76,7 @@ def same_artist(params: Params, encoders: LyricsEncoders) -> Section:
             configs.append((DEFAULTS_ROW, {}))
             for name, weights in configs:
                 started = time.perf_counter()
-                ranker = ProductRanker(name, recommender, weights=weights)
+                ranker = ProductMethod(name, recommender, weights=weights)
                 section.rows.append(measure(ranker, queries, relevant, KS_LYRICS, "Recommender"))
                 progress(f"lyrics: {name} in {time.perf_counter() - started:.0f} s")
     return section

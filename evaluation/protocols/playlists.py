@@ -26,17 +26,17 @@ from evaluation.config import (
 )
 from evaluation.datasets import load_playlists, playlist_catalog, write_kaggle_csv
 from evaluation.indexing import LyricsEncoders, indexed
-from evaluation.protocols.rmse import rmse_rows
-from evaluation.rankers.base import Query, Ranker, TrainData
-from evaluation.rankers.baselines import (
-    CoOccurrenceRanker,
-    PopularityRanker,
-    RandomRanker,
-    SameArtistRanker,
-    UnseenFirstRanker,
+from evaluation.methods.base import Method, Query, TrainData
+from evaluation.methods.baselines import (
+    CoOccurrenceMethod,
+    PopularityMethod,
+    RandomMethod,
+    SameArtistMethod,
+    UnseenFirstMethod,
 )
-from evaluation.rankers.lightfm import LightFMRanker
-from evaluation.rankers.product import ProductRanker, ProductRecommender, product_recommender
+from evaluation.methods.lightfm import LightFMMethod
+from evaluation.methods.product import ProductMethod, ProductRecommender, product_recommender
+from evaluation.protocols.rmse import rmse_rows
 from evaluation.results import Section, measure, progress
 from evaluation.splits import Split, playlist_split, warm_only
 from indexer.catalog import read_catalog
@@ -104,19 +104,19 @@ def run_protocol(
         main.facts["with_lyrics"] = len(with_lyrics)
         by_id = {t.id: t for t in tracks}
         data = TrainData([by_id[t] for t in split.catalog_ids], split.train_rows)
-        baselines: list[Ranker] = [
-            RandomRanker(params.seed + 1),
-            PopularityRanker(),
-            CoOccurrenceRanker(),
-            SameArtistRanker(),
+        baselines: list[Method] = [
+            RandomMethod(params.seed + 1),
+            PopularityMethod(),
+            CoOccurrenceMethod(),
+            SameArtistMethod(),
         ]
         if len(trained) < len(split.catalog_ids):
-            baselines.append(UnseenFirstRanker())
+            baselines.append(UnseenFirstMethod())
         for ranker in baselines:
             main.rows.append(measure(ranker.fit(data), queries, split.hidden, KS, "baseline"))
 
         started = time.perf_counter()
-        lightfm = LightFMRanker(params.seed, threads=params.threads).fit(data)
+        lightfm = LightFMMethod(params.seed, threads=params.threads).fit(data)
         assert lightfm.model is not None
         model = lightfm.model
         main.facts["train_seconds"] = time.perf_counter() - started
@@ -147,7 +147,7 @@ def run_protocol(
             ]
             for name, recommender, weights, collab_weight in methods:
                 started = time.perf_counter()
-                product = ProductRanker(
+                product = ProductMethod(
                     name, recommender, weights=weights, collab_weight=collab_weight, personal=True
                 )
                 main.rows.append(measure(product, queries, split.hidden, KS, "Recommender"))
@@ -189,12 +189,12 @@ def lyrics_subset(
         for u in users
     ]
     pool = TrainData([t for t in data.catalog if t.id in with_lyrics], data.interactions)
-    for ranker in (RandomRanker(params.seed + 3), PopularityRanker()):
+    for ranker in (RandomMethod(params.seed + 3), PopularityMethod()):
         row = measure(ranker.fit(pool), queries, targets, KS)
         row.name = f"{ranker.name} (tracks with lyrics)"
         section.rows.append(row)
     for dense, sparse in LYRICS_RATIOS:
-        product = ProductRanker(
+        product = ProductMethod(
             ratio_name(dense, sparse), recommender, weights=lyrics_weights(dense, sparse)
         )
         section.rows.append(measure(product, queries, targets, KS, "Recommender"))

@@ -14,12 +14,12 @@ from evaluation.config import (
     dense_share,
     ratio_name,
 )
-from evaluation.rankers.baselines import SameArtistRanker
+from evaluation.methods.baselines import SameArtistMethod
 from evaluation.report.stats import Stats, best
 from evaluation.results import Row, Section
 
 P10 = "P@10"
-SAME_ARTIST = SameArtistRanker.name
+SAME_ARTIST = SameArtistMethod.name
 
 
 def headline(section: Section) -> tuple[Row, Row]:

@@ -25,7 +25,7 @@ from evaluation.config import (
     dense_share,
     ratio_name,
 )
-from evaluation.rankers.baselines import UnseenFirstRanker
+from evaluation.methods.baselines import UnseenFirstMethod
 from evaluation.report.analysis import (
     SAME_ARTIST,
     headline,
@@ -147,7 +147,7 @@ def context(params: Params, results: Results, stats: Stats) -> dict[str, object]
         "narrow_best": best(hybrids, "P@10", lambda _n: True),
         "fusion_row": FUSION_ROW,
         "same_artist": SAME_ARTIST,
-        "unseen_first": UnseenFirstRanker.name,
+        "unseen_first": UnseenFirstMethod.name,
         "wide_pool": WIDE_POOL,
         "min_tracks": MIN_TRACKS,
         "hide": HIDE,

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from core.artefacts import ArtefactError, ArtefactHolder, publish
 from core.recommend.features import FEATURE_NAMES
-from core.recommend.interactions import InteractionIndex
+from core.recommend.user_tracks import UserTrackMatrix
 
 FORMAT_VERSION = 2  # 2: the tracks' artists (co-listened artists)
 POINTER = "ranker-latest"
@@ -31,7 +31,7 @@ POINTER = "ranker-latest"
 class RankerArtefact:
     """`booster` is None for the in-memory artefact training builds its features with."""
 
-    index: InteractionIndex
+    index: UserTrackMatrix
     booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -74,7 +74,7 @@ def load(path: Path) -> RankerArtefact:
             matrix = sp.csr_matrix(
                 (np.ones(len(a["indices"]), np.float32), a["indices"], a["indptr"]), shape=shape
             )
-            index = InteractionIndex(
+            index = UserTrackMatrix(
                 _unjson(a["user_ids"]),
                 _unjson(a["track_ids"]),
                 matrix,

@@ -1,4 +1,5 @@
-"""The contract every candidate source implements (tests/test_recommend_sources.py runs one
+"""The contract every candidate source implements
+(tests/core/recommend/sources/test_contract.py runs one
 suite against each, on both store engines)."""
 
 from __future__ import annotations
@@ -7,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.recommend.interactions import InteractionIndex
 from core.recommend.seeds import SeedQuery
+from core.recommend.user_tracks import UserTrackMatrix
 from core.store import PointRecord
 
-IndexProvider = Callable[[], InteractionIndex | None]
+IndexProvider = Callable[[], UserTrackMatrix | None]
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class CandidateSource(Protocol):
         ...
 
 
-def query_history(query: SeedQuery, index: InteractionIndex | None) -> list[str]:
+def query_history(query: SeedQuery, index: UserTrackMatrix | None) -> list[str]:
     """The seeds plus what the index knows the user holds."""
     known = index.user_tracks(query.user_id) if index is not None else []
     return list(dict.fromkeys([*query.positive, *known]))

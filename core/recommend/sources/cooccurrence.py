@@ -1,5 +1,5 @@
 """Item co-occurrence (item-based collaborative filtering) and popularity, from the
-interaction matrix the ranker artefact carries (`core.recommend.interactions`).
+interaction matrix the ranker artefact carries (`core.recommend.user_tracks`).
 
 Co-occurrence works from the query's history alone, so it also serves users the LightFM model
 has never seen (their recorded events, or the seeds of a request). Popularity is the fallback

@@ -1,0 +1,1 @@
+"""One module per `musicrec` command group; `cli.app` assembles them into one Typer app."""

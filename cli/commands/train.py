@@ -1,0 +1,106 @@
+"""`musicrec train`: catalog + interactions → a new published LightFM artefact, then the
+learned ranker beside it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from schemas.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    pass
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def train_command(
+    catalog: Annotated[Path, typer.Option(help="catalog CSV")],
+    interactions: Annotated[
+        list[Path] | None, typer.Option(help="CSV or parquet interaction log; repeat")
+    ] = None,
+    schema: Annotated[str, typer.Option(help="catalog schema")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="model directory")] = None,
+    loss: Annotated[Literal["warp", "bpr", "logistic"] | None, typer.Option()] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    components: Annotated[int | None, typer.Option(min=1, max=512)] = None,
+    lr: Annotated[float | None, typer.Option(min=0, max=1)] = None,
+    item_alpha: Annotated[float | None, typer.Option(min=0)] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=64)] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+) -> int:
+    """Train the LightFM model and publish it (the API picks it up without a restart).
+
+    The events in the interaction database (MUSICREC_DATABASE_URL) are always added to the
+    given files, so what users did since the last run feeds the next model. Unset options take
+    their MUSICREC_LIGHTFM_* settings.
+    """
+    settings = load_settings()
+    updates = {
+        "lightfm_loss": loss,
+        "lightfm_epochs": epochs,
+        "lightfm_components": components,
+        "lightfm_learning_rate": lr,
+        "lightfm_item_alpha": item_alpha,
+        "lightfm_threads": threads,
+        "lightfm_seed": seed,
+    }
+    settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    return run_training(settings, catalog, interactions or [], schema, out or settings.model_dir)
+
+
+def run_training(
+    settings: Settings, catalog: Path, interactions: Sequence[Path], schema: str, out: Path | None
+) -> int:
+    import pandas as pd
+
+    from core.interactions.factory import training_interactions
+    from core.interactions.files import InteractionIssue, InteractionStats, read_interactions
+    from indexer.catalog import CatalogStats, read_catalog
+
+    assert out is not None
+    sources = list(interactions)
+    catalog_stats = CatalogStats()
+    _log(f"reading catalog {catalog} …")
+    tracks = [
+        t.model_copy(update={"lyrics": None})
+        for batch in read_catalog(catalog, schema=schema, stats=catalog_stats)
+        for t in batch
+    ]
+    _log(f"  {catalog_stats.summary()}")
+    shown = 0
+
+    def on_issue(issue: InteractionIssue) -> None:
+        nonlocal shown
+        if shown < 20:
+            _log(f"  skipped {issue.location}: {issue.reason}")
+        shown += 1
+
+    frames = []
+    known = {t.id for t in tracks}
+    for source in sources:
+        stats = InteractionStats()
+        _log(f"reading interactions {source} …")
+        frames.append(
+            read_interactions(source, known_track_ids=known, on_issue=on_issue, stats=stats)
+        )
+        _log(f"  {stats.summary()}")
+    stats = InteractionStats()
+    _log("reading the interactions recorded in the database …")
+    frames.append(training_interactions(settings, known_track_ids=known, stats=stats))
+    _log(f"  {stats.summary()}")
+    if not sum(map(len, frames)):
+        raise typer.BadParameter(
+            "no interactions: pass --interactions FILE, or record some (POST /interactions, "
+            "`musicrec interactions import FILE`)",
+            param_hint="--interactions",
+        )
+    from jobs.train import fit_and_publish
+
+    return fit_and_publish(settings, tracks, pd.concat(frames, ignore_index=True), out, _log)

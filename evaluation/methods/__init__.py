@@ -1,0 +1,1 @@
+"""The Method contract (base.py) and every evaluated method behind it."""

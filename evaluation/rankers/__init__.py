@@ -1,1 +1,0 @@
-"""The Ranker contract (base.py) and every evaluated method behind it."""

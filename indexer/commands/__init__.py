@@ -1,1 +1,0 @@
-"""One module per `musicrec` command group; `indexer.cli` assembles them into one Typer app."""

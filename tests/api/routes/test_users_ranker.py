@@ -1,0 +1,121 @@
+"""The learned ranker end to end over real HTTP: `musicrec train` publishes it beside LightFM,
+the API serves it by default with per-signal explanations, picks up a newer artefact by
+itself and keeps the last good one when a broken artefact is published."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy
+
+from api.main import create_app
+from core.interactions.tables import served
+from tests.api.routes.test_users import (
+    AUTH,
+    KEY,
+    USER,
+    USERS,
+    copy_without_server,
+    index_and_train,
+    serve,
+    slice_ids,
+    train,
+)
+from tests.conftest import LiveServer, demo_rows, make_settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, lyrics_encoder):
+    """The eight largest demo playlists plus some lyrics tracks, indexed and trained."""
+    header, rows = demo_rows()
+    largest = sorted(USERS, key=lambda u: (-len(USERS[u]), u))[:8]
+    chosen = set(slice_ids()).union(*(USERS[u] for u in largest))
+    root = tmp_path_factory.mktemp("ranker-api")
+    index_and_train(root, header, [r for r in rows if r["id"] in chosen], lyrics_encoder)
+    return root
+
+
+def check_explained(items: list[dict]) -> None:
+    assert items
+    for item in items:
+        explanation = item["explanation"]
+        assert explanation and "base" in explanation
+        assert sum(explanation.values()) == pytest.approx(item["score"], abs=1e-6)
+        assert item["sources"] and item["similarities"]
+
+
+def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
+    assert (data_dir / "models" / "ranker-latest").exists()
+    with serve(data_dir) as api:
+        health = api.get("/health").json()["ranker"]
+        assert health["status"] == "loaded" and health["version"].startswith("ranker-")
+        body = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
+        p = body["personalization"]
+        assert (p["ranker"], p["ranker_version"], p["collab_weight"]) == (
+            "learned",
+            health["version"],
+            None,
+        )
+        check_explained(body["items"])
+        assert not {i["track"]["id"] for i in body["items"]} & set(USERS[USER])
+        scores = [i["score"] for i in body["items"]]
+        assert scores == sorted(scores, reverse=True)
+        # The served list is logged with the versions that produced it (online evaluation).
+        engine = sqlalchemy.create_engine(f"sqlite:///{data_dir / 'musicrec.db'}")
+        with engine.connect() as db:
+            logged = db.execute(
+                sqlalchemy.select(served.c.model_version, served.c.ranker_version).where(
+                    served.c.request_id == body["request_id"]
+                )
+            ).one()
+        engine.dispose()
+        assert tuple(logged) == (p["model_version"], health["version"])
+
+        seed = USERS[USER][0]
+        personal = api.post("/recommendations", json={"positive": [seed], "user_id": USER})
+        assert personal.json()["personalization"]["ranker"] == "learned"
+        check_explained(personal.json()["items"])
+        plain = api.post("/recommendations", json={"positive": [seed]}).json()
+        assert plain["personalization"]["status"] == "not-requested"
+        assert all(i["explanation"] is None for i in plain["items"])
+        blend = api.get(
+            f"/users/{USER}/recommendations", params={"limit": 10, "collab_weight": 0.8}
+        ).json()
+        assert blend["personalization"]["ranker"] == "linear-blend"
+        assert all(i["blended_score"] is not None for i in blend["items"])
+
+        # A cold user (two recorded events, unknown to both models) is ranked too.
+        events = [{"user_id": "cold-listener", "track_id": t} for t in USERS[USER][:2]]
+        assert api.post("/interactions", json={"events": events}).status_code == 201
+        cold = api.get("/users/cold-listener/recommendations").json()
+        assert cold["personalization"]["status"] == "unknown-user"
+        assert cold["personalization"]["ranker"] == "learned"
+        check_explained(cold["items"])
+        assert not {i["track"]["id"] for i in cold["items"]} & set(USERS[USER][:2])
+
+
+def test_a_new_ranker_is_picked_up_and_a_broken_one_is_not(data_dir, tmp_path, monkeypatch):
+    served = copy_without_server(data_dir, tmp_path / "served")
+    settings = make_settings(served, api_key=KEY, model_reload_seconds=0)
+    with LiveServer(create_app(settings), headers=AUTH) as api:
+        first = api.get("/health").json()["ranker"]["version"]
+        broken = served / "models" / "ranker-20990101T000000000000Z-broken.npz"
+        broken.write_bytes(b"PK\x03\x04 not a zip")
+        (served / "models" / "ranker-latest").write_text(broken.name + "\n")
+        health = api.get("/health").json()["ranker"]
+        assert health["status"] == "loaded" and health["version"] == first
+        assert broken.name in health["detail"]
+        body = api.get(f"/users/{USER}/recommendations").json()
+        assert body["personalization"]["ranker_version"] == first
+        check_explained(body["items"])
+
+        # A new ranker trained elsewhere (the server owns this shard) and published here.
+        other = copy_without_server(data_dir, tmp_path / "other", models=False)
+        train(other, monkeypatch, "--epochs", "5", "--out", str(served / "models"))
+        health = api.get("/health").json()["ranker"]
+        assert health["status"] == "loaded" and health["version"] not in (first, broken.name)
+        assert health["detail"] is None
+        body = api.get(f"/users/{USER}/recommendations").json()
+        assert body["personalization"]["ranker_version"] == health["version"]
+        check_explained(body["items"])

@@ -1,0 +1,201 @@
+"""The learned ranker on a small real case: no leakage from the labels, explanations that add
+up to the score, the artefact's publish / reload / fallback behaviour."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.artefacts import ArtefactError, ArtefactHolder, Fixed
+from core.collab.training import train
+from core.recommend.features import FEATURE_NAMES
+from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder
+from core.recommend.recommender import Recommender
+from core.recommend.sources import ContentSource
+from core.recommend.training import (
+    RankerParams,
+    split_interactions,
+    stored_artists,
+    train_ranker,
+    training_set,
+)
+from core.recommend.user_tracks import UserTrackMatrix
+from core.store.edge import EdgeStore
+from schemas.tracks import Track
+from tests.core.recommend.sources.test_contract import USER, interactions
+from tests.core.store.contract import LAYOUT, make_points
+
+PARAMS = RankerParams(min_data_in_leaf=5, num_leaves=7, threads=1, seed=3, label_share=0.25)
+TRACKS = [Track.from_payload(p.payload) for p in make_points()]
+
+
+def fit(part):
+    return train(part, TRACKS, epochs=5, num_threads=1, seed=1)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = EdgeStore(tmp_path_factory.mktemp("ranker") / "q", "ranker")
+    s.create(LAYOUT, {})
+    s.upsert(make_points())
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def trained(store):
+    frame = interactions()
+    model = fit(frame)
+    base = Recommender(store, ContentSource(store), collab=Fixed(model))
+    return base, model, train_ranker(frame, base, fit, PARAMS)
+
+
+def col(name: str) -> int:
+    return FEATURE_NAMES.index(name)
+
+
+def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
+    frame = interactions()
+    fitted = []
+
+    def spy(part):
+        fitted.append(part)
+        return fit(part)
+
+    base = Recommender(store, ContentSource(store), collab=Fixed(fit(frame)))
+    train_ranker(frame, base, spy, PARAMS)
+    features_part, labels = split_interactions(frame, PARAMS)
+    label_pairs = {(u, t) for u, ts in labels.items() for t in ts}
+    assert label_pairs
+    # LightFM behind the training features never saw a label pair.
+    [seen] = fitted
+    assert not label_pairs & set(zip(seen["user_id"], seen["track_id"], strict=True))
+
+    # Tracks that only the label's own user holds: from the feature part nobody holds them,
+    # so their popularity and co-occurrence features must be 0 in that user's rows.
+    holders = frame.groupby("track_id")["user_id"].agg(set)
+    private = {(u, t) for u, t in label_pairs if holders[t] == {u}}
+    assert private, "the case must hold label tracks nobody else has"
+    artists = stored_artists(store, frame["track_id"].unique().tolist())
+    index = UserTrackMatrix.from_pairs(features_part, artists)
+    training = replace(base, collab=Fixed(fit(features_part)), ranker=None)
+    data = training_set(training, RankerArtefact(index), labels, sorted(labels))
+    leaky = training_set(
+        training,
+        RankerArtefact(UserTrackMatrix.from_pairs(frame, artists)),
+        labels,
+        sorted(labels),
+    )
+    starts = np.concatenate([[0], np.cumsum(data.groups)])
+    checked = 0
+    for g, user in enumerate(data.users):
+        for r in range(starts[g], starts[g + 1]):
+            if (user, data.track_ids[r]) in private:
+                checked += 1
+                assert data.x[r, col("interaction_count")] == 0
+                assert data.x[r, col("cooc_raw")] == 0
+                assert data.y[r] == 1
+    assert checked, "some private label track must be in its user's pool"
+    # The same rows built from all interactions do leak (the check above can fail).
+    assert leaky.x[:, col("interaction_count")].sum() > data.x[:, col("interaction_count")].sum()
+    # Co-listened artists are counted from the same feature part, for every candidate.
+    assert not np.isnan(data.x[:, col("artist_colisten")]).any()
+
+
+def test_explanations_sum_to_the_score(store, trained) -> None:
+    base, _, artefact = trained
+    rec = replace(base, ranker=Fixed(artefact))
+    for weights in ({}, {"audio": 2.0, "lyrics": 0.5}):
+        result = rec.recommend_for_user(USER, limit=10, weights=weights)
+        assert result.personalization.ranker == "learned"
+        assert result.personalization.collab_weight is None
+        assert result.items
+        scores = [i.score for i in result.items]
+        assert scores == sorted(scores, reverse=True)
+        for item in result.items:
+            assert item.explanation is not None and "base" in item.explanation
+            assert sum(item.explanation.values()) == pytest.approx(item.score, abs=1e-6)
+            assert set(item.explanation) - {"base"} <= {
+                "lyrics", "lyrics_terms", "cover", "audio", "content", "collaborative",
+                "cooccurrence", "artist", "popularity", "context",
+            }  # fmt: skip
+            assert item.sources
+
+
+def test_modality_weights_steer_the_ranker(store, trained) -> None:
+    base, _, artefact = trained
+    rec = replace(base, ranker=Fixed(artefact))
+    plain = rec.recommend_for_user(USER, limit=20)
+    audio = rec.recommend_for_user(USER, limit=20, weights={"audio": 4.0})
+    by_id = {i.track.id: i for i in plain.items}
+    moved = [
+        (i.explanation or {}).get("audio", 0)
+        - (by_id[i.track.id].explanation or {}).get("audio", 0)
+        for i in audio.items
+        if i.track.id in by_id
+    ]
+    assert any(abs(m) > 1e-9 for m in moved), "audio x4 must change audio's contributions"
+
+
+def test_explicit_collab_weight_is_the_linear_blend(store, trained) -> None:
+    base, _, artefact = trained
+    rec = replace(base, ranker=Fixed(artefact))
+    result = rec.recommend_for_user(USER, limit=10, collab_weight=0.8)
+    assert result.personalization.ranker == "linear-blend"
+    for item in result.items:
+        assert item.explanation is None
+        assert item.blended_score == pytest.approx(
+            0.2 * item.content_score + 0.8 * item.collaborative_score, abs=1e-5
+        )
+
+
+def test_publish_reload_and_a_broken_artefact_leaves_the_last_good(tmp_path, trained) -> None:
+    _, _, artefact = trained
+    holder: ArtefactHolder[RankerArtefact] = ranker_holder(tmp_path, reload_seconds=0)
+    assert holder.current() is None and holder.error is None  # missing: the blend serves
+    first = artefact.save(tmp_path)
+    loaded = holder.current()
+    assert loaded is not None and holder.version == first.name
+    x = np.random.default_rng(0).random((5, len(FEATURE_NAMES)))
+    assert np.allclose(loaded.booster.predict(x), artefact.booster.predict(x))
+    assert loaded.index.track_ids == artefact.index.track_ids
+    assert loaded.index.artists is not None and artefact.index.artists is not None
+    assert loaded.index.artists.track_artists == artefact.index.artists.track_artists
+    broken = tmp_path / "ranker-broken.npz"
+    broken.write_bytes(first.read_bytes()[: len(first.read_bytes()) // 2])
+    (tmp_path / POINTER).write_text(broken.name + "\n")
+    assert holder.current() is loaded  # the last good one keeps serving
+    assert holder.version == first.name and "ranker-broken.npz" in (holder.error or "")
+    second = artefact.save(tmp_path)
+    assert holder.current() is not loaded and holder.version == second.name
+    assert holder.error is None
+    assert load(second).metadata["counts"]["query_users"] > 0
+
+
+def test_an_artefact_that_disagrees_with_itself_or_this_code_is_refused(tmp_path, trained) -> None:
+    """Artists for fewer tracks than the matrix has, or an older format: refused by name, never
+    served half-read."""
+    _, _, artefact = trained
+    path = artefact.save(tmp_path)
+    with np.load(path) as a:
+        arrays = dict(a)
+    short = json.loads(arrays["track_artists"].tobytes().decode())[:-1]
+    arrays["track_artists"] = np.frombuffer(json.dumps(short).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "short.npz", **arrays)
+    with pytest.raises(ArtefactError, match=r"short\.npz: not a readable ranker artefact"):
+        load(tmp_path / "short.npz")
+    meta = json.loads(arrays["meta"].tobytes().decode()) | {"format_version": 1}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ArtefactError, match=r"format version 1.*retrain"):
+        load(tmp_path / "old.npz")
+
+
+def test_without_a_ranker_the_linear_blend_serves(store, trained) -> None:
+    base, _, _ = trained
+    result = base.recommend_for_user(USER, limit=5)
+    assert result.personalization.ranker == "linear-blend"
+    assert all(i.blended_score is not None for i in result.items)

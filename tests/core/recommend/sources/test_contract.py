@@ -1,0 +1,209 @@
+"""One contract for every candidate source, run on both store engines (Qdrant Edge and
+qdrant-client :memory:), like tests/core/store/contract.py for the stores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from qdrant_client import QdrantClient
+
+from core.artefacts import Fixed
+from core.collab.training import train
+from core.recommend.candidates import gather, hydrate
+from core.recommend.query import passes
+from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
+from core.recommend.sources import (
+    ArtistSource,
+    CandidateSource,
+    ColistenedSource,
+    CollaborativeSource,
+    ContentSource,
+    CooccurrenceSource,
+    PopularitySource,
+)
+from core.recommend.user_tracks import UserTrackMatrix
+from core.store import TrackFilter, VectorStore
+from core.store.client import ClientStore
+from core.store.edge import EdgeStore
+from schemas.api import Filters
+from schemas.tracks import Track
+from tests.core.store.contract import LAYOUT, N, make_points
+
+SOURCES = ("content", "collaborative", "cooccurrence", "artist", "colistened", "popularity")
+USER = "u0"
+ARTISTS = {p.payload["track_id"]: p.payload["artists"] for p in make_points()}
+
+
+def interactions() -> pd.DataFrame:
+    """12 users, each holding the tracks of one cluster (i % 4) in a window: co-occurrence,
+    LightFM and popularity all have something real to say."""
+    rows = []
+    for u in range(12):
+        cluster = u % 4
+        members = [i for i in range(N) if i % 4 == cluster]
+        start = (u // 4) * 5
+        rows += [(f"u{u}", f"t{i}") for i in members[start : start + 12]]
+    return pd.DataFrame(rows, columns=["user_id", "track_id"])
+
+
+@pytest.fixture(scope="module")
+def artefacts():
+    frame = interactions()
+    tracks = [Track.from_payload(p.payload) for p in make_points()]
+    model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
+    return Fixed(model), UserTrackMatrix.from_pairs(frame, ARTISTS)
+
+
+@pytest.fixture(params=["edge", "memory"], scope="module")
+def store(request, tmp_path_factory):
+    if request.param == "edge":
+        s: VectorStore = EdgeStore(tmp_path_factory.mktemp("sources") / "q", "sources")
+    else:
+        s = ClientStore(QdrantClient(location=":memory:"), "sources", engine="memory")
+    s.create(LAYOUT, {})
+    s.upsert(make_points())
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=SOURCES)
+def source(request, store, artefacts) -> CandidateSource:
+    holder, index = artefacts
+    content = ContentSource(store)
+    return {
+        "content": content,
+        "collaborative": CollaborativeSource(holder),
+        "cooccurrence": CooccurrenceSource(lambda: index),
+        "artist": ArtistSource(content),
+        "colistened": ColistenedSource(lambda: index),
+        "popularity": PopularitySource(lambda: index),
+    }[request.param]
+
+
+def query(store, user=USER, filters: Filters | None = None, positive=("t0", "t4", "t8", "t13")):
+    filters = filters or Filters()
+    seeds = fetch_seeds(store, list(positive))
+    weights = complete_weights({}, {})
+    return seed_query(list(positive), [], seeds, weights, filters, list(positive), user)
+
+
+def test_proposes_distinct_tracks_best_first_never_the_excluded(source, store) -> None:
+    q = query(store)
+    proposals = source.propose(q, 15)
+    assert proposals, f"{source.name} proposed nothing on a query it can answer"
+    ids = [p.track_id for p in proposals]
+    assert len(ids) == len(set(ids)) <= 15
+    assert not set(ids) & set(q.exclude)
+    scores = [p.score for p in proposals]
+    if source.name != "content":  # fused RRF scores are ordered by the engine itself
+        assert scores == sorted(scores, reverse=True)
+    known = {p.payload["track_id"] for p in make_points()}
+    assert set(ids) <= known
+
+
+def test_a_record_given_is_the_tracks_own_point(source, store) -> None:
+    for p in source.propose(query(store), 10):
+        if p.record is not None:
+            assert p.record.payload["track_id"] == p.track_id
+            assert p.record.vectors, "records come with their vectors (no second fetch)"
+
+
+def test_zero_asked_zero_given_and_deterministic(source, store) -> None:
+    q = query(store)
+    assert source.propose(q, 0) == []
+    first, again = source.propose(q, 8), source.propose(q, 8)
+    assert len(first) == len(again)
+    # Exact score ties may come back in another order (or be cut at the limit differently)
+    # from an engine; nothing above the last score may move.
+    cut = min(p.score for p in first)
+    assert sorted((p.score, p.track_id) for p in first if p.score > cut) == sorted(
+        (p.score, p.track_id) for p in again if p.score > cut
+    )
+
+
+def test_the_pool_honours_the_filters_like_the_engine(source, store) -> None:
+    filters = Filters(genres=["pop", "rock"], year_min=1965, exclude_artists=["artist5"])
+    q = query(store, filters=filters)
+    pool = hydrate(store, gather([(source, 40)], q), q)
+    engine = store.count(
+        TrackFilter(genres=["pop", "rock"], year_min=1965, exclude_artists=["artist5"])
+    )
+    assert engine > 0
+    for candidate in pool:
+        assert candidate.record is not None
+        assert passes(filters, candidate.record.payload)
+
+
+def test_nothing_to_say_is_an_empty_list(source, store) -> None:
+    """A filter nothing passes, an unknown user, no interaction matrix, or seeds whose
+    artists the filter removes."""
+    q = query(store, user="nobody")
+    silent = {
+        "content": lambda: source.propose(query(store, filters=Filters(genres=["polka"])), 5),
+        "collaborative": lambda: source.propose(q, 5),
+        "cooccurrence": lambda: CooccurrenceSource(lambda: None).propose(q, 5),
+        "popularity": lambda: PopularitySource(lambda: None).propose(q, 5),
+        "colistened": lambda: ColistenedSource(lambda: None).propose(q, 5),
+        "artist": lambda: source.propose(
+            query(store, filters=Filters(exclude_artists=[f"artist{i}" for i in range(10)])), 5
+        ),
+    }[source.name]
+    assert silent() == []
+
+
+def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
+    """Tracks held with the seeds by other users score by how many such holdings there are."""
+    _, index = artefacts
+    q = query(store, user="someone-new", positive=("t4",))
+    proposals = CooccurrenceSource(lambda: index).propose(q, 50)
+    holders = [set(index.user_tracks(u)) for u in index.user_ids if "t4" in index.user_tracks(u)]
+    assert holders
+    expected = {t for h in holders for t in h} - {"t4"}
+    assert {p.track_id for p in proposals} == expected
+    for p in proposals:
+        assert p.score == sum(p.track_id in h for h in holders)
+
+
+def test_artist_source_returns_only_the_seeds_artists(store) -> None:
+    q = query(store)
+    seed_artists = {a for t in q.positive for a in q.seeds[t].payload["artists"]}
+    proposals = ArtistSource(ContentSource(store)).propose(q, 30)
+    assert proposals
+    for p in proposals:
+        assert p.record is not None and set(p.record.payload["artists"]) & seed_artists
+    assert all(np.diff([p.score for p in proposals]) <= 0)
+
+
+def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> None:
+    """Other artists' most held tracks, scored by the cosine between each artist's listeners
+    and the history's (recomputed here from user sets), best artist first, 3 per artist."""
+    _, index = artefacts
+    q = query(store, user="someone-new", positive=("t4",))
+    proposals = ColistenedSource(lambda: index).propose(q, 40)
+    own = set(q.seeds["t4"].payload["artists"])
+    listeners: dict[str, set[str]] = {}
+    for u in index.user_ids:
+        for t in index.user_tracks(u):
+            for a in ARTISTS[t]:
+                listeners.setdefault(a, set()).add(u)
+    overlap = {u: sum(u in listeners[a] for a in own) for u in index.user_ids}
+    norm = sum(v * v for v in overlap.values())
+    expected = {
+        b: sum(overlap[u] for u in users) / np.sqrt(len(users) * norm)
+        for b, users in listeners.items()
+        if b not in own
+    }
+    assert proposals, "co-listened artists must be proposed"
+    by_artist: dict[str, int] = {}
+    for p in proposals:
+        assert not set(ARTISTS[p.track_id]) & own, "the seeds' own artists are not proposed"
+        assert p.record is None  # fetched with the pool, not by the source
+        assert p.score == pytest.approx(max(expected[a] for a in ARTISTS[p.track_id]), rel=1e-5)
+        assert p.score <= 1 + 1e-6
+        for a in ARTISTS[p.track_id]:
+            by_artist[a] = by_artist.get(a, 0) + 1
+    assert proposals[0].score == pytest.approx(max(expected.values()), rel=1e-5)
+    assert max(by_artist.values()) <= 3, "per_artist caps each co-listened artist"
+    # An artist no listener of the seeds' artists plays is not co-listened.
+    assert all(expected[a] > 0 for p in proposals for a in ARTISTS[p.track_id])

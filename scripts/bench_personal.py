@@ -12,7 +12,7 @@
    user's history from the database as it does in production. Re-running imports nothing new;
    another --users or --interaction-seed replaces the database and the models.
 3. Trains LightFM and the learned ranker through `musicrec train`'s own code
-   (cli.commands.train.fit_and_publish) on every interaction in the database, over the
+   (jobs.train.fit_and_publish) on every interaction in the database, over the
    catalog rebuilt from the collection's payloads. Always retrains (so a changed ranker is
    measured after a merge); the collection and the interactions stay cached.
 4. Runs scripts/bench_api.py on the directory (`--bench-users 0` skips it and prints the
@@ -44,7 +44,6 @@ from bench.interactions import (
 )
 from bench.machine import load_text
 
-from cli.commands.train import fit_and_publish
 from core.artefacts import read_pointer
 from core.collab.artefact import load_latest
 from core.files import atomic_write
@@ -54,6 +53,7 @@ from core.interactions.importer import import_file
 from core.recommend.rankers.artefact import POINTER
 from core.recommend.rankers.artefact import load as load_ranker
 from core.store import open_store
+from jobs.train import fit_and_publish
 from schemas.settings import Settings, load_settings
 from schemas.tracks import Track
 
@@ -139,7 +139,7 @@ def main() -> None:
 
     load_before_training = load_text()
     started = time.perf_counter()
-    fit_and_publish(settings, tracks, events, settings.model_dir)
+    fit_and_publish(settings, tracks, events, settings.model_dir, print)
     trained = time.perf_counter() - started
     collab = load_latest(settings.model_dir)
     ranker_name = read_pointer(settings.model_dir, POINTER)

@@ -120,7 +120,7 @@ def test_fuzzed_catalogs_index_every_good_row_once_and_report_every_bad_one(cata
 @pytest.mark.slow
 def test_killing_training_keeps_the_old_model_served(tmp_path) -> None:
     env = {**os.environ, "MUSICREC_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "indexer", "train", "--catalog", str(DEMO_TRACKS)]
+    base = [sys.executable, "-m", "cli", "train", "--catalog", str(DEMO_TRACKS)]
     base += ["--interactions", str(ROOT / "data/demo/interactions.csv")]
     subprocess.run([*base, "--epochs", "2"], env=env, check=True, capture_output=True)
     models = tmp_path / "models"
@@ -283,7 +283,7 @@ def test_health_shows_a_new_model_without_any_recommendation_request(tmp_path) -
     """A newly published artefact shows in /health within the reload interval, although no
     request ever asked the model for anything (the check is a lifespan task)."""
     env = {**os.environ, "MUSICREC_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    train = [sys.executable, "-m", "indexer", "train", "--catalog", str(DEMO_TRACKS)]
+    train = [sys.executable, "-m", "cli", "train", "--catalog", str(DEMO_TRACKS)]
     train += ["--interactions", str(ROOT / "data/demo/interactions.csv"), "--epochs", "2"]
     subprocess.run(train, env=env, check=True, capture_output=True)
     interval = 1.0

@@ -70,7 +70,7 @@ def test_migrate_killed_midway_resumes_to_an_identical_copy(
     target_dir = tmp_path / "target"
     url = f"file://{target_dir}"
     checkpoint = edge_dir / "migrate-tracks.json"
-    cmd = [sys.executable, "-m", "indexer", "collections", "migrate", "--to", url]
+    cmd = [sys.executable, "-m", "cli", "collections", "migrate", "--to", url]
     proc = subprocess.Popen(
         [*cmd, "--batch-size", "10"], env=_env(edge_dir), stderr=subprocess.DEVNULL
     )

@@ -134,7 +134,7 @@ def test_killed_run_resumes_to_exactly_the_catalog(tmp_path) -> None:
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "indexer", "index", str(path), "--batch-size", "8"]
+    cmd = [sys.executable, "-m", "cli", "index", str(path), "--batch-size", "8"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen = ""

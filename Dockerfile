@@ -5,6 +5,10 @@ WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
+# Dependencies first, from the lock (hash-checked, the versions CI tested), so this layer is
+# rebuilt only when the lock changes; then the project itself, without dependencies.
+COPY requirements-runtime.lock ./
+RUN pip install --require-hashes -r requirements-runtime.lock
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY core ./core
@@ -13,7 +17,7 @@ COPY jobs ./jobs
 COPY cli ./cli
 COPY evaluation ./evaluation
 COPY api ./api
-RUN pip install .
+RUN pip install --no-deps --no-build-isolation .
 COPY data/demo ./data/demo
 EXPOSE 8000
 CMD ["musicrec-api"]

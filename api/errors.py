@@ -13,10 +13,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.ratelimit import RateLimitStorageError
 from api.status import public
 from core.interactions.database import DatabaseUnavailableError
 from core.recommend.errors import UnknownTracksError, UnknownUserError, UnsupportedQueryError
-from core.spotify.client import SpotifyError, SpotifyUnavailableError
+from core.spotify.errors import SpotifyError, SpotifyUnavailableError
 from core.store import StoreError
 from schemas.layout import LayoutMismatchError
 
@@ -67,6 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailableError)  # unreachable, locked or full
     def _database(_: Request, exc: DatabaseUnavailableError) -> JSONResponse:
         return _detail(503, public(str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(RateLimitStorageError)  # the shared budget's Redis is down
+    def _rate_storage(_: Request, exc: RateLimitStorageError) -> JSONResponse:
+        return _detail(503, str(exc), **{"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(SpotifyUnavailableError)
     def _spotify_down(_: Request, exc: SpotifyUnavailableError) -> JSONResponse:

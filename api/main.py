@@ -92,14 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)  # always open: load balancers probe it
     app.include_router(ui.router)  # the page is static; the API calls it makes are checked
     app.mount("/ui", ui.assets, name="ui")
+    reads = [ReadAccess] if settings.protect_reads else []
+    app.include_router(ui.covers, dependencies=reads)
     for module in (tracks, recommendations, search, users, interactions, stats):
-        app.include_router(
-            module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
-        )
+        app.include_router(module.router, dependencies=reads, max_body_size=settings.max_body_bytes)
     # Uploads get their own cap, refused on Content-Length before the body is read.
     app.include_router(
         search.upload_router,
-        dependencies=[ReadAccess],
+        dependencies=reads,
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     install_error_handlers(app)

@@ -3,15 +3,17 @@
 Metrics (Prometheus text format, one registry per app): request counts and latency histograms
 per route template from prometheus-fastapi-instrumentator, plus what it cannot see — time
 spent in the vector engine per operation, time spent encoding query inputs per encoder, the
-collaborative model version being served, and the database connection pool. Engine and
+versions of the collaborative model and of the learned ranker being served (the ranker decides
+the order of a personal list), and the database connection pool. Engine and
 encoder timings wrap the methods of the resources the lifespan built (the store and encoders
 the recommender calls), so neither the domain nor the routes know about metrics.
 
 Logs: every record carries the request id (the `X-Request-ID` a proxy sent, if well formed,
-else a new one; returned in the response header), and MUSICREC_LOG_FORMAT=json turns the
-root handlers' output into one JSON object per line (python-json-logger). The request-id
-middleware is a dozen lines over Starlette's own `BaseHTTPMiddleware` (no request-id
-library is installed).
+else a new one; returned in the response header: asgi-correlation-id's pure-ASGI middleware,
+which sets a context variable the routes' threads inherit), one access line per request
+(`AccessLog`, pure ASGI too: no body buffering, unlike Starlette's `BaseHTTPMiddleware`), and
+MUSICREC_LOG_FORMAT=json turns the root handlers' output into one JSON object per line
+(python-json-logger).
 """
 
 from __future__ import annotations
@@ -20,27 +22,24 @@ import functools
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a client's id is logged: keep it tame
-request_id: ContextVar[str] = ContextVar("request_id", default="-")
 log = logging.getLogger("musicrec.request")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -73,7 +72,13 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         registry=registry,
     )
     registry.register(_StateCollector(app))
-    app.add_middleware(BaseHTTPMiddleware, dispatch=request_context)
+    # Added last = runs first: the id is set before the access line is timed and written.
+    app.add_middleware(AccessLog)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name=REQUEST_ID_HEADER,
+        validator=lambda sent: bool(_VALID_ID.match(sent)),
+    )
 
     inner = app.router.lifespan_context
 
@@ -125,8 +130,9 @@ def _time_resources(resources: Any, engine: Histogram, encoder: Histogram) -> No
 
 
 class _StateCollector(Collector):
-    """Read at scrape time: the served model version and the database pool, when the app has
-    them (a replica without a model, or on SQLite's pool without a size, reports less)."""
+    """Read at scrape time: the served collaborative model and ranker versions and the
+    database pool, when the app has them (a replica without a model, or on SQLite's pool
+    without a size, reports less)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -135,11 +141,13 @@ class _StateCollector(Collector):
         resources = getattr(self.app.state, "resources", None)
         if resources is None:
             return
-        holder = getattr(resources, "collab", None)
-        version = getattr(holder, "version", None)  # ModelHolder.version: the artefact served
-        info = InfoMetricFamily("musicrec_model", "Collaborative model served by this replica.")
-        info.add_metric([], {"version": version or "none"})
-        yield info
+        for name, help_text, holder in (
+            ("musicrec_model", "Collaborative model served by this replica.", resources.collab),
+            ("musicrec_ranker", "Learned ranker served by this replica.", resources.ranker),
+        ):
+            info = InfoMetricFamily(name, help_text)
+            info.add_metric([], {"version": getattr(holder, "version", None) or "none"})
+            yield info
         for attr in ("interactions", "history"):
             pool = getattr(getattr(getattr(resources, attr, None), "engine", None), "pool", None)
             if pool is not None and callable(getattr(pool, "checkedout", None)):
@@ -153,33 +161,41 @@ class _StateCollector(Collector):
                 return
 
 
-async def request_context(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    """Sets `request_id` for the request (the routes' threads see it: Starlette's threadpool
-    copies the context), returns it in `X-Request-ID`, logs one line per request."""
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
-    token = request_id.set(rid)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
-    finally:
-        log.info(
-            "%s %s %d",
-            request.method,
-            request.url.path,
-            status,
-            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
-        )
-        request_id.reset(token)
+class AccessLog:
+    """One log line per HTTP request (method, path, status, duration), written after the
+    response; a pure ASGI wrapper, so streaming and error responses pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets when the app raises before answering
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        record.request_id = correlation_id.get() or "-"
         return True
 
 

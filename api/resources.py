@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.ratelimit import RateLimits
 from core.artefacts import ArtefactHolder
@@ -19,9 +19,12 @@ from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
-from core.spotify.client import SpotifyClient, build_spotify_client
+from core.spotify import build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
+
+if TYPE_CHECKING:  # the `spotify` extra: imported only where credentials are configured
+    from core.spotify.client import SpotifyClient
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,8 @@ def build_resources(settings: Settings) -> Resources:
             "search": settings.rate_limit_search,
             "cover search": settings.rate_limit_cover_search,
             "refresh": settings.rate_limit_refresh,
-        }
+        },
+        settings.rate_limit_storage.get_secret_value(),
     )
     return Resources(
         settings,

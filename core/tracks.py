@@ -7,11 +7,13 @@ reaches the cover vector when the enriched catalog is re-indexed). Spotify's err
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.spotify.client import SpotifyClient
 from core.store import VectorStore
 from schemas.tracks import Track, point_id
+
+if TYPE_CHECKING:  # the `spotify` extra
+    from core.spotify.client import SpotifyClient
 
 
 def refresh_track(

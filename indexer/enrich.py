@@ -15,13 +15,15 @@ import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.csvio import csv_reader, decoded_lines
 from core.files import atomic_writer
-from core.spotify.client import SpotifyClient
 from indexer.catalog import CatalogError, detect_schema
 from schemas.tracks import KAGGLE_COLUMNS
+
+if TYPE_CHECKING:  # the `spotify` extra
+    from core.spotify.client import SpotifyClient
 
 __all__ = [
     "ENRICHED_FIELDS",

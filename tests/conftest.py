@@ -22,6 +22,7 @@ from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
 from schemas.settings import Settings
 from tests.fixtures.postgres import postgres_cluster  # noqa: F401  (a session fixture for every module)
+from tests.fixtures.redis import redis_server  # noqa: F401  (likewise)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"

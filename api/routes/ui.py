@@ -16,10 +16,11 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ResourcesDep, StoredTrack
-from api.security import ReadAccess
 from core.cover_cache import cached_cover, cover_cache_dir
 
 router = APIRouter(tags=["ui"])
+#: The covers are data: the app includes this router with the read-access rule of the API.
+covers = APIRouter(tags=["ui"])
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 # Everything, covers included (served from the indexer's cache), comes from this server.
@@ -49,9 +50,8 @@ def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html", headers=PAGE_HEADERS)
 
 
-@router.get(
+@covers.get(
     "/covers/{track_id}",
-    dependencies=[ReadAccess],
     response_class=Response,
     responses={
         200: {"content": {"image/*": {}}, "description": "The cover cached by the indexer."},

@@ -6,11 +6,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from core.spotify.client import CREDENTIALS_HINT, SpotifyClient, SpotifyError, build_spotify_client
+from core.spotify import CREDENTIALS_HINT, SpotifyError, build_spotify_client
+
+if TYPE_CHECKING:  # the `spotify` extra, loaded by build_spotify_client
+    from core.spotify.client import SpotifyClient
 from schemas.settings import load_settings
 
 

@@ -30,7 +30,7 @@ from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 from tenacity import RetryCallState
 
 from core.retry import TransientError, parse_retry_after, retrying
-from schemas.settings import Settings
+from core.spotify.errors import CREDENTIALS_HINT, SpotifyError, SpotifyUnavailableError
 
 __all__ = [
     "CREDENTIALS_HINT",
@@ -38,15 +38,10 @@ __all__ = [
     "SpotifyClient",
     "SpotifyError",
     "SpotifyUnavailableError",
-    "build_spotify_client",
 ]
 
 log = logging.getLogger(__name__)
 
-CREDENTIALS_HINT = (
-    "set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (a client-credentials app from "
-    "https://developer.spotify.com/dashboard)"
-)
 # Spotify's documented maximum per request; search pages are 10 since the February 2026 limits.
 TRACKS_PER_REQUEST = 50
 SEARCH_PAGE = 10
@@ -57,22 +52,6 @@ _SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 _MISSING = object()
 
 T = TypeVar("T")
-
-
-class SpotifyError(RuntimeError):
-    """Spotify answered with something retrying will not fix (bad credentials, bad id, 4xx)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class SpotifyUnavailableError(SpotifyError):
-    """Still failing (429, 5xx, connection) when the retry budget ran out: try again later."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class ObjectCache:
@@ -342,21 +321,3 @@ def _slim(obj: dict | None) -> dict | None:
     if isinstance(obj.get("album"), dict):
         obj["album"] = {k: v for k, v in obj["album"].items() if k != "available_markets"}
     return obj
-
-
-def build_spotify_client(settings: Settings) -> SpotifyClient | None:
-    """None without credentials: Spotify is optional, everything else keeps working."""
-    if not settings.spotify_enabled:
-        log.warning("Spotify metadata is off: %s", CREDENTIALS_HINT)
-        return None
-    assert settings.spotify_client_id and settings.spotify_client_secret
-    return SpotifyClient(
-        client_id=settings.spotify_client_id,
-        client_secret=settings.spotify_client_secret.get_secret_value(),
-        cache_dir=settings.data_dir / "spotify-objects",
-        api_url=settings.spotify_api_url,
-        auth_url=settings.spotify_auth_url,
-        cache_ttl=settings.spotify_cache_ttl,
-        timeout=settings.spotify_timeout,
-        max_retry_seconds=settings.spotify_max_retry_seconds,
-    )

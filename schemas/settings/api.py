@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse as parse_rate
 from pydantic import Field, SecretStr, field_validator
 
 from schemas.settings.section import Section
+
+#: Rate-limit storages: this process's memory, or a Redis every replica shares (a URL may
+#: carry a password, hence a secret setting).
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 #: Shortest API key accepted: a short key can be guessed (16 url-safe characters ≈ 96 bits).
 MIN_API_KEY_LENGTH = 16
@@ -55,6 +61,16 @@ class ApiSettings(Section):
     rate_limit_refresh: str | None = Field(
         "30/minute", description="POST /tracks/{id}/refresh per client address (calls Spotify)."
     )
+    rate_limit_storage: SecretStr = Field(
+        SecretStr("memory://"),
+        description="Where the budgets are counted: memory:// (per process) or a redis:// URL "
+        "shared by every replica (else each replica grants the full budget).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='Peers (addresses or networks, JSON list, e.g. ["172.28.0.0/24"]) whose '
+        "X-Forwarded-For names the client; none by default: the TCP peer is the client.",
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -65,6 +81,23 @@ class ApiSettings(Section):
                 "with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
             )
         return key
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, uri: SecretStr) -> SecretStr:
+        scheme = urlsplit(uri.get_secret_value()).scheme
+        if scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError(f"the scheme must be one of {', '.join(RATE_LIMIT_SCHEMES)}")
+        return uri
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        """Each entry an address or a network (uvicorn accepts both); '*' is refused: trusting
+        every peer lets any client pick its own rate-limit budget."""
+        for proxy in proxies:
+            ipaddress.ip_network(proxy.strip(), strict=False)  # ValueError names the entry
+        return [proxy.strip() for proxy in proxies]
 
     @field_validator("rate_limit_search", "rate_limit_cover_search", "rate_limit_refresh")
     @classmethod

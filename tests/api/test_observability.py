@@ -87,6 +87,8 @@ def test_metrics_and_json_logs_with_request_ids(data_dir, json_log) -> None:
     assert encoder["lyrics"] == 3
     (model,) = samples["musicrec_model_info"]
     assert model.labels["version"] == "none"  # no collaborative model in this data dir
+    (ranker,) = samples["musicrec_ranker_info"]
+    assert ranker.labels["version"] == "none"  # nor a learned ranker
 
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     requests = [r for r in lines if r["name"] == "musicrec.request"]

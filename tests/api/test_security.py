@@ -50,6 +50,46 @@ def test_writes_need_the_key(keyed) -> None:
     assert keyed.post("/model/reload").status_code == 401
 
 
+def test_the_schema_declares_both_key_schemes_on_the_operations_that_need_them(
+    keyed, data_copy
+) -> None:
+    """What Swagger UI's Authorize button reads: the two schemes, and on each protected
+    operation a requirement of either one. Reads are open here, so they declare none."""
+    schema = keyed.get("/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The key set in MUSICREC_API_KEY.",
+    }
+    assert schemes["Bearer"]["type"] == "http" and schemes["Bearer"]["scheme"] == "bearer"
+    either = [{"ApiKey": []}, {"Bearer": []}]
+    paths = schema["paths"]
+    for path, method in [
+        ("/interactions", "post"),
+        ("/model/reload", "post"),
+        ("/tracks/{track_id}/refresh", "post"),
+        ("/users", "get"),
+    ]:
+        assert paths[path][method]["security"] == either, path
+    for path in ("/search", "/health", "/tracks/{track_id}", "/covers/{track_id}"):
+        assert "security" not in paths[path]["get"], path
+    # With protected reads, the reads declare the key too (and only the key opens them).
+    settings = make_settings(data_copy("schema"), api_key=KEY, protect_reads=True)
+    with LiveServer(create_app(settings)) as private:
+        paths = private.get("/openapi.json").json()["paths"]
+        for path in ("/search", "/tracks/{track_id}", "/covers/{track_id}"):
+            assert paths[path]["get"]["security"] == either, path
+        assert "security" not in paths["/health"]["get"]
+        bearer = {"Authorization": f"Bearer {KEY}"}
+        assert private.get("/search", params={"q": "love"}, headers=bearer).status_code == 200
+        assert (
+            private.get("/search", params={"q": "x"}, headers={"X-API-Key": "no"}).status_code
+            == 403
+        )
+
+
 def test_reads_are_open_by_default(keyed) -> None:
     assert keyed.get("/search", params={"q": "love"}).status_code == 200
     assert keyed.get("/health").status_code == 200

@@ -4,12 +4,8 @@ scripted session, and two API processes sharing one real PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +14,8 @@ import pytest
 
 from api.main import create_app
 from core.interactions.store import SqlInteractionStore
-from tests.conftest import ROOT, LiveServer, free_port, make_settings, slice_rows
+from tests.conftest import LiveServer, make_settings, slice_rows
+from tests.fixtures.api_process import ApiProcess
 
 KEY = "interactions-key"
 AUTH = {"X-API-Key": KEY}
@@ -141,58 +138,15 @@ def test_protected_reads_cover_a_users_recommendations(data_copy) -> None:
 
 
 # --- two API processes, one PostgreSQL ----------------------------------------------------
-class ApiProcess:
-    """`python -m api` in a subprocess: its own interpreter, its own connection pool."""
-
-    def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "MUSICREC_DATA_DIR": str(data_dir),
-            "MUSICREC_DATABASE_URL": database_url,
-            "MUSICREC_API_KEY": KEY,
-            "MUSICREC_API_PORT": str(self.port),
-        }
-        self.log = data_dir / "api.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api"], env=env, cwd=data_dir, stdout=out, stderr=out
-            )
-        self.client = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}", headers=AUTH, timeout=60
-        )
-
-    def wait(self) -> ApiProcess:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"API exited: {self.log.read_text()[-2000:]}")
-            try:
-                if self.client.get("/health").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"API did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.client.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.mark.slow
 def test_two_api_processes_share_one_postgresql(data_copy, postgres_cluster) -> None:
     url = postgres_cluster.new_database()
-    first, second = ApiProcess(data_copy("pg-a"), url), ApiProcess(data_copy("pg-b"), url)
+    env = {"MUSICREC_DATABASE_URL": url, "MUSICREC_API_KEY": KEY}
+    first, second = ApiProcess(data_copy("pg-a"), **env), ApiProcess(data_copy("pg-b"), **env)
     try:
-        a, b = first.wait().client, second.wait().client
+        a, b = first.wait().client(**AUTH), second.wait().client(**AUTH)
         assert b.get("/users/shared/recommendations").status_code == 404  # nothing yet
         assert a.post("/interactions", json=events("shared", TRACKS[:1])).status_code == 201
         seen = b.get("/users/shared/recommendations", params={"limit": 10})

@@ -71,6 +71,10 @@ def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
             ).one()
         engine.dispose()
         assert tuple(logged) == (p["model_version"], health["version"])
+        # Both versions that decided the list are scraped beside each other.
+        metrics = api.get("/metrics").text
+        assert f'musicrec_ranker_info{{version="{health["version"]}"}} 1.0' in metrics
+        assert f'musicrec_model_info{{version="{p["model_version"]}"}} 1.0' in metrics
 
         seed = USERS[USER][0]
         personal = api.post("/recommendations", json={"positive": [seed], "user_id": USER})

@@ -19,13 +19,25 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from core.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Holder(Protocol[T_co]):
+    """What serves an artefact to its readers: `ArtefactHolder` (a published file, hot
+    reloaded) or `Fixed` (one in memory: training, evaluation). Readers depend on this, so
+    the same recommender runs on either."""
+
+    @property
+    def version(self) -> str | None: ...
+
+    def current(self) -> T_co | None: ...
 
 
 class ArtefactError(RuntimeError):
@@ -95,7 +107,7 @@ class ArtefactHolder(Generic[T]):
         self.pointer = pointer
         self.reload_seconds = reload_seconds
         self._load = load
-        self._errors = errors
+        self._errors: tuple[type[Exception], ...] = (ArtefactError, *errors)
         self.model: T | None = None
         self.error: str | None = None
         self._version: str | None = None
@@ -110,7 +122,7 @@ class ArtefactHolder(Generic[T]):
                 if name is None or name == self._version:
                     return False
                 model = self._load(self.directory / name)
-            except (ArtefactError, *self._errors) as exc:
+            except self._errors as exc:
                 self.error = str(exc)
                 log.error("%s not reloaded, the last good one keeps serving: %s", self.pointer, exc)
                 return False

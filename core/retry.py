@@ -27,6 +27,7 @@ from tenacity import (
     stop_never,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 __all__ = ["TransientError", "WaitRetryAfter", "parse_retry_after", "retrying"]
@@ -101,7 +102,7 @@ def retrying(
     gives up, ``on_give_up`` (which must raise) turns the state into the caller's error; without
     it the last `TransientError` is re-raised.
     """
-    stops = []
+    stops: list[stop_base] = []
     if attempts is not None:
         stops.append(stop_after_attempt(attempts))
     if budget is not None:

@@ -40,13 +40,7 @@ def fit_and_publish(
         return train(
             frame,
             catalog,
-            loss=settings.lightfm_loss,
-            no_components=settings.lightfm_components,
-            epochs=epochs,
-            learning_rate=settings.lightfm_learning_rate,
-            item_alpha=settings.lightfm_item_alpha,
-            num_threads=settings.lightfm_threads,
-            seed=settings.lightfm_seed,
+            **settings.lightfm_options(),
             on_epoch=lambda e, s: log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
         )
 

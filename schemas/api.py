@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from schemas.layout import Modality
-from schemas.tracks import Track
+from schemas.tracks import Track, TrackMetadata
 
 #: Unicode categories no id may contain: control characters (NUL, U+001C, …) break CSV
 #: exports and PostgreSQL text (NUL), lone surrogates cannot be encoded as UTF-8 at all.
@@ -96,17 +96,7 @@ class RecommendationRequest(BaseModel):
         return self
 
 
-class TrackOut(BaseModel):
-    id: str
-    name: str = ""
-    artists: list[str] = Field(default_factory=list)
-    album_name: str | None = None
-    album_url: str | None = None
-    year: int | None = None
-    genre: str | None = None
-    popularity: int | None = None
-    explicit: bool | None = None
-    release_date: str | None = None
+class TrackOut(TrackMetadata):
     has_lyrics: bool = False
 
     @classmethod
@@ -114,7 +104,7 @@ class TrackOut(BaseModel):
         return cls(**track.model_dump(include=set(cls.model_fields)), has_lyrics=has_lyrics)
 
     @classmethod
-    def from_payload(cls, payload: dict) -> TrackOut:
+    def from_payload(cls, payload: dict[str, Any]) -> TrackOut:
         return cls.from_track(Track.from_payload(payload), bool(payload.get("has_lyrics")))
 
 

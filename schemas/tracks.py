@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -48,7 +49,10 @@ def point_id(track_id: str) -> str:
     return str(uuid.uuid5(TRACK_NAMESPACE, track_id))
 
 
-class Track(BaseModel):
+class TrackMetadata(BaseModel):
+    """The fields a track shows to the world: the catalog's `Track` adds what is encoded
+    (lyrics, audio), the API's `schemas.api.TrackOut` what the payload says about them."""
+
     id: str = Field(min_length=1, description="Spotify track id (or the catalog's own id).")
     name: str = ""
     artists: list[str] = Field(default_factory=list)
@@ -59,12 +63,15 @@ class Track(BaseModel):
     genre: str | None = None
     explicit: bool | None = None
     release_date: str | None = None
+
+
+class Track(TrackMetadata):
     lyrics: str | None = None
     audio: dict[str, float] | None = Field(
         None, description="Raw audio features by name (schemas.layout.AUDIO_CATALOG_FEATURES)."
     )
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         """What is stored beside the vectors: everything but the lyrics text (size, copyright)."""
         data = self.model_dump(exclude={"lyrics", "id"}, exclude_none=True)
         data["track_id"] = self.id
@@ -74,7 +81,7 @@ class Track(BaseModel):
         return data
 
     @classmethod
-    def from_payload(cls, payload: dict) -> Track:
+    def from_payload(cls, payload: dict[str, Any]) -> Track:
         """The one way back from a stored payload (`explicit` is stored as 0/1)."""
         fields = {k: v for k, v in payload.items() if k in cls.model_fields and k != "id"}
         if "explicit" in fields:

@@ -84,7 +84,7 @@ class _CountingSession(requests.Session):
         super().__init__()
         self.count = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         self.count += 1
         return super().request(*args, **kwargs)
 
@@ -126,13 +126,13 @@ class SpotifyClient:
         return self._session.count
 
     # --- objects by id --------------------------------------------------------------------
-    def tracks(self, ids: Iterable[str]) -> dict[str, dict | None]:
+    def tracks(self, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Track objects by id, ``None`` for ids Spotify does not know (or that are not ids)."""
         return self._objects("track", ids)
 
-    def _objects(self, kind: str, ids: Iterable[str]) -> dict[str, dict | None]:
+    def _objects(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         wanted = list(dict.fromkeys(ids))
-        found: dict[str, dict | None] = {}
+        found: dict[str, dict[str, Any] | None] = {}
         to_fetch: list[str] = []
         for object_id in wanted:
             if not _SPOTIFY_ID.match(object_id):
@@ -166,7 +166,7 @@ class SpotifyClient:
                 self._unbatched.add(kind)
         return [self._fetch_one(kind, object_id) for object_id in batch]
 
-    def _fetch_one(self, kind: str, object_id: str) -> dict | None:
+    def _fetch_one(self, kind: str, object_id: str) -> dict[str, Any] | None:
         try:
             return self._call(f"{kind} {object_id}", getattr(self._sp, kind), object_id)
         except SpotifyError as exc:
@@ -174,7 +174,9 @@ class SpotifyClient:
                 return None
             raise
 
-    def _remember(self, kind: str, object_id: str, obj: dict | None) -> dict | None:
+    def _remember(
+        self, kind: str, object_id: str, obj: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
         obj = _slim(obj)
         self.cache.put(kind, object_id, obj)
         return obj
@@ -235,7 +237,7 @@ class SpotifyClient:
 
     # --- mapping ----------------------------------------------------------------------------
     @staticmethod
-    def track_metadata(track: dict) -> dict[str, Any]:
+    def track_metadata(track: dict[str, Any]) -> dict[str, Any]:
         """The `Track` fields a track object gives, leaving out the ones Spotify did not send
         (so a caller filling gaps or updating a payload never writes an empty value)."""
         album = track.get("album") or {}
@@ -313,7 +315,7 @@ class SpotifyClient:
         return policy(attempt)
 
 
-def _slim(obj: dict | None) -> dict | None:
+def _slim(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     """Drop the market lists (half of a track object's bytes, and useless here) before caching."""
     if obj is None:
         return None

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from schemas.layout import CollectionLayout
+from schemas.settings import Settings
+from schemas.settings.store import StoreSettings
 from schemas.vectors import SparseVector, Vector
+
+_SETTING = StoreSettings.model_fields
 
 
 class StoreError(RuntimeError):
@@ -73,6 +77,28 @@ class TrackFilter:
 
 Fusion = Literal["rrf", "dbsf"]
 Quantization = Literal["none", "int8"]
+
+
+@dataclass(frozen=True)
+class StoreTuning:
+    """How a collection is built and searched, the same for both engines; the defaults are
+    the settings' (`schemas.settings.store`). Each adapter takes these as keyword arguments."""
+
+    hnsw_m: int = _SETTING["hnsw_m"].default
+    hnsw_ef_construct: int = _SETTING["hnsw_ef_construct"].default
+    hnsw_ef: int = _SETTING["hnsw_ef"].default
+    exact_search_below: int = _SETTING["exact_search_below"].default
+    quantization: Quantization = _SETTING["quantization"].default
+    quantization_oversampling: float = _SETTING["quantization_oversampling"].default
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> StoreTuning:
+        values = {f.name: getattr(settings, f.name) for f in fields(cls)}
+        return cls(**{**values, **overrides})
+
+    @property
+    def quantized(self) -> bool:
+        return self.quantization == "int8"
 
 
 class VectorStore(ABC):

@@ -21,6 +21,7 @@ from core.store.base import (
     Quantization,
     ScoredRecord,
     StoreError,
+    StoreTuning,
     StoreUnavailableError,
     TrackFilter,
     VectorStore,
@@ -113,25 +114,18 @@ class ClientStore(VectorStore):
         client: QdrantClient,
         collection: str,
         *,
-        hnsw_m: int = 16,
-        hnsw_ef_construct: int = 100,
-        hnsw_ef: int = 128,
-        exact_search_below: int = 20_000,
-        quantization: Quantization = "none",
-        quantization_oversampling: float = 2.0,
         engine: str = "server",
         cluster: ClusterConfig | None = None,
+        **tuning: Any,
     ) -> None:
+        """`tuning`: the fields of `StoreTuning` (the settings' defaults where not given)."""
         self.client = client
         self.cluster = cluster or ClusterConfig()
         self.collection = collection
         self.engine = engine
-        self._hnsw = (hnsw_m, hnsw_ef_construct)
-        self._hnsw_ef = hnsw_ef
-        self._exact_below = exact_search_below
-        self._quantization = quantization
+        self.tuning = StoreTuning(**tuning)
         self._approximate = models.QuantizationSearchParams(
-            rescore=True, oversampling=quantization_oversampling
+            rescore=True, oversampling=self.tuning.quantization_oversampling
         )
         self._exact: bool | None = None  # decided from the point count, refreshed on writes
 
@@ -142,8 +136,8 @@ class ClientStore(VectorStore):
 
     @_translate_errors
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
-        m, ef_construct = self._hnsw
-        quantized = self._quantization == "int8"
+        m, ef_construct = self.tuning.hnsw_m, self.tuning.hnsw_ef_construct
+        quantized = self.tuning.quantized
         self.client.create_collection(
             self.collection,
             vectors_config={
@@ -279,12 +273,12 @@ class ClientStore(VectorStore):
     # --- search -----------------------------------------------------------------------
     def _params(self) -> models.SearchParams:
         if self._exact is None:
-            self._exact = self.count() < self._exact_below
+            self._exact = self.count() < self.tuning.exact_search_below
         quantization = (
             models.QuantizationSearchParams(ignore=True) if self._exact else self._approximate
         )
         return models.SearchParams(
-            hnsw_ef=self._hnsw_ef, exact=self._exact, quantization=quantization
+            hnsw_ef=self.tuning.hnsw_ef, exact=self._exact, quantization=quantization
         )
 
     @staticmethod

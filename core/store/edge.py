@@ -30,6 +30,7 @@ from core.store.base import (
     ScoredRecord,
     StoreError,
     StoreLockedError,
+    StoreTuning,
     TrackFilter,
     VectorStore,
     engine_vector,
@@ -94,29 +95,16 @@ def _vectors(raw: Any) -> dict[str, Vector]:
 class EdgeStore(VectorStore):
     engine = "edge"
 
-    def __init__(
-        self,
-        root: Path,
-        collection: str,
-        *,
-        hnsw_m: int = 16,
-        hnsw_ef_construct: int = 100,
-        hnsw_ef: int = 128,
-        exact_search_below: int = 20_000,
-        quantization: Quantization = "none",
-        quantization_oversampling: float = 2.0,
-    ) -> None:
+    def __init__(self, root: Path, collection: str, **tuning: Any) -> None:
+        """`tuning`: the fields of `StoreTuning` (the settings' defaults where not given)."""
         self.collection = collection
         self.path = Path(root) / collection
         self.meta_path = Path(root) / f"{collection}.musicrec.json"
-        self._hnsw = (hnsw_m, hnsw_ef_construct)
-        self._hnsw_ef = hnsw_ef
-        self._exact_below = exact_search_below
-        self._quantization = quantization
+        self.tuning = StoreTuning(**tuning)
         # Rescoring with the original vectors keeps int8 quantization's recall loss small;
         # the parameters are ignored by a collection created without quantization.
         self._approximate = qe.QuantizationSearchParams(
-            rescore=True, oversampling=quantization_oversampling
+            rescore=True, oversampling=self.tuning.quantization_oversampling
         )
         self._shard: qe.EdgeShard | None = None
         self._exact = True
@@ -156,8 +144,8 @@ class EdgeStore(VectorStore):
         return self._shard
 
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
-        m, ef_construct = self._hnsw
-        quantized = self._quantization == "int8"
+        m, ef_construct = self.tuning.hnsw_m, self.tuning.hnsw_ef_construct
+        quantized = self.tuning.quantized
         config = qe.EdgeConfig(
             vectors={
                 # Quantized, the originals are only read to rescore a few candidates: they stay
@@ -264,7 +252,9 @@ class EdgeStore(VectorStore):
 
     def _refresh_exact(self) -> None:
         assert self._shard is not None
-        self._exact = self._shard.count(qe.CountRequest(exact=True)) < self._exact_below
+        self._exact = (
+            self._shard.count(qe.CountRequest(exact=True)) < self.tuning.exact_search_below
+        )
 
     def _params(self) -> qe.SearchParams:
         _ = self.shard  # opening decides exact vs HNSW
@@ -272,7 +262,9 @@ class EdgeStore(VectorStore):
         quantization = (
             qe.QuantizationSearchParams(ignore=True) if self._exact else self._approximate
         )
-        return qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=self._exact, quantization=quantization)
+        return qe.SearchParams(
+            hnsw_ef=self.tuning.hnsw_ef, exact=self._exact, quantization=quantization
+        )
 
     # --- points -----------------------------------------------------------------------
     def upsert(self, points: Sequence[PointRecord]) -> None:

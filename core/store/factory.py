@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from core.store.base import VectorStore
+from core.store.base import StoreTuning, VectorStore
 from core.store.cluster import ClusterConfig
 from schemas.settings import Settings
 
@@ -15,15 +16,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _tuning(settings: Settings) -> dict[str, Any]:
-    return dict(
-        hnsw_m=settings.hnsw_m,
-        hnsw_ef_construct=settings.hnsw_ef_construct,
-        hnsw_ef=settings.hnsw_ef,
-        exact_search_below=settings.exact_search_below,
-        quantization=settings.quantization,
-        quantization_oversampling=settings.quantization_oversampling,
-    )
+def _tuning(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    return asdict(StoreTuning.from_settings(settings, **overrides))
 
 
 def open_store(settings: Settings) -> VectorStore:
@@ -55,7 +49,7 @@ def open_server_store(
     with the configured tuning and cluster settings unless `overrides` says otherwise."""
     from core.store.client import ClientStore
 
-    tuning = {**_tuning(settings), **overrides}
+    tuning = _tuning(settings, **overrides)
     cluster = ClusterConfig.from_settings(settings)
     engine = "local" if url.startswith("file://") else "server"
     client = server_client(settings, url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,20 @@ class CollaborativeSettings(Section):
     lightfm_item_alpha: float = Field(1e-6, ge=0)
     lightfm_threads: int = Field(2, ge=1, le=64)
     lightfm_seed: int = 42
+
+    def lightfm_options(self) -> dict[str, Any]:
+        """The `lightfm_*` settings as `core.collab.training.train`'s keyword arguments: the
+        one mapping, for `musicrec train` and every tool that trains as it does."""
+        return {
+            "loss": self.lightfm_loss,
+            "no_components": self.lightfm_components,
+            "epochs": self.lightfm_epochs,
+            "learning_rate": self.lightfm_learning_rate,
+            "item_alpha": self.lightfm_item_alpha,
+            "num_threads": self.lightfm_threads,
+            "seed": self.lightfm_seed,
+        }
+
     model_reload_seconds: float = Field(
         10.0,
         ge=0,

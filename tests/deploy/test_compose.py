@@ -5,6 +5,8 @@ without an engine), plus what the cluster file must contain (docs/scaling.md).""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import shutil
@@ -126,6 +128,23 @@ def test_api_replicas_behind_a_health_checked_proxy(cluster) -> None:
         assert cluster[name]["environment"]["MUSICREC_DATABASE_URL"].startswith("postgresql")
     scraped = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
     assert all(f"{name}:8000" in scraped for name in replicas)
+
+
+def test_replicas_share_a_rate_limit_budget_and_trust_only_nginx(cluster) -> None:
+    """One Redis for every replica's budget; X-Forwarded-For believed from nginx's fixed
+    address on the edge network, which it must be given."""
+    replicas = [k for k, v in cluster.items() if v.get("command") == ["musicrec-api"]]
+    nginx = cluster["proxy"]["networks"]["edge"]["ipv4_address"]
+    for name in replicas:
+        env = cluster[name]["environment"]
+        assert env["MUSICREC_RATE_LIMIT_STORAGE"].startswith("redis://redis:")
+        assert json.loads(env["MUSICREC_TRUSTED_PROXIES"]) == [nginx]
+        assert cluster[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert "edge" in cluster[name]["networks"]
+    assert "redis-cli" in cluster["redis"]["healthcheck"]["test"]
+    file = yaml.safe_load(CLUSTER.read_text())
+    (subnet,) = file["networks"]["edge"]["ipam"]["config"]
+    assert ipaddress.ip_address(nginx) in ipaddress.ip_network(subnet["subnet"])
 
 
 def test_jobs_and_limits(cluster) -> None:

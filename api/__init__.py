@@ -1,1 +1,2 @@
-"""The REST API: FastAPI over the store, the encoders and (later) the collaborative model."""
+"""The REST API: FastAPI over the recommender (the store, the encoders, the candidate sources,
+the LightFM model and the learned ranker), the interaction database and Spotify."""

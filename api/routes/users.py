@@ -71,9 +71,11 @@ def user_recommendations(
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     collab_weight: Annotated[float | None, Query(ge=0, le=1)] = None,
 ) -> RecommendationResponse:
-    """Candidates from a fused query seeded by the user's recent tracks, reranked by a blend
-    of content similarity and the LightFM score; tracks the user already has are excluded.
-    A user the model does not know gets content-only results, flagged in `personalization`.
+    """Candidates from every source seeded by the user's history (a fused content query on
+    the recent tracks, LightFM, co-occurrence, same and co-listened artists, popularity),
+    ordered by the learned ranker and explained per signal (an explicit `collab_weight` asks
+    for the linear blend of content and LightFM instead); tracks the user already has are
+    excluded. A user no source knows gets content-only results, flagged in `personalization`.
     The served list is logged under the response's `request_id` (see GET /stats).
     """
     response = responses.recommendation(

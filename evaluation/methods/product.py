@@ -1,11 +1,13 @@
-"""The product's recommender behind the Method contract: the ONE module of the evaluation that
-touches `core.recommend` (it builds the `Recommender` over a store, and calls
-`Recommender.recommend(SeedRequest)` and `Recommender.recommend_for_user(user_id, …)`), so a
-change of the recommender's API is adapted here and nowhere else.
+"""The product's recommender behind the Method contract: it builds the `Recommender` over a
+store and calls `Recommender.recommend(SeedRequest)` and `Recommender.recommend_for_user(user_id,
+…)`, as the API does. (The learned ranker's protocol, `evaluation.ranker_protocol`, drives
+`core.recommend` too: it trains the ranker itself.)
 
 Two modes. Personal (`personal=True`, a query with a `user_id`): the user's recommendations
 as `GET /users/{id}/recommendations` computes them — seeded by the user's known tracks, their
-history excluded, reranked by the collaborative model at `collab_weight`. Seeded: the query's
+history excluded, ordered by the linear blend with the collaborative model at
+`collab_weight` (this method loads no learned ranker: `evaluation.ranker_protocol` measures
+that one against the signals it combines). Seeded: the query's
 seeds as the positive tracks of `POST /recommendations` (at most `MAX_SEEDS`).
 
 The catalog is indexed and the model trained by the harness once for all configurations

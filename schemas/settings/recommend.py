@@ -61,7 +61,7 @@ class RecommendSettings(Section):
         1,
         ge=1,
         le=64,
-        description="LightGBM threads when training. 1 by default: on 2 cores shared with "
-        "other work, OpenMP's spinning threads made 50 LambdaRank rounds 6x slower with 2 "
-        "threads (14.5 s) than with 1 (2.3 s).",
+        description="LightGBM threads when training. 1 by default: on cores shared with other "
+        "work OpenMP's spinning threads make training slower, not faster (measured in "
+        "docs/performance.md, 'LightGBM threads').",
     )

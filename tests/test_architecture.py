@@ -69,3 +69,23 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("def f():\n    from api.main import create_app\n    return create_app\n")
     assert imported_packages(module) == [(2, "api")]
+
+
+def test_serving_needs_none_of_the_optional_extras() -> None:
+    """The API and the indexer import neither LightFM (`train`), spotipy/diskcache (`spotify`)
+    nor open_clip (`clip`), so `pip install musicrec` without extras serves: checked in a
+    fresh interpreter, where `sys.modules` shows what an import really pulls in."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import api.main, api.resources, indexer.pipeline, cli.app; "
+        "print(sorted({'lightfm', 'spotipy', 'diskcache', 'open_clip'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout

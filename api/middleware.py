@@ -1,7 +1,7 @@
-"""Headers every response carries, whatever route (or error handler) produced it.
-
-Hand-written because Starlette ships no such middleware and a dependency cannot reach the
-responses of error handlers, mounts and 404s; it is a pure ASGI wrapper (no body buffering).
+"""Pure ASGI middleware (no body buffering, unlike Starlette's `BaseHTTPMiddleware`): the base
+for HTTP-only wrappers, and the headers every response carries, whatever route (or error
+handler) produced it — hand-written because Starlette ships no such middleware and a
+dependency cannot reach the responses of error handlers, mounts and 404s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders:
+class HttpMiddleware:
+    """A pure ASGI middleware that sees HTTP requests only (lifespan and websocket messages
+    pass untouched): subclasses implement `handle`."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -25,7 +28,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)

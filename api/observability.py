@@ -34,8 +34,9 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from api.middleware import HttpMiddleware
 from schemas.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -161,17 +162,11 @@ class _StateCollector(Collector):
                 return
 
 
-class AccessLog:
+class AccessLog(HttpMiddleware):
     """One log line per HTTP request (method, path, status, duration), written after the
     response; a pure ASGI wrapper, so streaming and error responses pass untouched."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # what the client gets when the app raises before answering
 

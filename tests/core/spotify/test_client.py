@@ -20,12 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core.spotify.client import (
-    SpotifyClient,
-    SpotifyError,
-    SpotifyUnavailableError,
-    build_spotify_client,
-)
+from core.spotify import SpotifyError, SpotifyUnavailableError, build_spotify_client
+from core.spotify.client import SpotifyClient
 from indexer.catalog import read_catalog
 from indexer.enrich import KAGGLE_COLUMNS, enrich_catalog, fetch_new_tracks
 from tests.conftest import (

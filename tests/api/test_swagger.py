@@ -38,7 +38,7 @@ def test_authorize_sends_the_key_to_a_protected_operation(server) -> None:
 
         def execute() -> str:
             reload.locator("button.execute").click()
-            status = reload.locator(".live-responses-table .response-col_status").first
+            status = reload.locator(".live-responses-table tr.response .response-col_status").first
             expect(status).to_have_text(re.compile(r"\d{3}"), timeout=60_000)
             text = status.inner_text().strip()
             reload.locator("button.btn-clear").click()

@@ -49,11 +49,12 @@ class RateLimits:
         rate = self._rates.get(name)
         if rate is None:
             return None
+        unreachable = (StorageError, *_exceptions(self._storage))
         try:
             if self._limiter.hit(rate, name, client):
                 return None
             reset = self._limiter.get_window_stats(rate, name, client).reset_time
-        except (StorageError, *_exceptions(self._storage)) as exc:
+        except unreachable as exc:
             raise RateLimitStorageError(
                 "the rate-limit storage is unreachable; retry shortly"
             ) from exc

@@ -237,7 +237,7 @@ def engine_vector(v: Vector, sparse: Callable[[list[int], list[float]], Any]) ->
     return list(map(float, v))
 
 
-def stored_vectors(raw: Any, sparse_type: type) -> dict[str, Vector]:
+def stored_vectors(raw: Any, sparse_type: type[Any]) -> dict[str, Vector]:
     """An engine's named vectors of a point back in musicrec's types (a dense list as the
     engine gave it: a pool converts ~600 points per request, copies add up)."""
     if not isinstance(raw, dict):

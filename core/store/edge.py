@@ -223,7 +223,8 @@ class EdgeStore(VectorStore):
     def read_metadata(self) -> dict[str, Any]:
         if not self.meta_path.exists():
             return {}
-        return json.loads(self.meta_path.read_text(encoding="utf-8"))
+        metadata: dict[str, Any] = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        return metadata
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         with atomic_writer(self.meta_path, "w", encoding="utf-8") as fh:
@@ -376,7 +377,8 @@ class EdgeStore(VectorStore):
             limit=limit,
             offset=offset,
             prefetches=prefetches,
-            query=fuse,
+            # The stub declares Fusion's variants as classes nested in Fusion, not subclasses.
+            query=fuse,  # type: ignore[arg-type]
             filter=engine_filter,
             with_payload=True,
             with_vector=with_vectors,

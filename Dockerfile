@@ -8,7 +8,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 # Dependencies first, from the lock (hash-checked, the versions CI tested), so this layer is
 # rebuilt only when the lock changes; then the project itself, without dependencies.
 COPY requirements-runtime.lock ./
-RUN pip install --require-hashes -r requirements-runtime.lock
+RUN pip install --require-hashes --no-deps -r requirements-runtime.lock && pip check
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY core ./core

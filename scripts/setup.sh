@@ -20,9 +20,12 @@ want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing musicrec and its locked dependencies into .venv (a few minutes the first" \
          "time; log: .venv/install.log)" >&2
-    if ! { .venv/bin/python -m pip install --require-hashes -r requirements.lock &&
-           .venv/bin/python -m pip install --no-deps --no-build-isolation -e .; } \
-           > .venv/install.log 2>&1; then
+    # --no-deps: the lock is complete (uv resolved it), and pip's own resolver would ask for
+    # a pin per extra (`httpx[http2]`) in hash-checking mode; `pip check` then verifies that
+    # what was installed is consistent.
+    if ! { .venv/bin/python -m pip install --require-hashes --no-deps -r requirements.lock &&
+           .venv/bin/python -m pip install --no-deps --no-build-isolation -e . &&
+           .venv/bin/python -m pip check; } > .venv/install.log 2>&1; then
         tail -40 .venv/install.log >&2
         echo "installation failed: see .venv/install.log" >&2
         exit 1

@@ -26,6 +26,13 @@ class RecommendSettings(Section):
         "when no learned ranker is loaded, or when a request sets collab_weight); how the "
         "default was chosen is in docs/evaluation.md.",
     )
+    sources: list[str] | None = Field(
+        None,
+        description="The candidate sources of a personalised pool, by name, as a JSON list "
+        '(e.g. \'["content", "collaborative", "cooccurrence"]\'); unset: every registered source '
+        "(core/recommend/sources/registry.py). Changing it changes the ranker's features: "
+        "retrain with `musicrec train`.",
+    )
     candidate_pool: int = Field(
         200, ge=10, le=5000, description="Fused content candidates in a personalised pool."
     )

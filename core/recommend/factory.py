@@ -48,7 +48,7 @@ def build_recommender(
         content,
         sources=[ActiveSource(s, s.build(deps), s.pool(settings)) for s in specs],
         layout=FeatureLayout.of(specs),
-        default_weights=settings.default_weights,
+        default_weights={str(m): w for m, w in settings.default_weights.items()},
         collab_weight=settings.collab_weight,
         collab=collab,
         history=history,

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -116,8 +117,11 @@ class QueryContext:
     """What the features need to know about the query, computed once per request."""
 
     history: Sequence[str]  # the user's tracks (or the seeds)
-    seed_payloads: Sequence[Mapping]  # stored payloads of the seeds (artists, years)
+    seed_payloads: Sequence[Mapping[str, Any]]  # stored payloads of the seeds (artists, years)
     index: UserTrackMatrix | None  # interactions the features may use (None: none)
+    # The query's scores its sources used too (`SeedQuery.cooccurrence` / `.colistened`).
+    cooccurrence: np.ndarray | None = None
+    colistened: np.ndarray | None = None
 
     @property
     def artist_counts(self) -> Counter[str]:
@@ -171,15 +175,15 @@ def feature_rows(
         for p in payloads
     ]
     x[:, col["history_length"]] = len(ctx.history)
-    if ctx.index is not None:
+    if ctx.index is not None and ctx.cooccurrence is not None:
         counts = ctx.index.count(ids)
-        raw = np.nan_to_num(ctx.index.lookup(ctx.index.history_cooccurrence(ctx.history), ids))
+        raw = np.nan_to_num(ctx.index.lookup(ctx.cooccurrence, ids))
         held = ctx.index.count(list(ctx.history)).sum()
         x[:, col["interaction_count"]] = counts
         x[:, col["cooc_raw"]] = raw
         # Cosine-like: a track held by everyone co-occurs with everything.
         x[:, col["cooc_norm"]] = raw / np.sqrt(np.maximum(counts, 1.0) * max(held, 1.0))
-        colisten = ctx.index.colistened(ctx.history, list(artists))
+        colisten = ctx.colistened
         if colisten is not None:
             assert ctx.index.artists is not None
             x[:, col["artist_colisten"]] = [

@@ -230,6 +230,8 @@ class Recommender:
                 q.history(),
                 [q.seeds[t].payload for t in q.positive if t in q.seeds],
                 q.snapshot.index,
+                q.cooccurrence,
+                q.colistened,
             )
             rows = self.layout.rows(
                 [s.candidate for s in scored],

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -35,6 +35,7 @@ from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
 from core.recommend.rankers.artefact import RankerArtefact
+from core.recommend.rankers.base import feature_matrix
 from core.recommend.recommender import Recommender
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import VectorStore
@@ -135,7 +136,7 @@ def training_set(
         if len(negatives) > max_negatives:
             negatives = np.sort(rng.choice(negatives, max_negatives, replace=False))
         keep = np.sort(np.concatenate([keep, negatives]))
-        xs.append(np.vstack([scored[i].features for i in keep]))
+        xs.append(feature_matrix([scored[i] for i in keep]))
         ys.append(y[keep])
         groups.append(len(keep))
         kept.append(user)
@@ -151,7 +152,7 @@ def training_set(
     )
 
 
-def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict]:
+def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict[str, Any]]:
     """LambdaRank, its number of rounds early-stopped on NDCG@10 of held-out users: k-fold
     over the users when they are few (`cv_below`), else one validation split."""
     if not data.groups:
@@ -181,10 +182,13 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
     if n < 2 * params.folds:  # too few users to hold any out: the full number of rounds
         booster = lgb.train(config, _dataset(data, np.ones(n, bool)), params.rounds)
         return booster, {"rounds": params.rounds, "train_users": n, "valid_users": 0}
-    stop = [lgb.early_stopping(params.early_stopping, verbose=False)]
+    stop: list[Callable[..., Any]] = [lgb.early_stopping(params.early_stopping, verbose=False)]
     if n < params.cv_below:
         everyone = _dataset(data, np.ones(n, bool))
-        curves = lgb.cv(config, everyone, params.rounds, nfold=params.folds, callbacks=stop)
+        curves = cast(
+            dict[str, list[float]],
+            lgb.cv(config, everyone, params.rounds, nfold=params.folds, callbacks=stop),
+        )
         best = len(curves["valid ndcg@10-mean"])
         booster = lgb.train(config, everyone, best)
         score = curves["valid ndcg@10-mean"][-1]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -40,7 +39,6 @@ class UserTrackMatrix:
         self._ids = np.asarray(self.track_ids, dtype=object)
         self.counts = np.asarray(self.matrix.sum(axis=0), dtype=np.float64).ravel()
         self._by_count = np.argsort(-self.counts, kind="stable")
-        self.cooccurrence = lru_cache(maxsize=64)(self._cooccurrence)
         self.artists = (
             ArtistIndex(self.matrix, track_artists, self.counts)
             if track_artists is not None
@@ -81,18 +79,19 @@ class UserTrackMatrix:
         index = np.array([self._track.get(t, -1) for t in track_ids], dtype=np.int64)
         return np.where(index >= 0, self.counts[np.maximum(index, 0)], 0.0)
 
-    def _cooccurrence(self, history: tuple[str, ...]) -> np.ndarray:
+    def history_cooccurrence(self, history: Sequence[str]) -> np.ndarray:
         """Per index track: how often it shares a user with a history track (the history
-        itself 0). Cached: the source and the ranker's features ask for the same one."""
+        itself 0). Computed once per request (`SeedQuery.cooccurrence`), which the source
+        and the ranker's features share."""
         scores = np.zeros(len(self.track_ids), dtype=np.float32)
-        cols = [self._track[t] for t in history if t in self._track]
+        cols = sorted({self._track[t] for t in history if t in self._track})
         if cols:
             h = np.zeros(len(self.track_ids), dtype=np.float32)
             h[cols] = 1.0
             overlap = self.matrix @ h  # per user: tracks shared with the history
             scores = np.asarray(self.matrix.T @ overlap, dtype=np.float32).ravel()
             scores[cols] = 0.0
-        scores.flags.writeable = False  # shared through the cache
+        scores.flags.writeable = False  # shared by the request's source and features
         return scores
 
     def lookup(self, values: np.ndarray, track_ids: Sequence[str]) -> np.ndarray:
@@ -124,9 +123,6 @@ class UserTrackMatrix:
             if self.track_ids[i] not in exclude:
                 out.append((self.track_ids[i], float(self.counts[i])))
         return out
-
-    def history_cooccurrence(self, history: Sequence[str]) -> np.ndarray:
-        return self.cooccurrence(tuple(sorted(set(history))))
 
     def colistened(self, history: Sequence[str], seed_artists: Sequence[str]) -> np.ndarray | None:
         """Per artist of `artists`: how co-listened it is with the artists of the history's

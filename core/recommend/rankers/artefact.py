@@ -42,7 +42,7 @@ class RankerArtefact:
         if self.booster is None:
             raise ValueError("an artefact without a booster is never published")
         m = self.index.matrix
-        arrays = {
+        arrays: dict[str, Any] = {
             "meta": _json({**self.metadata, "format_version": FORMAT_VERSION}),
             "features": _json(list(self.features)),
             "booster": np.frombuffer(self.booster.model_to_string().encode(), dtype=np.uint8),
@@ -78,7 +78,7 @@ def load(path: Path, features: Sequence[str] = FEATURE_NAMES) -> RankerArtefact:
                     "retrain with `musicrec train`"
                 )
             booster = lgb.Booster(model_str=a["booster"].tobytes().decode())
-            shape = tuple(int(n) for n in a["shape"])
+            shape = (int(a["shape"][0]), int(a["shape"][1]))
             matrix = sp.csr_matrix(
                 (np.ones(len(a["indices"]), np.float32), a["indices"], a["indptr"]), shape=shape
             )

@@ -23,7 +23,7 @@ import lightgbm as lgb
 import numpy as np
 
 from core.recommend.features import DEFAULT_LAYOUT, FeatureLayout
-from core.recommend.rankers.base import ScoredCandidate
+from core.recommend.rankers.base import ScoredCandidate, feature_matrix
 from core.recommend.results import RankedTrack
 from schemas.layout import MODALITIES
 
@@ -54,7 +54,7 @@ class LearnedRanker:
     ) -> list[RankedTrack]:
         if not candidates:
             return []
-        x = np.vstack([c.features for c in candidates]).astype(np.float64)
+        x = feature_matrix(candidates).astype(np.float64)
         order_of_groups = self.layout.group_order
         scale = np.ones(len(order_of_groups) + 1)
         for m in MODALITIES:
@@ -73,11 +73,8 @@ class LearnedRanker:
             explained = groups[top] if len(top) else np.zeros((0, len(order_of_groups) + 1))
         explanations = {int(i): row for i, row in zip(top, explained, strict=True)}
         return [
-            RankedTrack.from_payload(
-                candidates[i].candidate.record.payload,  # type: ignore[union-attr]
-                score=float(score[i]),
-                similarities=candidates[i].similarities,
-                sources=list(candidates[i].candidate.sources),
+            candidates[i].result(
+                float(score[i]),
                 explanation=(
                     self._explanation(explanations[int(i)]) if int(i) in explanations else None
                 ),
@@ -86,7 +83,7 @@ class LearnedRanker:
         ]
 
     def _contributions(self, x: np.ndarray) -> np.ndarray:
-        contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+        contrib = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         return group_contributions(contrib, self.layout)
 
     def _explanation(self, row: np.ndarray) -> dict[str, float]:

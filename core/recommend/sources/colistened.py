@@ -26,7 +26,7 @@ class ColistenedSource:
         if index is None or n <= 0:
             return []
         own = set(query.seed_artists())
-        scores = index.colistened(query.history(), sorted(own))
+        scores = query.colistened
         if scores is None:
             return []
         found = index.colistened_tracks(

@@ -19,10 +19,9 @@ class CooccurrenceSource:
     name: str = "cooccurrence"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        index = query.snapshot.index
-        if index is None or n <= 0:
+        index, scores = query.snapshot.index, query.cooccurrence
+        if index is None or scores is None or n <= 0:
             return []
-        scores = index.history_cooccurrence(query.history())
         return [Proposal(t, s) for t, s in index.top(scores, n, query.excluded)]
 
 

@@ -69,6 +69,6 @@ class RecommendSettings(Section):
         ge=1,
         le=64,
         description="LightGBM threads when training. 1 by default: on 2 cores shared with "
-        "other work, OpenMP's spinning threads made 50 LambdaRank rounds 6x slower with 2 "
-        "threads (14.5 s) than with 1 (2.3 s).",
+        "other work, OpenMP's spinning threads made LambdaRank slower with 2 threads than "
+        "with 1 (docs/performance.md, \"Numbers behind the recommender's defaults\").",
     )

@@ -70,5 +70,5 @@ class RecommendSettings(Section):
         le=64,
         description="LightGBM threads when training. 1 by default: on 2 cores shared with "
         "other work, OpenMP's spinning threads made LambdaRank slower with 2 threads than "
-        "with 1 (docs/performance.md, \"Numbers behind the recommender's defaults\").",
+        'with 1 (docs/performance.md, "Numbers behind the recommender\'s defaults").',
     )

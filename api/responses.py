@@ -27,13 +27,14 @@ def item(ranked: RankedTrack) -> RecommendationItem:
     )
 
 
-def recommendation(result: Recommendation) -> RecommendationResponse:
+def recommendation(result: Recommendation, request_id: str | None = None) -> RecommendationResponse:
     return RecommendationResponse(
         items=[item(r) for r in result.items],
         fusion=result.fusion,
         modalities=result.modalities,
         weights=result.weights,
         personalization=Personalization(**asdict(result.personalization)),
+        request_id=request_id,
     )
 
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,14 @@ from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.collab.training import train
 from core.encoders.base import Encoder
-from core.recommend.features import FEATURE_NAMES, GROUPS
-from core.recommend.recommender import Recommender
-from core.recommend.sources import (
-    ArtistSource,
-    ColistenedSource,
-    ContentSource,
-    CooccurrenceSource,
-)
-from core.recommend.training import RankerParams, train_ranker
+from core.recommend.factory import build_recommender
+from core.recommend.features import GROUPS
+from core.recommend.training import ranker_params, train_ranker
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
 from evaluation.metrics import bootstrap_ci, mean_ci, ranking_metrics
 from indexer.pipeline import Indexer
+from schemas.settings import Settings
 from schemas.tracks import Track, point_id
 
 K = 10
@@ -128,19 +123,18 @@ def run_protocol(
     started = time.perf_counter()
     model = fit(protocol.train_rows)
     result.facts["lightfm_seconds"] = round(time.perf_counter() - started, 1)
-    content = ContentSource(store)
-    base = Recommender(store, content, collab=Fixed(model))
+    # What serves: the settings' defaults (and MUSICREC_* overrides), through the factory.
+    settings = Settings()
+    base = build_recommender(settings, store, collab=Fixed(model))
     started = time.perf_counter()
-    artefact = train_ranker(
-        protocol.train_rows, base, fit, RankerParams(threads=threads, seed=seed), log
-    )
+    params = replace(ranker_params(settings), threads=threads, seed=seed)
+    artefact = train_ranker(protocol.train_rows, base, fit, params, log)
     result.facts["ranker_train_seconds"] = round(time.perf_counter() - started, 1)
     result.facts["ranker_train_cpu_seconds"] = round(artefact.metadata["train_cpu_seconds"], 1)
     result.facts["ranker"] = artefact.metadata["counts"]
-    rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
-    index = artefact.index
-    cooc, artist = CooccurrenceSource(lambda: index), ArtistSource(content)
-    colistened = ColistenedSource(lambda: index)
+    rec = replace(base, ranker=Fixed(artefact))
+    by_name = {a.spec.name: a.source for a in rec.sources}
+    cooc, artist, colistened = by_name["cooccurrence"], by_name["artist"], by_name["colistened"]
 
     def served(user: str, collab_weight: float | None) -> list[str]:
         answer = rec.recommend_for_user(user, limit=K, collab_weight=collab_weight)
@@ -164,7 +158,7 @@ def run_protocol(
             t0 = time.perf_counter()
             rankings[method][user] = fn(user, q)
             timing[method] += time.perf_counter() - t0
-        pool = rec.scored_pool(q, rec.candidate_pool, collab=True, artefact=artefact)
+        pool = rec.scored_pool(q, 0, features=True)
         hidden = protocol.hidden[user]
         for name in ["pool (union)", *sorted({s for c in pool for s in c.candidate.sources})]:
             found = {
@@ -190,7 +184,8 @@ def run_protocol(
     assert artefact.booster is not None
     gain = artefact.booster.feature_importance("gain")
     total = float(gain.sum()) or 1.0
-    result.importance = {f: float(g) / total for f, g in zip(FEATURE_NAMES, gain, strict=True)}
+    names = rec.layout.names
+    result.importance = {f: float(g) / total for f, g in zip(names, gain, strict=True)}
     return result
 
 
@@ -283,7 +278,6 @@ def cooccurrence_cost(index: UserTrackMatrix, users: Sequence[str], seed: int) -
     out: dict[str, float] = {}
     t0 = time.perf_counter()
     for u in users:
-        index.cooccurrence.cache_clear()
         index.history_cooccurrence(index.user_tracks(u))
     out["real ms/query"] = round(1000 * (time.perf_counter() - t0) / max(len(users), 1), 3)
     rng = np.random.default_rng(seed)

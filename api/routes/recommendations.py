@@ -28,20 +28,21 @@ def recommend(
     explicit `collab_weight` asks for the linear blend of content and LightFM instead), and
     the served list is logged under the response's `request_id` (GET /stats).
     """
-    response = responses.recommendation(
-        recommender.recommend(
-            SeedRequest(
-                positive=body.positive,
-                negative=body.negative,
-                weights=body.weights,
-                filters=body.filters,
-                limit=body.limit,
-                offset=body.offset,
-                user_id=body.user_id,
-                collab_weight=body.collab_weight,
-            )
+    result = recommender.recommend(
+        SeedRequest(
+            positive=body.positive,
+            negative=body.negative,
+            weights=body.weights,
+            filters=body.filters,
+            limit=body.limit,
+            offset=body.offset,
+            user_id=body.user_id,
+            collab_weight=body.collab_weight,
         )
     )
     if body.user_id is None:
-        return response
-    return log_recommendations(resources.interactions, body.user_id, response, offset=body.offset)
+        return responses.recommendation(result)
+    request_id = log_recommendations(
+        resources.interactions, body.user_id, result, offset=body.offset
+    )
+    return responses.recommendation(result, request_id)

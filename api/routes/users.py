@@ -78,9 +78,8 @@ def user_recommendations(
     excluded. A user no source knows gets content-only results, flagged in `personalization`.
     The served list is logged under the response's `request_id` (see GET /stats).
     """
-    response = responses.recommendation(
-        recommender.recommend_for_user(
-            user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
-        )
+    result = recommender.recommend_for_user(
+        user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
     )
-    return log_recommendations(resources.interactions, user_id, response, offset=offset)
+    request_id = log_recommendations(resources.interactions, user_id, result, offset=offset)
+    return responses.recommendation(result, request_id)

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from core.interactions.database import DatabaseUnavailableError, unavailable_as_domain_error
 from core.interactions.store import ServedList, SqlInteractionStore, new_request_id, utc_naive
 from core.interactions.tables import interactions, served, served_items
-from schemas.api import RecommendationResponse
+from core.recommend.results import Recommendation
 
 log = logging.getLogger(__name__)
 HIT_AT = 10
@@ -28,29 +28,30 @@ NO_MODEL = "content-only"  # the model_version shown for requests served without
 def log_recommendations(
     store: SqlInteractionStore,
     user_id: str,
-    response: RecommendationResponse,
+    result: Recommendation,
     *,
     offset: int = 0,
-) -> RecommendationResponse:
-    """Log a personalised response and stamp its `request_id`; what the routes call.
+) -> str | None:
+    """Log what a personalised recommendation served (the domain result, whatever HTTP makes
+    of it) and return its request id; what the routes call before answering.
 
     A database that cannot take the log does not cost the listener their recommendations:
-    the response goes out without a request id and the failure is logged.
+    None comes back (the response goes out without a request id) and the failure is logged.
     """
     served_list = ServedList(
         request_id=new_request_id(),
         user_id=user_id,
-        track_ids=[item.track.id for item in response.items],
+        track_ids=[item.track.id for item in result.items],
         first_rank=offset,
-        model_version=response.personalization.model_version,
-        ranker_version=response.personalization.ranker_version,
+        model_version=result.personalization.model_version,
+        ranker_version=result.personalization.ranker_version,
     )
     try:
         store.log_served(served_list)
     except DatabaseUnavailableError as exc:
         log.warning("served recommendations not logged: %s", exc)
-        return response
-    return response.model_copy(update={"request_id": served_list.request_id})
+        return None
+    return served_list.request_id
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ users who play the history's artists, like `UserTrackMatrix`'s track co-occurren
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,15 +51,16 @@ class ArtistIndex:
             )
             for c in range(len(self.names))
         ]
-        self.colistened = lru_cache(maxsize=64)(self._colistened)
 
-    def history_artists(self, track_columns: Iterable[int], extra: Iterable[str] = ()) -> tuple:
+    def history_artists(
+        self, track_columns: Iterable[int], extra: Iterable[str] = ()
+    ) -> tuple[str, ...]:
         """The artists of the history's tracks (matrix columns) plus `extra` (the seeds'
-        stored artists, for seeds the matrix does not hold), as a sorted cache key."""
+        stored artists, for seeds the matrix does not hold), sorted."""
         names = {a for t in track_columns for a in self.track_artists[t]}
         return tuple(sorted(names | set(extra)))
 
-    def _colistened(self, artists: tuple[str, ...]) -> np.ndarray:
+    def colistened(self, artists: tuple[str, ...]) -> np.ndarray:
         """Per artist: the cosine above (the history's own artists included)."""
         scores = np.zeros(len(self.names), dtype=np.float32)
         cols = [self._col[a] for a in artists if a in self._col]
@@ -72,7 +72,7 @@ class ArtistIndex:
             held = max(float(overlap @ overlap), 1.0)
             norm = np.sqrt(np.maximum(self.listener_counts, 1.0) * held)
             scores = (raw / norm).astype(np.float32)
-        scores.flags.writeable = False  # shared through the cache
+        scores.flags.writeable = False  # shared by the request's source and features
         return scores
 
     def best(self, scores: np.ndarray, artists: Sequence[str]) -> float:

@@ -31,9 +31,9 @@ def query_vector(positive: list[Vector], negative: list[Vector]) -> Vector:
         return mean_sparse([v for v in positive if isinstance(v, SparseVector)])
     pos = unit(np.mean(np.asarray(positive, dtype=np.float64), axis=0))
     if not negative:
-        return pos
+        return list(pos.tolist())
     neg = unit(np.mean(np.asarray(negative, dtype=np.float64), axis=0))
-    return unit(2 * pos - neg)
+    return list(unit(2 * pos - neg).tolist())
 
 
 def to_filter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -18,15 +19,15 @@ from core.recommend.signals import similarities
 from core.recommend.sources import ContentSource
 from schemas.api import Filters
 from schemas.layout import COVER, LYRICS, LYRICS_TERMS, CollectionLayout, LayoutMismatchError
-from schemas.vectors import Vector
+from schemas.vectors import SparseVector, Vector
 
 
 @dataclass
 class Searcher:
     content: ContentSource  # the engine query, shared with the recommender
-    lyrics_encoder: Encoder | None
-    cover_encoder: Encoder | None = None
-    terms_encoder: Encoder | None = None
+    lyrics_encoder: Encoder[Any] | None
+    cover_encoder: Encoder[Any] | None = None
+    terms_encoder: Encoder[Any] | None = None
     default_weights: Mapping[str, float] = field(default_factory=dict)
     _layout: CollectionLayout | None = field(default=None, init=False, repr=False)
 
@@ -35,7 +36,7 @@ class Searcher:
             self._layout = self.content.store.layout()
         return self._layout
 
-    def _check_encoder(self, name: str, encoder: Encoder) -> None:
+    def _check_encoder(self, name: str, encoder: Encoder[Any]) -> None:
         """Refuse to compare a query vector with vectors made by another encoder."""
         layout = self.layout()
         stored = layout.vectors.get(name) if layout else None
@@ -114,7 +115,7 @@ class Searcher:
         if modality == LYRICS and w[LYRICS_TERMS] > 0 and self._has_terms():
             assert self.terms_encoder is not None
             terms = self.terms_encoder.encode_text(text)
-            if terms:
+            if isinstance(terms, SparseVector) and terms:
                 queries[LYRICS_TERMS] = terms
         if not queries:
             raise UnsupportedQueryError("every lyrics modality has weight 0")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 from core.recommend.errors import UnknownTracksError, UnsupportedQueryError
 from core.recommend.query import query_vector
+from core.recommend.snapshot import Snapshot
 from core.store import PointRecord, VectorStore
 from schemas.api import Filters
 from schemas.layout import MODALITIES
@@ -26,6 +30,41 @@ class SeedQuery:
     filters: Filters
     exclude: Sequence[str]
     user_id: str | None = None
+    # The model and ranker artefact this request serves from (`core.recommend.snapshot`).
+    snapshot: Snapshot = field(default_factory=Snapshot)
+
+    # Scores two parts of a request need (a source and the ranker's features) are computed
+    # here, once per query: a query is one request, so nothing outlives it or is recomputed.
+
+    @cached_property
+    def cooccurrence(self) -> np.ndarray | None:
+        """Per matrix track, its co-occurrence with the history; None without a matrix."""
+        index = self.snapshot.index
+        return None if index is None else index.history_cooccurrence(self.history())
+
+    @cached_property
+    def colistened(self) -> np.ndarray | None:
+        """Per artist, how co-listened it is with the history's and the seeds' artists
+        (`core.recommend.artists`); None without a matrix or artists."""
+        index = self.snapshot.index
+        if index is None:
+            return None
+        return index.colistened(self.history(), sorted(self.seed_artists()))
+
+    @cached_property
+    def excluded(self) -> frozenset[str]:
+        """Every track no source may propose: the exclusions and the seeds themselves."""
+        return frozenset([*self.exclude, *self.positive, *self.negative])
+
+    def history(self) -> list[str]:
+        """The seeds plus what the snapshot's interaction matrix knows the user holds."""
+        return list(self._history)
+
+    @cached_property
+    def _history(self) -> tuple[str, ...]:
+        index = self.snapshot.index
+        known = index.user_tracks(self.user_id) if index is not None else []
+        return tuple(dict.fromkeys([*self.positive, *known]))
 
     def seed_artists(self) -> Counter[str]:
         """How many positive seeds each stored artist has (the artist and co-listened
@@ -65,6 +104,7 @@ def seed_query(
     filters: Filters,
     exclude: Sequence[str],
     user_id: str | None = None,
+    snapshot: Snapshot | None = None,
 ) -> SeedQuery:
     """One query vector per modality the positive seeds have and that weighs more than 0."""
     queries: dict[str, Vector] = {}
@@ -77,4 +117,5 @@ def seed_query(
         raise UnsupportedQueryError(
             "the seed tracks have no vectors in any modality with a weight above 0"
         )
-    return SeedQuery(positive, negative, seeds, weights, queries, filters, exclude, user_id)
+    snap = snapshot or Snapshot()
+    return SeedQuery(positive, negative, seeds, weights, queries, filters, exclude, user_id, snap)

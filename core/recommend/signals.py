@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,12 +65,14 @@ def similarities(
 
 
 def collaborative_scores(
-    model: CollaborativeModel, user_id: str, payloads: Sequence[Mapping]
+    model: CollaborativeModel, user_id: str, payloads: Sequence[Mapping[str, Any]]
 ) -> np.ndarray:
     """LightFM scores for the candidates; tracks the model never saw (indexed after training)
     are scored from their metadata features (cold start) instead of being left out."""
     scores = model.score(user_id, [p["track_id"] for p in payloads])
     cold = np.flatnonzero(np.isnan(scores))
     if len(cold):
-        scores[cold] = model.score_tracks(user_id, [Track.from_payload(payloads[i]) for i in cold])
+        scores[cold] = model.score_tracks(
+            user_id, [Track.from_payload(dict(payloads[int(i)])) for i in cold]
+        )
     return scores

@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -33,35 +34,50 @@ import pandas as pd
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
-from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import RankerArtefact
+from core.recommend.rankers.base import feature_matrix
 from core.recommend.recommender import Recommender
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import VectorStore
+from schemas.settings import Settings
 from schemas.tracks import point_id
 
 
 @dataclass(frozen=True)
 class RankerParams:
-    label_share: float = 0.2
+    """How the ranker is trained. The first four come from the settings
+    (`ranker_params(settings)`); the rest are the training's own constants."""
+
+    label_share: float
+    max_users: int  # training queries (a seeded sample above this): bounds training time
+    threads: int  # LightGBM threads (settings.ranker_threads)
+    seed: int
     min_history: int = 5
     validation_share: float = 0.2
-    max_users: int = 2000  # training queries (a seeded sample above this): bounds training time
     # Negatives kept per query (a seeded sample; all positives stay): LambdaRank's cost grows
     # with the rows, and a few hundred negatives per query carry most of the ranking signal.
     max_negatives: int = 150
     rounds: int = 300
     early_stopping: int = 30
     # Below this many training users the rounds are chosen by k-fold cross-validation over the
-    # users instead of one validation split: a 20% split of the demo's ~130 users is ~25
-    # queries, and it stopped at 1, 6 or 29 rounds from run to run.
+    # users instead of one validation split, whose few queries made the early-stopped rounds
+    # vary from run to run (docs/performance.md, "Training the ranker").
     cv_below: int = 1000
     folds: int = 5
     learning_rate: float = 0.1
     num_leaves: int = 15
     min_data_in_leaf: int = 50
-    threads: int = 1  # see settings.ranker_threads
-    seed: int = 42
+
+
+def ranker_params(settings: Settings, **overrides: Any) -> RankerParams:
+    """The training parameters the settings give (`overrides`: the training's constants)."""
+    return RankerParams(
+        label_share=settings.ranker_label_share,
+        max_users=settings.ranker_max_users,
+        threads=settings.ranker_threads,
+        seed=settings.lightfm_seed,
+        **overrides,
+    )
 
 
 @dataclass
@@ -71,6 +87,7 @@ class TrainingSet:
     groups: list[int]  # pool size per user, in order
     users: list[str]
     track_ids: list[str]  # one per row
+    features: tuple[str, ...]  # the column names (`FeatureLayout.names`)
 
 
 def split_interactions(
@@ -103,18 +120,14 @@ def training_set(
     `max_negatives` (seeded sample) non-relevant candidates per user."""
     rng = np.random.default_rng(seed)
     xs, ys, groups, kept, ids = [], [], [], [], []
-    model = recommender.collab.current() if recommender.collab else None
+    snapshot = recommender.snapshot()  # train_ranker's holders: the feature-part model
     for user in users:
         try:
-            q = recommender.user_query(user)
+            q = recommender.user_query(user, snapshot=snapshot)
         except (UnknownUserError, UnsupportedQueryError):
             continue  # no seed in the collection: nothing to learn from
-        scored = recommender.scored_pool(
-            q,
-            recommender.candidate_pool,
-            collab=model is not None and model.has_user(user),
-            artefact=features_artefact,
-        )
+        q = replace(q, snapshot=replace(q.snapshot, artefact=features_artefact))
+        scored = recommender.scored_pool(q, 0, features=True)
         y = np.array([s.candidate.track_id in labels[user] for s in scored], dtype=np.float32)
         if not y.any():
             continue
@@ -123,22 +136,23 @@ def training_set(
         if len(negatives) > max_negatives:
             negatives = np.sort(rng.choice(negatives, max_negatives, replace=False))
         keep = np.sort(np.concatenate([keep, negatives]))
-        xs.append(np.vstack([scored[i].features for i in keep]))
+        xs.append(feature_matrix([scored[i] for i in keep]))
         ys.append(y[keep])
         groups.append(len(keep))
         kept.append(user)
         ids += [scored[i].candidate.track_id for i in keep]
-    width = len(FEATURE_NAMES)
+    width = len(recommender.layout.names)
     return TrainingSet(
         np.vstack(xs) if xs else np.zeros((0, width), np.float32),
         np.concatenate(ys) if ys else np.zeros(0, np.float32),
         groups,
         kept,
         ids,
+        recommender.layout.names,
     )
 
 
-def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict]:
+def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict[str, Any]]:
     """LambdaRank, its number of rounds early-stopped on NDCG@10 of held-out users: k-fold
     over the users when they are few (`cv_below`), else one validation split."""
     if not data.groups:
@@ -168,10 +182,13 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
     if n < 2 * params.folds:  # too few users to hold any out: the full number of rounds
         booster = lgb.train(config, _dataset(data, np.ones(n, bool)), params.rounds)
         return booster, {"rounds": params.rounds, "train_users": n, "valid_users": 0}
-    stop = [lgb.early_stopping(params.early_stopping, verbose=False)]
+    stop: list[Callable[..., Any]] = [lgb.early_stopping(params.early_stopping, verbose=False)]
     if n < params.cv_below:
         everyone = _dataset(data, np.ones(n, bool))
-        curves = lgb.cv(config, everyone, params.rounds, nfold=params.folds, callbacks=stop)
+        curves = cast(
+            dict[str, list[float]],
+            lgb.cv(config, everyone, params.rounds, nfold=params.folds, callbacks=stop),
+        )
         best = len(curves["valid ndcg@10-mean"])
         booster = lgb.train(config, everyone, best)
         score = curves["valid ndcg@10-mean"][-1]
@@ -210,7 +227,7 @@ def _dataset(data: TrainingSet, users: np.ndarray) -> lgb.Dataset:
         data.x[idx],
         data.y[idx],
         group=[data.groups[i] for i in chosen],
-        feature_name=list(FEATURE_NAMES),
+        feature_name=list(data.features),
         free_raw_data=False,
     )
 
@@ -219,7 +236,7 @@ def train_ranker(
     interactions: pd.DataFrame,
     recommender: Recommender,
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
-    params: RankerParams = RankerParams(),
+    params: RankerParams,
     on_progress: Callable[[str], None] = lambda _: None,
 ) -> RankerArtefact:
     """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
@@ -268,7 +285,9 @@ def train_ranker(
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(UserTrackMatrix.from_pairs(pairs, artists), booster, metadata)
+    return RankerArtefact(
+        UserTrackMatrix.from_pairs(pairs, artists), booster, metadata, data.features
+    )
 
 
 def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:

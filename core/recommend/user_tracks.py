@@ -11,7 +11,7 @@ build one from the feature part of the interactions only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,6 @@ class UserTrackMatrix:
         self._ids = np.asarray(self.track_ids, dtype=object)
         self.counts = np.asarray(self.matrix.sum(axis=0), dtype=np.float64).ravel()
         self._by_count = np.argsort(-self.counts, kind="stable")
-        self.cooccurrence = lru_cache(maxsize=64)(self._cooccurrence)
         self.artists = (
             ArtistIndex(self.matrix, track_artists, self.counts)
             if track_artists is not None
@@ -80,18 +79,19 @@ class UserTrackMatrix:
         index = np.array([self._track.get(t, -1) for t in track_ids], dtype=np.int64)
         return np.where(index >= 0, self.counts[np.maximum(index, 0)], 0.0)
 
-    def _cooccurrence(self, history: tuple[str, ...]) -> np.ndarray:
+    def history_cooccurrence(self, history: Sequence[str]) -> np.ndarray:
         """Per index track: how often it shares a user with a history track (the history
-        itself 0). Cached: the source and the ranker's features ask for the same one."""
+        itself 0). Computed once per request (`SeedQuery.cooccurrence`), which the source
+        and the ranker's features share."""
         scores = np.zeros(len(self.track_ids), dtype=np.float32)
-        cols = [self._track[t] for t in history if t in self._track]
+        cols = sorted({self._track[t] for t in history if t in self._track})
         if cols:
             h = np.zeros(len(self.track_ids), dtype=np.float32)
             h[cols] = 1.0
             overlap = self.matrix @ h  # per user: tracks shared with the history
             scores = np.asarray(self.matrix.T @ overlap, dtype=np.float32).ravel()
             scores[cols] = 0.0
-        scores.flags.writeable = False  # shared through the cache
+        scores.flags.writeable = False  # shared by the request's source and features
         return scores
 
     def lookup(self, values: np.ndarray, track_ids: Sequence[str]) -> np.ndarray:
@@ -99,7 +99,7 @@ class UserTrackMatrix:
         index = np.array([self._track.get(t, -1) for t in track_ids], dtype=np.int64)
         return np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
 
-    def top(self, scores: np.ndarray, n: int, exclude: set[str]) -> list[tuple[str, float]]:
+    def top(self, scores: np.ndarray, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
         """The n best positive scores, ties broken by popularity (deterministic)."""
         keyed = scores.astype(np.float64) + self.counts / (self.counts.max(initial=0) + 1) * 1e-3
         keyed[scores <= 0] = -np.inf
@@ -115,7 +115,7 @@ class UserTrackMatrix:
         ]
         return out[:n]
 
-    def popular(self, n: int, exclude: set[str]) -> list[tuple[str, float]]:
+    def popular(self, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
         for i in self._by_count:
             if len(out) >= n or self.counts[i] <= 0:
@@ -123,9 +123,6 @@ class UserTrackMatrix:
             if self.track_ids[i] not in exclude:
                 out.append((self.track_ids[i], float(self.counts[i])))
         return out
-
-    def history_cooccurrence(self, history: Sequence[str]) -> np.ndarray:
-        return self.cooccurrence(tuple(sorted(set(history))))
 
     def colistened(self, history: Sequence[str], seed_artists: Sequence[str]) -> np.ndarray | None:
         """Per artist of `artists`: how co-listened it is with the artists of the history's
@@ -142,7 +139,7 @@ class UserTrackMatrix:
         *,
         per_artist: int,
         skip_artists: set[str],
-        exclude: set[str],
+        exclude: AbstractSet[str],
     ) -> list[tuple[str, float]]:
         """The co-listened artists' most held tracks (`ArtistIndex.proposals`) as track ids."""
         assert self.artists is not None

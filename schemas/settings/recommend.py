@@ -26,6 +26,13 @@ class RecommendSettings(Section):
         "when no learned ranker is loaded, or when a request sets collab_weight); how the "
         "default was chosen is in docs/evaluation.md.",
     )
+    sources: list[str] | None = Field(
+        None,
+        description="The candidate sources of a personalised pool, by name, as a JSON list "
+        '(e.g. \'["content", "collaborative", "cooccurrence"]\'); unset: every registered source '
+        "(core/recommend/sources/registry.py). Changing it changes the ranker's features: "
+        "retrain with `musicrec train`.",
+    )
     candidate_pool: int = Field(
         200, ge=10, le=5000, description="Fused content candidates in a personalised pool."
     )
@@ -61,7 +68,7 @@ class RecommendSettings(Section):
         1,
         ge=1,
         le=64,
-        description="LightGBM threads when training. 1 by default: on cores shared with other "
-        "work OpenMP's spinning threads make training slower, not faster (measured in "
-        "docs/performance.md, 'LightGBM threads').",
+        description="LightGBM threads when training. 1 by default: on 2 cores shared with "
+        "other work, OpenMP's spinning threads made LambdaRank slower with 2 threads than "
+        'with 1 (docs/performance.md, "Numbers behind the recommender\'s defaults").',
     )

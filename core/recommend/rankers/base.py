@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,9 +23,31 @@ class ScoredCandidate:
     collaborative: float | None = None
     features: np.ndarray | None = None
 
+    def result(self, score: float, **scores: Any) -> RankedTrack:
+        """This candidate as a ranked result (`scores`: what else placed it), the one way
+        every ranker builds one."""
+        record = self.candidate.record
+        assert record is not None, "only hydrated candidates are ranked"
+        return RankedTrack.from_payload(
+            record.payload,
+            score=score,
+            similarities=self.similarities,
+            sources=list(self.candidate.sources),
+            **scores,
+        )
+
+
+def feature_matrix(candidates: Sequence[ScoredCandidate]) -> np.ndarray:
+    """The candidates' feature rows as one (n, features) matrix (training and serving)."""
+    rows = [c.features for c in candidates]
+    if any(r is None for r in rows):
+        raise ValueError("a candidate without its feature row (pool scored without features)")
+    return np.vstack([r for r in rows if r is not None])
+
 
 class Ranker(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def rank(
         self,

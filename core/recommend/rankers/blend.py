@@ -48,11 +48,8 @@ class LinearBlend:
         mixed = content if social is None else (1 - w) * content + w * social
         order = np.argsort(-mixed, kind="stable")[:limit]
         return [
-            RankedTrack.from_payload(
-                candidates[i].candidate.record.payload,  # type: ignore[union-attr]
-                score=round(float(mixed[i]), 6),
-                similarities=candidates[i].similarities,
-                sources=list(candidates[i].candidate.sources),
+            candidates[i].result(
+                round(float(mixed[i]), 6),
                 content_score=round(float(content[i]), 6),
                 collaborative_score=None if social is None else round(float(social[i]), 6),
                 blended_score=round(float(mixed[i]), 6),

@@ -6,9 +6,8 @@ how many seeds share an artist with the track (ties: content order).
 
 The dense modalities only: within one artist's tracks the BM25 lyric terms mostly repeat the
 artist's own vocabulary, so they hardly order them, while a sparse search under a selective
-filter is the engine's slow case (at 160k tracks and 45 seed artists, 53 ms against 7 ms
-unfiltered; the dense searches stay under 12 ms). The ranker still gets every candidate's
-`lyrics_terms` cosine.
+filter is the engine's slow case (measured in docs/performance.md, "Numbers behind the
+recommender's defaults"). The ranker still gets every candidate's `lyrics_terms` cosine.
 """
 
 from __future__ import annotations

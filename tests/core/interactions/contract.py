@@ -15,7 +15,8 @@ from sqlalchemy import text
 from core.interactions.database import DatabaseError, current_revision, head_revision, upgrade
 from core.interactions.online import log_recommendations, online_stats
 from core.interactions.store import Interaction, ServedList, SqlInteractionStore
-from schemas.api import Personalization, RecommendationItem, RecommendationResponse, TrackOut
+from core.recommend.results import Personalization, RankedTrack, Recommendation
+from schemas.tracks import Track
 
 T0 = datetime(2026, 1, 10, 12, 0, 0)
 
@@ -145,23 +146,29 @@ class InteractionStoreContract:
         assert online_stats(store, window_days=10, since=at(-2))[1].hits == 2
         assert online_stats(store, window_days=7, since=at(1)) == []
 
-    def test_log_recommendations_stamps_a_request_id(self, store) -> None:
-        items = [RecommendationItem(track=TrackOut(id=t), score=1.0, similarities={}) for t in "ab"]
-        response = RecommendationResponse(
+    def test_log_recommendations_returns_a_request_id(self, store) -> None:
+        items = [
+            RankedTrack(track=Track(id=t, name=t, artists=[]), score=1.0, similarities={})
+            for t in "ab"
+        ]
+        result = Recommendation(
             items=items,
             fusion="rrf",
             modalities=[],
             weights={},
             personalization=Personalization(user_id="u", status="applied", model_version="m"),
         )
-        logged = log_recommendations(store, "u", response, offset=10)
-        assert logged.request_id and response.request_id is None
+        request_id = log_recommendations(store, "u", result, offset=10)
+        assert request_id
         with store.engine.connect() as conn:
             ranks = conn.execute(
-                text("SELECT rank, track_id FROM served_items WHERE request_id = :r ORDER BY rank"),
-                {"r": logged.request_id},
+                text(
+                    "SELECT rank, track_id, model_version FROM served_items "
+                    "JOIN served USING (request_id) WHERE request_id = :r ORDER BY rank"
+                ),
+                {"r": request_id},
             ).all()
-        assert [tuple(r) for r in ranks] == [(10, "a"), (11, "b")]
+        assert [tuple(r) for r in ranks] == [(10, "a", "m"), (11, "b", "m")]
 
     def test_a_schema_newer_than_the_code_is_refused(self, store, url) -> None:
         with store.engine.begin() as conn:

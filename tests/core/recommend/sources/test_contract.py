@@ -3,34 +3,32 @@ qdrant-client :memory:), like tests/core/store/contract.py for the stores."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 from qdrant_client import QdrantClient
 
-from core.artefacts import Fixed
 from core.collab.training import train
 from core.recommend.candidates import gather, hydrate
+from core.recommend.factory import build_recommender
 from core.recommend.query import passes
+from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
-from core.recommend.sources import (
-    ArtistSource,
-    CandidateSource,
-    ColistenedSource,
-    CollaborativeSource,
-    ContentSource,
-    CooccurrenceSource,
-    PopularitySource,
-)
+from core.recommend.snapshot import Snapshot
+from core.recommend.sources import CandidateSource
+from core.recommend.sources.registry import REGISTRY
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import TrackFilter, VectorStore
 from core.store.client import ClientStore
 from core.store.edge import EdgeStore
 from schemas.api import Filters
+from schemas.settings.recommend import RecommendSettings
 from schemas.tracks import Track
 from tests.core.store.contract import LAYOUT, N, make_points
 
-SOURCES = ("content", "collaborative", "cooccurrence", "artist", "colistened", "popularity")
+SOURCES = tuple(spec.name for spec in REGISTRY)  # every registered source
 USER = "u0"
 ARTISTS = {p.payload["track_id"]: p.payload["artists"] for p in make_points()}
 
@@ -47,12 +45,19 @@ def interactions() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "track_id"])
 
 
-@pytest.fixture(scope="module")
-def artefacts():
+@functools.cache
+def fitted() -> tuple[Snapshot, UserTrackMatrix]:
+    """A LightFM model and interaction matrix over `interactions()`, as one request's snapshot."""
     frame = interactions()
     tracks = [Track.from_payload(p.payload) for p in make_points()]
     model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
-    return Fixed(model), UserTrackMatrix.from_pairs(frame, ARTISTS)
+    index = UserTrackMatrix.from_pairs(frame, ARTISTS)
+    return Snapshot(model, "m1", RankerArtefact(index), "r1"), index
+
+
+@pytest.fixture(scope="module")
+def artefacts() -> tuple[Snapshot, UserTrackMatrix]:
+    return fitted()
 
 
 @pytest.fixture(params=["edge", "memory"], scope="module")
@@ -67,25 +72,30 @@ def store(request, tmp_path_factory):
     s.close()
 
 
+def built(store) -> dict[str, CandidateSource]:
+    """Every registered source, built by the factory as the service builds it."""
+    recommender = build_recommender(RecommendSettings(), store)
+    return {a.spec.name: a.source for a in recommender.sources}
+
+
 @pytest.fixture(params=SOURCES)
-def source(request, store, artefacts) -> CandidateSource:
-    holder, index = artefacts
-    content = ContentSource(store)
-    return {
-        "content": content,
-        "collaborative": CollaborativeSource(holder),
-        "cooccurrence": CooccurrenceSource(lambda: index),
-        "artist": ArtistSource(content),
-        "colistened": ColistenedSource(lambda: index),
-        "popularity": PopularitySource(lambda: index),
-    }[request.param]
+def source(request, store) -> CandidateSource:
+    return built(store)[request.param]
 
 
-def query(store, user=USER, filters: Filters | None = None, positive=("t0", "t4", "t8", "t13")):
+def query(
+    store,
+    user=USER,
+    filters: Filters | None = None,
+    positive=("t0", "t4", "t8", "t13"),
+    snapshot: Snapshot | None = None,
+):
+    """A seeded query over `snapshot` (default: the module's model and matrix)."""
     filters = filters or Filters()
     seeds = fetch_seeds(store, list(positive))
     weights = complete_weights({}, {})
-    return seed_query(list(positive), [], seeds, weights, filters, list(positive), user)
+    snap = fitted()[0] if snapshot is None else snapshot
+    return seed_query(list(positive), [], seeds, weights, filters, list(positive), user, snap)
 
 
 def test_proposes_distinct_tracks_best_first_never_the_excluded(source, store) -> None:
@@ -139,12 +149,15 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
     """A filter nothing passes, an unknown user, no interaction matrix, or seeds whose
     artists the filter removes."""
     q = query(store, user="nobody")
+    bare = query(store, user="nobody", snapshot=Snapshot())  # no model, no matrix
     silent = {
         "content": lambda: source.propose(query(store, filters=Filters(genres=["polka"])), 5),
-        "collaborative": lambda: source.propose(q, 5),
-        "cooccurrence": lambda: CooccurrenceSource(lambda: None).propose(q, 5),
-        "popularity": lambda: PopularitySource(lambda: None).propose(q, 5),
-        "colistened": lambda: ColistenedSource(lambda: None).propose(q, 5),
+        "collaborative": lambda: (
+            source.propose(q, 5) + source.propose(query(store, snapshot=Snapshot()), 5)
+        ),
+        "cooccurrence": lambda: source.propose(bare, 5),
+        "popularity": lambda: source.propose(bare, 5),
+        "colistened": lambda: source.propose(bare, 5),
         "artist": lambda: source.propose(
             query(store, filters=Filters(exclude_artists=[f"artist{i}" for i in range(10)])), 5
         ),
@@ -156,7 +169,7 @@ def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
     """Tracks held with the seeds by other users score by how many such holdings there are."""
     _, index = artefacts
     q = query(store, user="someone-new", positive=("t4",))
-    proposals = CooccurrenceSource(lambda: index).propose(q, 50)
+    proposals = built(store)["cooccurrence"].propose(q, 50)
     holders = [set(index.user_tracks(u)) for u in index.user_ids if "t4" in index.user_tracks(u)]
     assert holders
     expected = {t for h in holders for t in h} - {"t4"}
@@ -168,7 +181,7 @@ def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
 def test_artist_source_returns_only_the_seeds_artists(store) -> None:
     q = query(store)
     seed_artists = {a for t in q.positive for a in q.seeds[t].payload["artists"]}
-    proposals = ArtistSource(ContentSource(store)).propose(q, 30)
+    proposals = built(store)["artist"].propose(q, 30)
     assert proposals
     for p in proposals:
         assert p.record is not None and set(p.record.payload["artists"]) & seed_artists
@@ -180,7 +193,7 @@ def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> No
     and the history's (recomputed here from user sets), best artist first, 3 per artist."""
     _, index = artefacts
     q = query(store, user="someone-new", positive=("t4",))
-    proposals = ColistenedSource(lambda: index).propose(q, 40)
+    proposals = built(store)["colistened"].propose(q, 40)
     own = set(q.seeds["t4"].payload["artists"])
     listeners: dict[str, set[str]] = {}
     for u in index.user_ids:

@@ -73,8 +73,30 @@ class Baseline:
         return CFMethod(self.name, self.model, {**self.fixed, **params})
 
 
-def baselines(seed: int, threads: int = 1, max_items: int | None = None) -> list[Baseline]:
-    """The tuned baselines; `max_items` bounds dense EASE (its most-played items)."""
+# The grids of the dense check (scripts/eval_dense.py): at 145k tracks a grid point costs
+# minutes, so fewer points, around the literature's choices for dense data.
+SMALL_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "EASE^R": {"lam": (100.0, 1000.0)},
+    "iALS": {"regularization": (10.0, 100.0), "alpha": (10.0,)},
+    "BPR": {"learning_rate": (0.05,)},
+    "RP3beta": {"alpha": (1.0,), "beta": (0.3, 0.6)},
+    "ItemKNN cosine": {"top_k": (100,), "shrink": (0.0, 10.0)},
+    "UserKNN cosine": {"k": (50, 200)},
+}
+
+
+def baselines(
+    seed: int, threads: int = 1, max_items: int | None = None, small: bool = False
+) -> list[Baseline]:
+    """The tuned baselines; `max_items` bounds dense EASE (its most-played items); `small`
+    tunes over SMALL_GRIDS."""
+    full = _baselines(seed, threads, max_items)
+    if not small:
+        return full
+    return [Baseline(b.name, b.model, SMALL_GRIDS[b.name], b.fixed) for b in full]
+
+
+def _baselines(seed: int, threads: int, max_items: int | None) -> list[Baseline]:
     return [
         Baseline("EASE^R", EASE, {"lam": (10.0, 100.0, 500.0, 2000.0)}, {"max_items": max_items}),
         Baseline(

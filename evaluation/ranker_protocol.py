@@ -44,8 +44,7 @@ from core.recommend.sources import (
 from core.recommend.training import RankerParams, train_ranker
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
-from evaluation.methods.base import TrainData
-from evaluation.methods.cf import Baseline, CFMethod, baselines
+from evaluation.methods.cf import baselines
 from evaluation.metrics import (
     beyond_accuracy,
     bootstrap_ci,
@@ -53,7 +52,7 @@ from evaluation.metrics import (
     r_precision,
     ranking_metrics,
 )
-from evaluation.tuning import queries_for, tune
+from evaluation.tuning import run_baseline
 from indexer.pipeline import Indexer
 from schemas.tracks import Track, point_id
 
@@ -275,44 +274,6 @@ def tuned_baselines(
         log(f"{protocol.name}: {baseline.name} {run.tuning}")
         out[baseline.name] = lambda u, _, n, a=run.answers: a[u][:n]
     return out
-
-
-@dataclass
-class BaselineRun:
-    """One baseline on one protocol: its answers (max(K, |hidden|) deep), the tuning record,
-    the fitted method, and its cost."""
-
-    answers: dict[str, list[str]]
-    tuning: dict[str, Any]
-    method: CFMethod
-    ms_per_query: float
-
-
-def run_baseline(
-    baseline: Baseline, protocol: Protocol, seed: int, max_validation_users: int | None = None
-) -> BaselineRun:
-    """Tune on the training side, refit on all of it, answer every evaluated playlist once."""
-    users = sorted(protocol.hidden)
-    queries = queries_for(protocol.train_rows, users)
-    depth = max([K, *(len(h) for h in protocol.hidden.values())])
-    started = time.perf_counter()
-    tuned = tune(baseline, protocol.catalog, protocol.train_rows, seed, max_validation_users)
-    tuning_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    method = baseline.method(tuned.params).fit(TrainData(protocol.catalog, protocol.train_rows))
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    answers = dict(zip(users, method.rank_many(queries, depth), strict=True))
-    ms = round(1000 * (time.perf_counter() - started) / max(len(users), 1), 2)
-    tuning = {
-        "grid": {k: list(v) for k, v in baseline.grid.items()},
-        "fixed": {k: v for k, v in baseline.fixed.items() if k != "threads"},
-        "chosen": tuned.params,
-        "validation NDCG@10": round(max(v for _, v in tuned.tried), 4),
-        "tuning seconds": round(tuning_seconds, 1),
-        "fit seconds": round(fit_seconds, 1),
-    }
-    return BaselineRun(answers, tuning, method, ms)
 
 
 def summary(results: Sequence[ProtocolResult], rounds: int, seed: int) -> dict:

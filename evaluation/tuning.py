@@ -10,9 +10,10 @@ The chosen point is then refitted on the whole training side by the caller.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,14 @@ from evaluation.splits import continuation_split
 from schemas.tracks import Track
 
 K = 10
+
+
+class ProtocolLike(Protocol):
+    """What a baseline run reads of an evaluation protocol (evaluation.ranker_protocol)."""
+
+    train_rows: pd.DataFrame
+    hidden: dict[str, set[str]]
+    catalog: list[Track]
 
 
 @dataclass(frozen=True)
@@ -83,3 +92,44 @@ def tune(
     ]
     best = max(range(len(tried)), key=lambda i: (tried[i][1], -i))
     return Tuned(tried[best][0], tried)
+
+
+@dataclass
+class BaselineRun:
+    """One baseline on one protocol: its answers (max(K, |hidden|) deep), the tuning record,
+    the fitted method, and its cost."""
+
+    answers: dict[str, list[str]]
+    tuning: dict[str, Any]
+    method: CFMethod
+    ms_per_query: float
+
+
+def run_baseline(
+    baseline: Baseline,
+    protocol: ProtocolLike,
+    seed: int,
+    max_validation_users: int | None = None,
+) -> BaselineRun:
+    """Tune on the training side, refit on all of it, answer every evaluated playlist once."""
+    users = sorted(protocol.hidden)
+    queries = queries_for(protocol.train_rows, users)
+    depth = max([K, *(len(h) for h in protocol.hidden.values())])
+    started = time.perf_counter()
+    tuned = tune(baseline, protocol.catalog, protocol.train_rows, seed, max_validation_users)
+    tuning_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    method = baseline.method(tuned.params).fit(TrainData(protocol.catalog, protocol.train_rows))
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    answers = dict(zip(users, method.rank_many(queries, depth), strict=True))
+    ms = round(1000 * (time.perf_counter() - started) / max(len(users), 1), 2)
+    tuning = {
+        "grid": {k: list(v) for k, v in baseline.grid.items()},
+        "fixed": {k: v for k, v in baseline.fixed.items() if k != "threads"},
+        "chosen": tuned.params,
+        "validation NDCG@10": round(max(v for _, v in tuned.tried), 4),
+        "tuning seconds": round(tuning_seconds, 1),
+        "fit seconds": round(fit_seconds, 1),
+    }
+    return BaselineRun(answers, tuning, method, ms)

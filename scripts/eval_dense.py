@@ -29,6 +29,7 @@ import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -40,20 +41,23 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+# Light imports only: each model's process re-imports this module, and its peak RSS should
+# be the model's, not torch's (evaluation.ranker_protocol, imported in main, pulls it in).
 from evaluation.methods.cf import baselines  # noqa: E402
-from evaluation.ranker_protocol import (  # noqa: E402
-    Protocol,
-    ProtocolResult,
-    baselines_report,
-    run_baseline,
-    score_rankings,
-    summary,
-)
 from evaluation.splits import continuation_split  # noqa: E402
+from evaluation.tuning import run_baseline  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
 
 
-def dense_protocol(interactions: Path, users: int, seed: int) -> Protocol:
+@dataclass
+class DenseProtocol:
+    name: str
+    train_rows: pd.DataFrame
+    hidden: dict[str, set[str]]
+    catalog: list[Track]
+
+
+def dense_protocol(interactions: Path, users: int, seed: int) -> DenseProtocol:
     """The split of the interactions file and the seeded draw of evaluated users."""
     rows = pd.read_csv(interactions, usecols=["user_id", "track_id"], dtype=str)
     rows = rows.drop_duplicates().reset_index(drop=True)
@@ -61,7 +65,7 @@ def dense_protocol(interactions: Path, users: int, seed: int) -> Protocol:
     eligible = sorted(hidden)
     drawn = np.random.default_rng(seed).permutation(eligible)[:users]
     catalog = [Track(id=t) for t in sorted(rows["track_id"].unique())]
-    return Protocol(
+    return DenseProtocol(
         "dense (synthetic)",
         train_rows,
         {str(u): set(map(str, hidden[str(u)])) for u in drawn},
@@ -91,6 +95,14 @@ def one_baseline(name: str, options: dict) -> dict:
 
 
 def main() -> int:
+    from evaluation.ranker_protocol import (
+        Protocol,
+        ProtocolResult,
+        baselines_report,
+        score_rankings,
+        summary,
+    )
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=Path, required=True)
     parser.add_argument("--users", type=int, default=2000)
@@ -110,7 +122,8 @@ def main() -> int:
         "ease_items": args.ease_items,
         "validation_users": args.validation_users,
     }
-    protocol = dense_protocol(args.interactions, args.users, args.seed)
+    dense = dense_protocol(args.interactions, args.users, args.seed)
+    protocol = Protocol(dense.name, dense.train_rows, dense.hidden, dense.catalog)
     result = ProtocolResult(protocol.name)
     costs: dict[str, dict] = {}
     names = [b.name for b in baselines(args.seed, small=True)]

@@ -11,20 +11,24 @@ set uncertain.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
+import scipy.stats
 
 __all__ = [
     "RANKING_METRICS",
     "auc",
+    "beyond_accuracy",
     "bootstrap_ci",
     "f1_at_k",
+    "gini",
     "hit_rate_at_k",
     "mean_ci",
     "ndcg_at_k",
     "precision_at_k",
+    "r_precision",
     "ranking_metrics",
     "recall_at_k",
     "rmse",
@@ -77,6 +81,53 @@ def ndcg_at_k(ranked: Sequence[T], relevant: Collection[T], k: int) -> float:
 
 def hit_rate_at_k(ranked: Sequence[T], relevant: Collection[T], k: int) -> float:
     return float(any(_hits(ranked, relevant, k)))
+
+
+def r_precision(ranked: Sequence[T], relevant: Collection[T]) -> float:
+    """Precision at R = |relevant|: k adapts to the query, so a playlist with 40 hidden tracks
+    and one with 2 weigh their misses alike (needs a ranking at least R deep)."""
+    return precision_at_k(ranked, relevant, len(relevant)) if relevant else 0.0
+
+
+def beyond_accuracy(
+    rankings: Iterable[Sequence[T]], popularity: Mapping[T, float], k: int
+) -> dict[str, float]:
+    """What a top-k list costs the catalog, over all the queries' lists at once:
+
+    - coverage: the share of the catalog (the keys of `popularity`) in some top k;
+    - popularity percentile: the mean percentile (0-100, ties averaged) of the recommended
+      items' training popularity in the catalog (high = a gain bought by popularity);
+    - Gini of exposure: the Gini coefficient of how often each catalog item is recommended
+      (0 = every item equally often, 1 = one item always).
+    """
+    _check_k(k)
+    items = list(popularity)
+    if not items:
+        raise ValueError("beyond_accuracy needs a non-empty catalog")
+    position = {item: i for i, item in enumerate(items)}
+    counts = np.zeros(len(items))
+    for ranked in rankings:
+        for item in dict.fromkeys(ranked[:k]):
+            counts[position[item]] += 1
+    values = np.array([popularity[i] for i in items], dtype=np.float64)
+    percentile = (
+        100.0 * (scipy.stats.rankdata(values, method="average") - 1) / max(len(items) - 1, 1)
+    )
+    shown = counts.sum()
+    return {
+        "coverage": float((counts > 0).mean()),
+        "popularity percentile": float((percentile * counts).sum() / shown) if shown else 0.0,
+        "Gini of exposure": gini(counts),
+    }
+
+
+def gini(values: Sequence[float] | np.ndarray) -> float:
+    """The Gini coefficient of non-negative values (0 equal, (n-1)/n all on one)."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if x.size == 0 or x.sum() == 0:
+        return 0.0
+    ranks = np.arange(1, x.size + 1)
+    return float((2 * ranks - x.size - 1) @ x / (x.size * x.sum()))
 
 
 _FUNCTIONS: dict[str, Callable[[Sequence, Collection, int], float]] = {

@@ -3,6 +3,7 @@
 
     python scripts/eval_ranker.py [--shared ../shared/data] [--out docs/ranker-evaluation.md]
                                   [--json FILE] [--seed 7]
+    python scripts/eval_ranker.py --baselines-only --out docs/baselines.md   # no product
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evaluation.ranker_run import evaluate_ranker  # noqa: E402
+from evaluation.ranker_run import evaluate_baselines, evaluate_ranker  # noqa: E402
 
 
 def main() -> int:
@@ -33,19 +34,37 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="LightFM and LightGBM threads")
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="the tuned strong baselines, no product"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     command = "python scripts/eval_ranker.py" + (f" --seed {args.seed}" if args.seed != 7 else "")
-    text, numbers = evaluate_ranker(
-        args.shared,
-        args.cache,
-        command=command,
-        seed=args.seed,
-        threads=args.threads,
-        bootstrap=args.bootstrap,
-        store_dir=args.store,
-        log=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True),
-    )
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    if args.baselines_only:
+        command += f" --baselines-only --out {args.out}"
+        text, numbers = evaluate_baselines(
+            args.shared,
+            command=command,
+            seed=args.seed,
+            threads=args.threads,
+            bootstrap=args.bootstrap,
+            log=log,
+        )
+    else:
+        text, numbers = evaluate_ranker(
+            args.shared,
+            args.cache,
+            command=command,
+            seed=args.seed,
+            threads=args.threads,
+            bootstrap=args.bootstrap,
+            store_dir=args.store,
+            log=log,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     if args.json:

@@ -23,10 +23,12 @@ from evaluation.methods.baselines import (
     SameArtistMethod,
     UnseenFirstMethod,
 )
+from evaluation.methods.cf import baselines
 from evaluation.methods.lightfm import LightFMMethod
 from evaluation.methods.product import ProductMethod, ProductRecommender, product_recommender
 from evaluation.methods.text import TfidfMethod, Word2VecMethod
 from evaluation.splits import continuation_split
+from evaluation.tuning import grid_points
 from indexer.catalog import read_catalog
 from indexer.pipeline import Indexer
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS
@@ -98,6 +100,8 @@ RANKERS: dict[str, Callable[[World], Method]] = {
         "audio", w.recommender, weights={**TERMS_ONLY, LYRICS_TERMS: 0.0, AUDIO: 1.0}
     ),
     "product, lyrics terms": lambda w: ProductMethod("terms", w.recommender, weights=TERMS_ONLY),
+    # The strong collaborative baselines, each at the first point of its tuning grid.
+    **{b.name: lambda w, b=b: b.method(grid_points(b.grid)[0]) for b in baselines(seed=5)},
 }
 
 

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -379,3 +380,53 @@ def test_huge_images_do_not_blow_up_the_servers_memory(indexed_dir, tmp_path) ->
     assert all(decoded in answer.json()["detail"] for answer in answers[1::2])
     print(f"RSS growth {grown:.0f} MB, peak growth {peak_grown:.0f} MB")
     assert grown < 150 and peak_grown < 150, (grown, peak_grown)
+
+
+# --- damaged artefacts published into a running API ---------------------------------------
+
+
+@pytest.mark.slow
+def test_a_running_api_survives_damaged_artefacts_and_names_them(indexed_dir, tmp_path) -> None:
+    """A garbled LightFM `.npz` (zlib.error) in place at start, then a ranker whose indices
+    are out of range published while it runs: before, the first stopped the start and the
+    second killed the process (SIGSEGV / "double free"). Now /health names both files, POST
+    /model/reload answers 200, and recommendations keep coming from the last good artefacts."""
+
+    from core.artefacts import publish
+    from tests.core.test_artefact_corruption import garbled_deflate, members, small_artefacts
+
+    shutil.copytree(indexed_dir / "qdrant", tmp_path / "qdrant")
+    small, good = small_artefacts(tmp_path / "build")
+    small.close()
+    models = tmp_path / "models"
+    shutil.copytree(good["lightfm"].parent, models)
+    garbled = publish(
+        models, "lightfm", ".npz", garbled_deflate(good["lightfm"].read_bytes()), LATEST
+    )
+    key = "s3cret-key-0123456789"
+    settings = make_settings(tmp_path, cover_encoder="none", model_reload_seconds=0.5, api_key=key)
+    with LiveServer(create_app(settings)) as client:
+        health = client.get("/health").json()
+        assert health["collaborative"]["status"] == "error"
+        assert garbled.name in health["collaborative"]["detail"]
+        assert "zlib.error" in health["collaborative"]["detail"]
+        assert health["ranker"]["status"] == "loaded"
+        arrays = members(good["ranker"].read_bytes())
+        arrays["indices"] = arrays["indices"] + 10**6
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        broken = publish(models, "ranker", ".npz", buffer.getvalue(), "ranker-latest")
+        time.sleep(1.5)  # three reload checks
+        health = client.get("/health")
+        assert health.status_code == 200
+        ranker = health.json()["ranker"]
+        assert ranker["status"] == "loaded" and ranker["version"] == good["ranker"].name
+        assert broken.name in ranker["detail"] and str(models) not in ranker["detail"]
+        reload = client.post("/model/reload", headers={"X-API-Key": key})
+        assert reload.status_code == 200 and garbled.name in reload.json()["detail"]
+        seed = client.get("/search", params={"q": "love", "limit": 1}).json()["items"][0]
+        answer = client.post(
+            "/recommendations", json={"positive": [seed["track"]["id"]], "user_id": "u0"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["personalization"]["ranker"] == "learned"

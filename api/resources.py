@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class Resources:
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
+    #: Uploads decoded at once (MUSICREC_MAX_CONCURRENT_UPLOADS).
+    upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
@@ -106,4 +109,5 @@ def build_resources(settings: Settings) -> Resources:
         spotify,
         rate_limits,
         ranker,
+        upload_slots=threading.BoundedSemaphore(settings.max_concurrent_uploads),
     )

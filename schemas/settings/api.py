@@ -35,6 +35,14 @@ class ApiSettings(Section):
     max_image_pixels: int = Field(
         40_000_000, ge=10_000, description="Largest image (per its header) a cover may have."
     )
+    max_concurrent_uploads: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="POST /search/cover: uploads decoded at once; others wait up to 10 s, "
+        "then get 503 with Retry-After. With the decoded-pixel bound it caps the memory "
+        "uploads can take together.",
+    )
     max_upload_decoded_pixels: int = Field(
         4_000_000,
         ge=10_000,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.ratelimit import RateLimits
+from api.served_log import SERVED_LOG
 from core.artefacts import ArtefactHolder
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
@@ -95,6 +96,7 @@ def build_resources(settings: Settings) -> Resources:
             "search": settings.rate_limit_search,
             "cover search": settings.rate_limit_cover_search,
             "refresh": settings.rate_limit_refresh,
+            SERVED_LOG: settings.rate_limit_served_log,
         }
     )
     return Resources(

@@ -63,6 +63,11 @@ class ApiSettings(Section):
     rate_limit_refresh: str | None = Field(
         "30/minute", description="POST /tracks/{id}/refresh per client address (calls Spotify)."
     )
+    rate_limit_served_log: str | None = Field(
+        "120/minute",
+        description="Served lists logged for online evaluation per client address; above it "
+        "the recommendations are still answered, without a request_id (nothing logged).",
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -74,7 +79,12 @@ class ApiSettings(Section):
             )
         return key
 
-    @field_validator("rate_limit_search", "rate_limit_cover_search", "rate_limit_refresh")
+    @field_validator(
+        "rate_limit_search",
+        "rate_limit_cover_search",
+        "rate_limit_refresh",
+        "rate_limit_served_log",
+    )
     @classmethod
     def _rate(cls, rate: str | None) -> str | None:
         """'off' disables a limit (an empty variable means the default, see env_ignore_empty)."""

@@ -268,3 +268,26 @@ def test_non_finite_numbers_without_a_key_are_422(api, body) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_invented_users_add_nothing_to_the_served_log(data_copy) -> None:
+    """Before: 200 anonymous requests for invented ids added 200 served lists and moved /stats
+    users from 108 to 308. Now only users who exist are logged, each client within
+    MUSICREC_RATE_LIMIT_SERVED_LOG; the recommendations are answered either way."""
+    settings = make_settings(data_copy("served-log"), api_key=KEY, rate_limit_served_log="3/minute")
+    with LiveServer(create_app(settings)) as client:
+        base = str(client.base_url)
+        for i in range(20):
+            answer = httpx.post(
+                f"{base}/recommendations", json={"positive": TRACKS[:1], "user_id": f"made-up-{i}"}
+            )
+            assert answer.status_code == 200 and answer.json()["request_id"] is None
+        assert client.get("/stats").json()["days"] == []
+        stored = client.post("/interactions", json=events("real", TRACKS[:2]), headers=AUTH)
+        assert stored.status_code == 201
+        ids = [
+            httpx.get(f"{base}/users/real/recommendations").json()["request_id"] for _ in range(5)
+        ]
+        assert all(ids[:3]) and ids[3:] == [None, None]  # the client's budget: 3 a minute
+        (day,) = client.get("/stats").json()["days"]
+        assert (day["requests"], day["users"]) == (3, 1)

@@ -7,6 +7,7 @@ Messages that may carry a file path (the store's, a layout mismatch) go through
 from __future__ import annotations
 
 import json
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -36,11 +37,23 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
+def _echo_safe(value: object) -> object:
+    """The echoed input with NaN and ±Infinity as strings: JSON has no such numbers, and a
+    body's `NaN`, `Infinity` or `1e400` (which parses to inf) made the 422 itself a 500."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _echo_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_echo_safe(v) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return AsciiJSONResponse(
-            status_code=422, content={"detail": jsonable_encoder(exc.errors())}
+            status_code=422, content={"detail": _echo_safe(jsonable_encoder(exc.errors()))}
         )
 
     @app.exception_handler(UnknownTracksError)

@@ -26,7 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.middleware import SecurityHeaders
+from api.middleware import DocsContentSecurityPolicy, SecurityHeaders
 from api.observability import install_observability
 from api.resources import build_resources
 from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url="/docs-assets",
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(DocsContentSecurityPolicy)
     install_observability(app, settings)
     if settings.cors_origins:
         app.add_middleware(

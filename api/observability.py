@@ -37,6 +37,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.types import Message, Receive, Scope, Send
 
 from api.middleware import HttpMiddleware
+from api.security import ReadAccess
 from schemas.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -56,7 +57,11 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         excluded_handlers=["/metrics"],
         registry=registry,
     ).instrument(app, latency_lowr_buckets=LATENCY_BUCKETS).expose(
-        app, endpoint="/metrics", include_in_schema=False
+        # Behind the key with MUSICREC_PROTECT_READS=true like every other read.
+        app,
+        endpoint="/metrics",
+        include_in_schema=False,
+        dependencies=[ReadAccess],
     )
     engine = Histogram(
         "musicrec_engine_seconds",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from api.ratelimit import RateLimits
+from api.served_log import SERVED_LOG
 from core.artefacts import ArtefactHolder
 from core.collab.holder import ModelHolder
 from core.encoders.base import Encoder
@@ -42,6 +44,8 @@ class Resources:
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
+    #: Uploads decoded at once (MUSICREC_MAX_CONCURRENT_UPLOADS).
+    upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
@@ -97,6 +101,7 @@ def build_resources(settings: Settings) -> Resources:
             "search": settings.rate_limit_search,
             "cover search": settings.rate_limit_cover_search,
             "refresh": settings.rate_limit_refresh,
+            SERVED_LOG: settings.rate_limit_served_log,
         },
         settings.rate_limit_storage.get_secret_value(),
     )
@@ -112,4 +117,5 @@ def build_resources(settings: Settings) -> Resources:
         spotify,
         rate_limits,
         ranker,
+        upload_slots=threading.BoundedSemaphore(settings.max_concurrent_uploads),
     )

@@ -19,7 +19,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
 
 from core.files import atomic_write
 
@@ -42,6 +45,62 @@ class Holder(Protocol[T_co]):
 
 class ArtefactError(RuntimeError):
     """An artefact is unreadable or of an unknown format version."""
+
+
+def checked_csr(
+    name: str, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: np.ndarray
+) -> sp.csr_matrix:
+    """A CSR matrix from an artefact's parts, every invariant checked before it is used.
+
+    scipy's constructor checks only the lengths: indices out of range or an indptr that is not
+    monotonic pass, and the C++ products later read outside the arrays (SIGSEGV, "double
+    free"). So: integer index arrays, finite data, then scipy's own full check. Raises
+    ValueError naming the matrix."""
+    dims = np.asarray(shape)
+    if dims.shape != (2,) or not np.issubdtype(dims.dtype, np.integer) or (dims < 0).any():
+        raise ValueError(f"{name}: shape must be two non-negative integers, got {dims!r}")
+    for part, array in (("indices", indices), ("indptr", indptr)):
+        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"{name}: {part} must be a 1-d integer array, got {array.dtype}")
+    if data.ndim != 1 or not np.issubdtype(data.dtype, np.number) or not np.isfinite(data).all():
+        raise ValueError(f"{name}: data must be a 1-d array of finite numbers")
+    rows, cols = (int(n) for n in dims)
+    if len(indptr) != rows + 1 or len(indices) != len(data):
+        raise ValueError(
+            f"{name}: {len(indptr)} indptr entries for {rows} rows, "
+            f"{len(indices)} indices for {len(data)} values"
+        )
+    matrix = sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
+    matrix.check_format(full_check=True)  # indices in range, indptr monotonic
+    return matrix
+
+
+def checked_ids(name: str, value: Any) -> list[str]:
+    """A JSON list of distinct string ids (a track's or user's row in a matrix)."""
+    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+        raise ValueError(f"{name}: expected a list of string ids")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{name}: duplicate ids")
+    return value
+
+
+def expect_shape(name: str, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+    """Arrays that must fit each other (a matrix and its row and column ids)."""
+    if tuple(got) != tuple(want):
+        raise ValueError(f"{name}: shape {tuple(got)} does not match {tuple(want)}")
+
+
+def describe(exc: BaseException) -> str:
+    """An error as /health names it: its kind and message (`zlib.error` says little alone)."""
+    if isinstance(exc, ArtefactError):
+        return str(exc)
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    return f"{name}: {exc}"
 
 
 def publish(
@@ -101,13 +160,11 @@ class ArtefactHolder(Generic[T]):
         pointer: str,
         load: Callable[[Path], T],
         reload_seconds: float = 10.0,
-        errors: tuple[type[Exception], ...] = (OSError, ValueError),
     ) -> None:
         self.directory = directory
         self.pointer = pointer
         self.reload_seconds = reload_seconds
         self._load = load
-        self._errors: tuple[type[Exception], ...] = (ArtefactError, *errors)
         self.model: T | None = None
         self.error: str | None = None
         self._version: str | None = None
@@ -123,8 +180,10 @@ class ArtefactHolder(Generic[T]):
                 if name is None or name == self._version:
                     return False
                 model = self._load(self.directory / name)
-            except self._errors as exc:
-                self.error = str(exc)
+            except Exception as exc:  # any failure to load leaves the old one serving
+                # A damaged file can fail in any layer (zip, zlib, numpy, JSON, LightGBM):
+                # whatever it raises, it is named here and the last good artefact serves.
+                self.error = describe(exc)
                 log.error("%s not reloaded, the last good one keeps serving: %s", self.pointer, exc)
                 return False
             self.model, self._version, self.error = model, name, None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
@@ -27,6 +27,21 @@ def storable_id(value: str) -> str:
     return value
 
 
+def storable_time(value: datetime) -> datetime:
+    """Refuse a time that has no UTC equivalent a database column holds: times are stored as
+    naive UTC, and `0001-01-01T00:00:00+14:00` or `9999-12-31T23:59:59-14:00` fall outside
+    years 1–9999 once converted (an OverflowError and a 500 on SQLite and PostgreSQL)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                f"{value.isoformat()} is outside the storable range once converted to UTC "
+                "(0001-01-01 to 9999-12-31)"
+            ) from None
+    return value
+
+
 _Id = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128, strip_whitespace=True),
@@ -38,7 +53,7 @@ EventId = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_id)
 ]
 InteractionKind = Literal["listen", "like", "playlist_add", "skip"]
-CollabWeight = Annotated[float, Field(ge=0, le=1)]
+CollabWeight = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Year = Annotated[int, Field(ge=1000, le=3000)]
 
 
@@ -69,7 +84,7 @@ class RecommendationRequest(BaseModel):
     negative: list[TrackId] = Field(
         default_factory=list, max_length=50, description="Tracks to steer away from."
     )
-    weights: dict[Modality, Annotated[float, Field(ge=0, le=100)]] = Field(
+    weights: dict[Modality, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
         default_factory=dict,
         description="Per-modality weight in the fusion; missing modalities weigh 1, 0 turns "
         "a modality off.",
@@ -180,7 +195,9 @@ class InteractionEvent(BaseModel):
     track_id: TrackId
     weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
     kind: InteractionKind = "listen"
-    timestamp: datetime | None = Field(None, description="When it happened; default: now.")
+    timestamp: Annotated[datetime, AfterValidator(storable_time)] | None = Field(
+        None, description="When it happened; default: now."
+    )
     event_id: EventId | None = Field(
         None,
         description="Client-chosen id, unique per user: a retried request with the same ids "

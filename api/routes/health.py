@@ -34,6 +34,8 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
     )
     try:
         exists = store.exists()
+        if exists:
+            store.layout()  # damaged metadata (empty, not JSON) is named here, not a 500 later
         points = store.count() if exists else None
     except StoreError as exc:
         response.status_code = 503

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, UploadFile
 
 from api import responses
 from api.deps import FiltersDep, ResourcesDep, SearcherDep
+from api.errors import RETRY_AFTER_SECONDS
 from api.security import TOO_MANY, rate_limited
 from core.encoders.cover import load_image
 from schemas.api import SearchResponse
@@ -23,6 +24,8 @@ upload_router = APIRouter(tags=["search"])
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1000)]
 Weight = Annotated[float | None, Query(ge=0, le=100)]
+#: How long an upload waits for a decode slot (MUSICREC_MAX_CONCURRENT_UPLOADS) before a 503.
+UPLOAD_WAIT_SECONDS = 10.0
 
 
 @router.get(
@@ -61,7 +64,7 @@ def search(
 @upload_router.post(
     "/search/cover",
     response_model=SearchResponse,
-    responses={400: {}, 409: {}, 413: {}, **TOO_MANY},
+    responses={400: {}, 409: {}, 413: {}, 503: {}, **TOO_MANY},
     dependencies=[rate_limited("cover search")],
 )
 def search_cover(
@@ -79,6 +82,12 @@ def search_cover(
     data = image.file.read(cap + 1)
     if len(data) > cap:
         raise HTTPException(413, detail=f"image larger than {cap} bytes")
+    if not resources.upload_slots.acquire(timeout=UPLOAD_WAIT_SECONDS):
+        raise HTTPException(
+            503,
+            detail="too many cover uploads being decoded; retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     try:
         picture = load_image(
             data,
@@ -87,6 +96,8 @@ def search_cover(
         )
     except ValueError as exc:
         raise HTTPException(400, detail=f"image: {exc}") from None
+    finally:
+        resources.upload_slots.release()
     return responses.search(
         searcher.search_image(
             picture, label=image.filename or "upload", limit=limit, offset=offset, filters=filters

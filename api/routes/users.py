@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api import responses
 from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from api.security import WriteAccess
+from api.served_log import should_log
 from core.interactions.online import log_recommendations
 from schemas.api import RecommendationResponse, UserId
 
@@ -67,6 +68,7 @@ def user_recommendations(
     recommender: RecommenderDep,
     resources: ResourcesDep,
     filters: FiltersDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     collab_weight: Annotated[float | None, Query(ge=0, le=1)] = None,
@@ -81,5 +83,7 @@ def user_recommendations(
     result = recommender.recommend_for_user(
         user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
     )
+    if not should_log(request, resources, user_id):
+        return responses.recommendation(result)
     request_id = log_recommendations(resources.interactions, user_id, result, offset=offset)
     return responses.recommendation(result, request_id)

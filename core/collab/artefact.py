@@ -16,14 +16,20 @@ from __future__ import annotations
 import io
 import json
 import logging
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from core.artefacts import ArtefactError, publish, read_pointer
+from core.artefacts import (
+    ArtefactError,
+    checked_csr,
+    checked_ids,
+    describe,
+    publish,
+    read_pointer,
+)
 from core.artefacts import prune as prune_artefacts
 from core.collab.features import Featurizer
 from core.collab.model import CollaborativeModel
@@ -119,9 +125,9 @@ def load(path: str | Path) -> CollaborativeModel:
                 )
             featurizer = _from_json(arrays["featurizer"])
             return CollaborativeModel(
-                user_ids=_from_json(arrays["user_ids"]),
-                track_ids=_from_json(arrays["track_ids"]),
-                n_warm=int(arrays["n_warm"]),
+                user_ids=checked_ids("user_ids", _from_json(arrays["user_ids"])),
+                track_ids=checked_ids("track_ids", _from_json(arrays["track_ids"])),
+                n_warm=_scalar_int("n_warm", arrays["n_warm"]),
                 vocabulary=_from_json(arrays["vocabulary"]),
                 featurizer=Featurizer(
                     featurizer["weights"],
@@ -140,8 +146,10 @@ def load(path: str | Path) -> CollaborativeModel:
             )
     except ModelArtefactError:
         raise
-    except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
-        raise ModelArtefactError(f"cannot load model artefact {path}: {exc}") from exc
+    except Exception as exc:  # zlib.error, BadZipFile, KeyError, ValueError, MemoryError, …
+        # A damaged file fails in whichever layer meets the damage first; all of them mean
+        # "unreadable", and the name of the kind says where.
+        raise ModelArtefactError(f"cannot load model artefact {path}: {describe(exc)}") from exc
 
 
 def _json_bytes(value: object) -> np.ndarray:
@@ -164,10 +172,16 @@ def _csr_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
 
 
 def _csr_from(arrays: Any, prefix: str) -> sp.csr_matrix:
-    shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
-    matrix = sp.csr_matrix(
-        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
-        shape=shape,
+    return checked_csr(
+        prefix,
+        arrays[f"{prefix}_data"],
+        arrays[f"{prefix}_indices"],
+        arrays[f"{prefix}_indptr"],
+        arrays[f"{prefix}_shape"],
     )
-    matrix.check_format(full_check=True)  # out-of-range indices would crash a request later
-    return matrix
+
+
+def _scalar_int(name: str, array: np.ndarray) -> int:
+    if array.shape != () or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name}: expected one integer, got {array.dtype} {array.shape}")
+    return int(array)

@@ -10,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.artefacts import ArtefactHolder
-from core.collab.artefact import LATEST, ModelArtefactError, load
+from core.collab.artefact import LATEST, load
 from core.collab.model import CollaborativeModel
 
 
 class ModelHolder(ArtefactHolder[CollaborativeModel]):
     def __init__(self, model_dir: Path, reload_seconds: float = 10.0) -> None:
-        super().__init__(
-            model_dir, LATEST, load, reload_seconds, errors=(ModelArtefactError, OSError)
-        )
+        super().__init__(model_dir, LATEST, load, reload_seconds)
 
     @property
     def model_dir(self) -> Path:

@@ -56,6 +56,8 @@ def load_image(
             pixels = probe.width * probe.height
             if max_pixels is not None and pixels > max_pixels:
                 raise ImageTooLargeError(f"image too large ({pixels} pixels, limit {max_pixels})")
+            if max_decoded_pixels is not None and pixels > max_decoded_pixels:
+                _refuse_buffered_jpeg(probe, data, max_decoded_pixels)
             probe.verify()
         image = Image.open(io.BytesIO(data))
         if max_decoded_pixels is not None:
@@ -75,6 +77,45 @@ def load_image(
 
 #: Longest side a query image is shrunk to before conversion (the encoders see 224 px).
 QUERY_SIDE = 1024
+
+
+def _refuse_buffered_jpeg(probe: Image.Image, data: bytes, max_decoded_pixels: int) -> None:
+    """A JPEG that libjpeg must buffer whole before `draft()` scales it, over the bound.
+
+    A progressive JPEG (SOF2/6/10/14), or a sequential one whose components come in several
+    scans, is decoded into a full-size coefficient buffer first (2 bytes per sample: ~124 MB
+    for 39.7 Mpx at 4:2:0, from a 234 KB file), whatever scale is asked for. Such a file is
+    held to the same bound as formats that cannot be decoded reduced, from its markers alone,
+    before any decoding."""
+    if probe.format != "JPEG":
+        return
+    progressive = bool(probe.info.get("progressive") or probe.info.get("progression"))
+    if progressive or _jpeg_scans(data) > 1:
+        kind = "progressive" if progressive else "multi-scan"
+        raise ImageTooLargeError(
+            f"image too large to decode ({probe.width}x{probe.height} {kind} JPEG, limit "
+            f"{max_decoded_pixels} pixels: a {kind} JPEG is buffered at full size before it "
+            "can be reduced)"
+        )
+
+
+def _jpeg_scans(data: bytes) -> int:
+    """The number of SOS (start of scan) markers, walking the segments: an EXIF thumbnail's
+    own markers inside an APP segment are skipped with it, and inside entropy-coded data a
+    0xFF is followed by 0x00 (stuffing) or a restart marker, never by SOS."""
+    scans, at, end = 0, 2, len(data)
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0 or at + 1 >= end:
+            return scans
+        marker = data[at + 1]
+        if marker == 0xFF or marker == 0x00 or 0xD0 <= marker <= 0xD7:
+            at += 1 if marker == 0xFF else 2  # fill byte, stuffed 0xFF, restart marker
+            continue
+        if marker == 0xD9:  # EOI
+            return scans
+        scans += marker == 0xDA
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
 
 
 def _decode_reduced(image: Image.Image, max_decoded_pixels: int) -> None:

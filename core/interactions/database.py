@@ -16,6 +16,7 @@ not know was written by newer code: it is refused rather than guessed at.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -39,6 +40,14 @@ class DatabaseError(RuntimeError):
 
 class DatabaseUnavailableError(DatabaseError):
     """Unreachable, locked past the busy timeout, or out of disk: retry later (HTTP 503)."""
+
+
+class DatabaseCorruptError(DatabaseUnavailableError):
+    """The SQLite file is not a database or is damaged: it will not heal by itself."""
+
+
+#: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB.
+_DAMAGED = {11, 26}
 
 
 @contextlib.contextmanager
@@ -68,6 +77,7 @@ def create_database_engine(
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
         _configure_sqlite(engine, busy_timeout)
+        _name_damaged_files(engine, parsed.database or ":memory:")
         return engine
     return create_engine(
         url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, round(connect_timeout))}
@@ -90,6 +100,22 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     def _begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _name_damaged_files(engine: Engine, path: str) -> None:
+    """A damaged file fails anywhere (the first PRAGMA at connect, or any later query) with
+    sqlite3's bare "file is not a database": this names the file and says what to do, as a
+    domain error every caller (API, CLI) already translates."""
+
+    @event.listens_for(engine, "handle_error")
+    def _damaged(context: ExceptionContext) -> None:
+        exc = context.original_exception
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in _DAMAGED:
+            raise DatabaseCorruptError(
+                f"the SQLite database {path} is damaged ({exc}): restore it from a backup, or "
+                "move it aside to start an empty one (MUSICREC_DATABASE_URL names another)"
+            ) from exc
 
 
 def _config(connection: Connection | None = None) -> Config:

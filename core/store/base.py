@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from schemas.layout import CollectionLayout
 from schemas.settings import Settings
 from schemas.settings.store import StoreSettings
@@ -125,7 +127,14 @@ class VectorStore(ABC):
 
     def layout(self) -> CollectionLayout | None:
         raw = self.read_metadata().get("layout")
-        return CollectionLayout.model_validate(raw) if raw else None
+        try:
+            return CollectionLayout.model_validate(raw) if raw else None
+        except ValidationError as exc:
+            raise StoreError(
+                f"collection '{self.collection}' has a damaged layout in its metadata: "
+                f"{exc.error_count()} errors, first {exc.errors()[0]['msg']!r} at "
+                f"{'.'.join(map(str, exc.errors()[0]['loc'])) or 'layout'}; re-index it"
+            ) from exc
 
     @abstractmethod
     def quantization(self) -> Quantization:

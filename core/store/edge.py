@@ -223,8 +223,21 @@ class EdgeStore(VectorStore):
     def read_metadata(self) -> dict[str, Any]:
         if not self.meta_path.exists():
             return {}
-        metadata: dict[str, Any] = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        try:
+            metadata: Any = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(self._damaged_metadata(exc)) from exc
+        if not isinstance(metadata, dict):
+            raise StoreError(self._damaged_metadata(f"a JSON {type(metadata).__name__}"))
         return metadata
+
+    def _damaged_metadata(self, what: object) -> str:
+        """Empty or not JSON (a bad copy, a hand edit, a full disk under an older musicrec):
+        the collection cannot be queried until it is restored or rebuilt."""
+        return (
+            f"the collection metadata {self.meta_path} is damaged ({what}): restore it, or "
+            "re-index into a new collection with `musicrec index`"
+        )
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         with atomic_writer(self.meta_path, "w", encoding="utf-8") as fh:

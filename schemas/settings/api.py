@@ -41,6 +41,14 @@ class ApiSettings(Section):
     max_image_pixels: int = Field(
         40_000_000, ge=10_000, description="Largest image (per its header) a cover may have."
     )
+    max_concurrent_uploads: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="POST /search/cover: uploads decoded at once; others wait up to 10 s, "
+        "then get 503 with Retry-After. With the decoded-pixel bound it caps the memory "
+        "uploads can take together.",
+    )
     max_upload_decoded_pixels: int = Field(
         4_000_000,
         ge=10_000,
@@ -71,6 +79,11 @@ class ApiSettings(Section):
         description='Peers (addresses or networks, JSON list, e.g. ["172.28.0.0/24"]) whose '
         "X-Forwarded-For names the client; none by default: the TCP peer is the client.",
     )
+    rate_limit_served_log: str | None = Field(
+        "120/minute",
+        description="Served lists logged for online evaluation per client address; above it "
+        "the recommendations are still answered, without a request_id (nothing logged).",
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -99,7 +112,12 @@ class ApiSettings(Section):
             ipaddress.ip_network(proxy.strip(), strict=False)  # ValueError names the entry
         return [proxy.strip() for proxy in proxies]
 
-    @field_validator("rate_limit_search", "rate_limit_cover_search", "rate_limit_refresh")
+    @field_validator(
+        "rate_limit_search",
+        "rate_limit_cover_search",
+        "rate_limit_refresh",
+        "rate_limit_served_log",
+    )
     @classmethod
     def _rate(cls, rate: str | None) -> str | None:
         """'off' disables a limit (an empty variable means the default, see env_ignore_empty)."""

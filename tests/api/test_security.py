@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +126,8 @@ def test_protected_reads(data_copy) -> None:
         ok = client.get("/search", params={"q": "love"}, headers={"X-API-Key": KEY})
         assert ok.status_code == 200
         assert client.get("/health").status_code == 200
+        assert client.get("/metrics").status_code == 401  # it was public
+        assert client.get("/metrics", headers={"X-API-Key": KEY}).status_code == 200
 
 
 def test_cover_uploads_have_their_own_larger_cap(keyed) -> None:
@@ -227,3 +230,29 @@ def test_expensive_reads_are_rate_limited_per_endpoint(data_copy) -> None:
         assert client.post(refresh).status_code == 401
         assert client.post(refresh, headers=key).status_code == 409
         assert client.post(refresh, headers=key).status_code == 429
+
+
+def test_docs_pages_have_a_csp_and_still_render_in_chromium(keyed) -> None:
+    """/docs and /redoc had no Content-Security-Policy. Now they do, allowing their inline
+    script by hash; Swagger UI must still render the schema under it in a real browser."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.api.routes.test_ui import CHROMIUM, FLAGS
+
+    for page in ("/docs", "/redoc"):
+        policy = keyed.get(page).headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split(";")[1]
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        tab = browser.new_page()
+        refused: list[str] = []
+        tab.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
+        tab.goto(f"{keyed.base_url}/docs")
+        tab.wait_for_selector("#swagger-ui .info .title", timeout=30_000)
+        assert "musicrec" in tab.inner_text("#swagger-ui .info .title")
+        browser.close()
+    assert not refused, refused

@@ -18,9 +18,16 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import scipy.sparse as sp
 
-from core.artefacts import ArtefactError, ArtefactHolder, publish
+from core.artefacts import (
+    ArtefactError,
+    ArtefactHolder,
+    checked_csr,
+    checked_ids,
+    describe,
+    expect_shape,
+    publish,
+)
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.user_tracks import UserTrackMatrix
 
@@ -78,20 +85,25 @@ def load(path: Path, features: Sequence[str] = FEATURE_NAMES) -> RankerArtefact:
                     "retrain with `musicrec train`"
                 )
             booster = lgb.Booster(model_str=a["booster"].tobytes().decode())
-            shape = (int(a["shape"][0]), int(a["shape"][1]))
-            matrix = sp.csr_matrix(
-                (np.ones(len(a["indices"]), np.float32), a["indices"], a["indptr"]), shape=shape
+            if booster.num_feature() != len(features):
+                raise ValueError(
+                    f"booster: {booster.num_feature()} features, this code computes "
+                    f"{len(features)}"
+                )
+            user_ids = checked_ids("user_ids", _unjson(a["user_ids"]))
+            track_ids = checked_ids("track_ids", _unjson(a["track_ids"]))
+            indices = a["indices"]
+            matrix = checked_csr(
+                "matrix", np.ones(len(indices), np.float32), indices, a["indptr"], a["shape"]
             )
+            expect_shape("matrix", matrix.shape, (len(user_ids), len(track_ids)))
             index = UserTrackMatrix(
-                _unjson(a["user_ids"]),
-                _unjson(a["track_ids"]),
-                matrix,
-                _unjson(a["track_artists"]),
+                user_ids, track_ids, matrix, _track_artists(_unjson(a["track_artists"]), track_ids)
             )
     except ArtefactError:
         raise
-    except Exception as exc:  # BadZipFile, KeyError, LightGBMError, …: all mean "unreadable"
-        raise ArtefactError(f"{path}: not a readable ranker artefact ({exc!r})") from exc
+    except Exception as exc:  # BadZipFile, zlib.error, KeyError, LightGBMError, …: "unreadable"
+        raise ArtefactError(f"{path}: not a readable ranker artefact ({describe(exc)})") from exc
     return RankerArtefact(index, booster, meta, tuple(trained))
 
 
@@ -100,6 +112,21 @@ def ranker_holder(
 ) -> ArtefactHolder[RankerArtefact]:
     """Hot-reloads the published ranker; one trained on other `features` is not loaded."""
     return ArtefactHolder(model_dir, POINTER, lambda p: load(p, features), reload_seconds)
+
+
+def _track_artists(value: Any, track_ids: list[str]) -> list[list[str]] | None:
+    """None (artists unknown) or one list of artist names per track id."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != len(track_ids)
+        or not all(isinstance(a, list) and all(isinstance(n, str) for n in a) for a in value)
+    ):
+        raise ValueError(
+            f"track_artists: expected one list of names for each of {len(track_ids)} tracks"
+        )
+    return value
 
 
 def _json(value: object) -> np.ndarray:

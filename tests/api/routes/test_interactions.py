@@ -160,3 +160,88 @@ def test_two_api_processes_share_one_postgresql(data_copy, postgres_cluster) -> 
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_db_api(request, data_copy) -> Iterator[httpx.Client]:
+    """The API on each database the product supports (a real PostgreSQL 15 for the second)."""
+    extra = {}
+    if request.param == "postgresql":
+        extra["database_url"] = request.getfixturevalue("postgres_cluster").new_database()
+    settings = make_settings(data_copy(f"edges-{request.param}"), api_key=KEY, **extra)
+    with LiveServer(create_app(settings), headers=AUTH) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('"timestamp": "0001-01-01T00:00:00+14:00"', "timestamp"),
+        ('"timestamp": "9999-12-31T23:59:59-14:00"', "timestamp"),
+        ('"timestamp": 1e400', "timestamp"),
+        ('"weight": NaN', "weight"),
+        ('"weight": Infinity', "weight"),
+        ('"weight": -Infinity', "weight"),
+        ('"weight": 1e400', "weight"),
+    ],
+)
+def test_unstorable_numbers_and_times_are_422_on_every_database(any_db_api, extra, field) -> None:
+    """Before: an OverflowError in `utc_naive` (times) and the 422 handler failing to echo
+    NaN (numbers): a 500 with a traceback on both databases."""
+    content = f'{{"events": [{{"user_id": "edge", "track_id": "{TRACKS[0]}", {extra}}}]}}'
+    response = any_db_api.post(
+        "/interactions", content=content.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert any(field in map(str, err["loc"]) for err in response.json()["detail"])
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00-01:00", "9999-12-31T22:59:59+00:00"])
+def test_the_extreme_storable_times_are_stored(any_db_api, moment) -> None:
+    body = events("edge-ok", TRACKS[:1], timestamp=moment, event_id=f"edge-{moment[:4]}")
+    assert any_db_api.post("/interactions", json=body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"positive": ["%s"], "limit": NaN}',
+        '{"positive": ["%s"], "limit": 1e400}',
+        '{"positive": ["%s"], "weights": {"audio": Infinity}}',
+        '{"positive": ["%s"], "weights": {"lyrics": NaN}}',
+        '{"positive": ["%s"], "collab_weight": NaN, "user_id": "u"}',
+        '{"positive": ["%s"], "filters": {"year_min": -Infinity}}',
+    ],
+)
+def test_non_finite_numbers_without_a_key_are_422(api, body) -> None:
+    content = (body % TRACKS[0]).encode()
+    response = httpx.post(
+        f"{api.base_url}/recommendations",
+        content=content,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_invented_users_add_nothing_to_the_served_log(data_copy) -> None:
+    """Before: 200 anonymous requests for invented ids added 200 served lists and moved /stats
+    users from 108 to 308. Now only users who exist are logged, each client within
+    MUSICREC_RATE_LIMIT_SERVED_LOG; the recommendations are answered either way."""
+    settings = make_settings(data_copy("served-log"), api_key=KEY, rate_limit_served_log="3/minute")
+    with LiveServer(create_app(settings)) as client:
+        base = str(client.base_url)
+        for i in range(20):
+            answer = httpx.post(
+                f"{base}/recommendations", json={"positive": TRACKS[:1], "user_id": f"made-up-{i}"}
+            )
+            assert answer.status_code == 200 and answer.json()["request_id"] is None
+        assert client.get("/stats").json()["days"] == []
+        stored = client.post("/interactions", json=events("real", TRACKS[:2]), headers=AUTH)
+        assert stored.status_code == 201
+        ids = [
+            httpx.get(f"{base}/users/real/recommendations").json()["request_id"] for _ in range(5)
+        ]
+        assert all(ids[:3]) and ids[3:] == [None, None]  # the client's budget: 3 a minute
+        (day,) = client.get("/stats").json()["days"]
+        assert (day["requests"], day["users"]) == (3, 1)

@@ -140,6 +140,15 @@ class _StateCollector(Collector):
         info = InfoMetricFamily("musicrec_model", "Collaborative model served by this replica.")
         info.add_metric([], {"version": version or "none"})
         yield info
+        ranker = getattr(getattr(resources, "ranker", None), "version", None)
+        served = InfoMetricFamily("musicrec_ranker", "Learned ranker served by this replica.")
+        served.add_metric([], {"version": ranker or "none"})
+        yield served
+        database = getattr(resources, "database", None)
+        if database is not None:
+            up = GaugeMetricFamily("musicrec_database_up", "1 when the database is ready.")
+            up.add_metric([], 1.0 if database.ready else 0.0)
+            yield up
         for attr in ("interactions", "history"):
             pool = getattr(getattr(getattr(resources, attr, None), "engine", None), "pool", None)
             if pool is not None and callable(getattr(pool, "checkedout", None)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.ratelimit import RateLimits
 from core.artefacts import ArtefactHolder
@@ -13,7 +13,7 @@ from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.interactions.factory import open_interaction_store
+from core.interactions.availability import Database
 from core.interactions.store import SqlInteractionStore
 from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
@@ -22,6 +22,9 @@ from core.recommend.search import Searcher
 from core.spotify.client import SpotifyClient, build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,11 @@ class Resources:
     searcher: Searcher
     collab: ModelHolder
     interactions: SqlInteractionStore
+    database: Database  # the interactions' database: ready, or degraded with a reason
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
+    jobs: JobRunner | None = None  # set by api.jobs_runner in the lifespan
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
@@ -46,7 +51,7 @@ class Resources:
 
     def close(self) -> None:
         self.store.close()
-        self.interactions.close()
+        self.database.close()
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -73,8 +78,9 @@ def build_resources(settings: Settings) -> Resources:
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
     # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
-    # start-up reads no events, however many are stored.
-    interactions = open_interaction_store(settings)
+    # start-up reads no events, however many are stored. Unreachable: a degraded start.
+    database = Database(settings)
+    interactions = database.store
     ranker = ranker_holder(settings.model_dir, settings.model_reload_seconds)
     recommender = build_recommender(
         settings, store, collab=collab, history=interactions, ranker=ranker
@@ -103,6 +109,7 @@ def build_resources(settings: Settings) -> Resources:
         searcher,
         collab,
         interactions,
+        database,
         spotify,
         rate_limits,
         ranker,

@@ -6,14 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
+from cli.commands.db import import_into_database
+from cli.submit import find_owner, submit_train
 from schemas.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    pass
 
 
 def _log(message: str) -> None:
@@ -21,7 +20,13 @@ def _log(message: str) -> None:
 
 
 def train_command(
-    catalog: Annotated[Path, typer.Option(help="catalog CSV")],
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            help="catalog CSV (not needed when an API owns the shard: it trains on "
+            "the indexed collection)"
+        ),
+    ] = None,
     interactions: Annotated[
         list[Path] | None, typer.Option(help="CSV or parquet interaction log; repeat")
     ] = None,
@@ -40,8 +45,19 @@ def train_command(
     The events in the interaction database (MUSICREC_DATABASE_URL) are always added to the
     given files, so what users did since the last run feeds the next model. Unset options take
     their MUSICREC_LIGHTFM_* settings.
+
+    On an embedded data dir whose shard a running API owns, the job is submitted to that API
+    (the collection's tracks, the database's events; `--interactions` files are imported into
+    the database first, idempotently) and its progress shown here.
     """
     settings = load_settings()
+    owner = find_owner(settings)
+    if owner is not None:
+        if interactions:
+            import_into_database(settings, interactions)
+        return submit_train(settings, owner, show_progress=True)
+    if catalog is None:
+        raise typer.BadParameter("--catalog is required to train here", param_hint="--catalog")
     updates = {
         "lightfm_loss": loss,
         "lightfm_epochs": epochs,

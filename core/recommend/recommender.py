@@ -13,11 +13,13 @@ artefact).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from core.collab.model import CollaborativeModel
+from core.interactions.database import DatabaseUnavailableError
 from core.interactions.store import InteractionStore
 from core.recommend.candidates import gather, hydrate
 from core.recommend.errors import UnknownUserError
@@ -64,6 +66,7 @@ class PoolSizes:
     popularity: int = 50
 
 
+log = logging.getLogger(__name__)
 USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
 
 
@@ -124,7 +127,13 @@ class Recommender:
     ) -> SeedQuery:
         """The user's history (recorded events, then what the model and the ranker's
         interaction matrix know) as seeds and exclusions."""
-        recent = self.history.recent(user_id) if self.history else []
+        try:
+            recent = self.history.recent(user_id) if self.history else []
+        except DatabaseUnavailableError as exc:
+            # The database is down: the history the model and the ranker learned still
+            # personalises; events recorded since they were trained are missing until it is up.
+            log.warning("history of '%s' not read (%s): using what the models know", user_id, exc)
+            recent = []
         model = self.collab.current() if self.collab else None
         known = sorted(model.known_items(user_id)) if model and model.has_user(user_id) else []
         artefact = self.ranker.current() if self.ranker else None

@@ -57,7 +57,7 @@ def train_command(
             import_into_database(settings, interactions)
         return submit_train(settings, owner, show_progress=True)
     if catalog is None:
-        raise typer.BadParameter("--catalog is required to train here", param_hint="--catalog")
+        return train_on_indexed_collection(settings, interactions or [])
     updates = {
         "lightfm_loss": loss,
         "lightfm_epochs": epochs,
@@ -69,6 +69,25 @@ def train_command(
     }
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     return run_training(settings, catalog, interactions or [], schema, out or settings.model_dir)
+
+
+def train_on_indexed_collection(settings: Settings, interactions: Sequence[Path]) -> int:
+    """Without --catalog: the indexed collection is the catalog (a Qdrant server, or the
+    embedded shard no API owns), the database the events (`--interactions` imported first)."""
+    from core.store import open_store
+    from jobs.train import train_on_collection
+
+    if interactions:
+        import_into_database(settings, interactions)
+    store = open_store(settings)
+    try:
+        published = train_on_collection(settings, store, _log)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+    finally:
+        store.close()
+    print("published " + ", ".join(f"{k} {v}" for k, v in published.versions().items()))
+    return 0
 
 
 def run_training(

@@ -54,7 +54,7 @@ def test_index_and_train_through_the_owning_api(world, tmp_path) -> None:
         assert new["state"] == "succeeded"
         lyrical = next(t for t in _new_tracks(world) if t["lyrics"].strip())
         hits = client.get("/search", params={"q": lyrical["lyrics"][:200], "limit": 3}).json()
-        assert lyrical["id"] in [h["id"] for h in hits["items"]]
+        assert lyrical["id"] in [h["track"]["id"] for h in hits["items"]]
         recs = client.post("/recommendations", json={"positive": [lyrical["id"]], "limit": 5})
         assert recs.status_code == 200 and recs.json()["items"]
         plain = next(t for t in _new_tracks(world) if not t["lyrics"].strip())

@@ -40,8 +40,15 @@ def find_owner(settings: Settings) -> Owner | None:
     if owner is None:
         return None
     try:
-        httpx.get(f"{owner.url}/health", timeout=5)
-    except httpx.HTTPError:
+        health = httpx.get(f"{owner.url}/health", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    # Whatever answers there must serve this collection on this engine (a reused port is not
+    # the owner).
+    if not isinstance(health, dict) or (health.get("engine"), health.get("collection")) != (
+        "edge",
+        settings.collection,
+    ):
         return None
     return owner
 

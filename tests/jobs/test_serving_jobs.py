@@ -107,8 +107,10 @@ def test_job_routes_check_key_paths_and_size(world, tmp_path) -> None:
         assert upload.status_code == 202
         first = wait_job(client, queued.json()["id"])
         assert first["state"] == "succeeded", first
-        failed = wait_job(client, upload.json()["id"])
-        assert failed["state"] == "failed" and failed["message"]
+        rejected = wait_job(client, upload.json()["id"])  # a bad row is reported, by line
+        assert rejected["state"] == "succeeded" and rejected["counts"]["rejected"] == 1
+        assert [e["line"] for e in rejected["errors"]] == [2], rejected["errors"]
+        assert rejected["counts"]["indexed"] == 0
 
 
 def test_the_schedule_trains_by_itself(world, tmp_path) -> None:

@@ -26,10 +26,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
+from api.jobs_runner import run_background
 from api.middleware import DocsContentSecurityPolicy, SecurityHeaders
 from api.observability import install_observability
 from api.resources import build_resources
-from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
+from api.routes import (
+    health,
+    interactions,
+    jobs,
+    recommendations,
+    search,
+    stats,
+    tracks,
+    ui,
+    users,
+)
 from api.security import ReadAccess
 from core.artefacts import ArtefactHolder
 from schemas.settings import Settings, load_settings
@@ -65,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reload_periodically(resources.holders(), settings.model_reload_seconds)
             )
         try:
-            yield
+            async with run_background(app):  # jobs, schedule, database reconnect, owner file
+                yield
         finally:
             if reloader is not None:
                 reloader.cancel()
@@ -103,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=reads,
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
+    jobs.include(app, settings)
     install_error_handlers(app)
     document_malformed_bodies(app)
     return app

@@ -154,6 +154,11 @@ class _StateCollector(Collector):
             info = InfoMetricFamily(name, help_text)
             info.add_metric([], {"version": getattr(holder, "version", None) or "none"})
             yield info
+        database = getattr(resources, "database", None)
+        if database is not None:
+            up = GaugeMetricFamily("musicrec_database_up", "1 when the database is ready.")
+            up.add_metric([], 1.0 if database.ready else 0.0)
+            yield up
         for attr in ("interactions", "history"):
             pool = getattr(getattr(getattr(resources, attr, None), "engine", None), "pool", None)
             if pool is not None and callable(getattr(pool, "checkedout", None)):

@@ -15,7 +15,7 @@ from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder
 from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
-from core.interactions.factory import open_interaction_store
+from core.interactions.availability import Database
 from core.interactions.store import SqlInteractionStore
 from core.recommend.factory import build_recommender, feature_layout
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
@@ -27,6 +27,7 @@ from schemas.settings import Settings
 
 if TYPE_CHECKING:  # the `spotify` extra: imported only where credentials are configured
     from core.spotify.client import SpotifyClient
+    from jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,13 @@ class Resources:
     searcher: Searcher
     collab: ModelHolder
     interactions: SqlInteractionStore
+    database: Database  # the interactions' database: ready, or degraded with a reason
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
     #: Uploads decoded at once (MUSICREC_MAX_CONCURRENT_UPLOADS).
     upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
+    jobs: JobRunner | None = None  # set by api.jobs_runner in the lifespan
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
@@ -53,7 +56,7 @@ class Resources:
 
     def close(self) -> None:
         self.store.close()
-        self.interactions.close()
+        self.database.close()
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -80,8 +83,9 @@ def build_resources(settings: Settings) -> Resources:
     if collab.model is None:
         log.warning("no collaborative model in %s: results are content-only", settings.model_dir)
     # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
-    # start-up reads no events, however many are stored.
-    interactions = open_interaction_store(settings)
+    # start-up reads no events, however many are stored. Unreachable: a degraded start.
+    database = Database(settings)
+    interactions = database.store
     ranker = ranker_holder(
         settings.model_dir, settings.model_reload_seconds, feature_layout(settings).names
     )
@@ -114,6 +118,7 @@ def build_resources(settings: Settings) -> Resources:
         searcher,
         collab,
         interactions,
+        database,
         spotify,
         rate_limits,
         ranker,

@@ -1,5 +1,5 @@
 """`musicrec`: the command line of the batch side (index, train, enrich, spotify-fetch, db,
-interactions, stats, collections, evaluate).
+interactions, stats, collections, evaluate, worker).
 
 One Typer app; each command lives in `cli.commands.<name>` and imports its heavy
 dependencies (torch, LightFM) only when it runs, so `musicrec --help` answers at once.
@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import click
 import typer
 
-from cli.commands import collections, db, evaluate, index, spotify, train
+from cli.commands import collections, db, evaluate, index, spotify, train, worker
+from cli.submit import SubmitError
 from core.interactions.database import DatabaseError
 from core.interactions.files import InteractionsError
 from core.store import StoreError
@@ -39,6 +40,7 @@ app.add_typer(db.interactions_app, name="interactions")
 app.command("stats")(db.stats_command)
 app.add_typer(collections.app, name="collections")
 app.command("evaluate")(evaluate.evaluate)
+app.command("worker")(worker.worker)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except (CatalogError, LayoutMismatchError, StoreError, DatabaseError, InteractionsError) as exc:
+    except (
+        CatalogError,
+        LayoutMismatchError,
+        StoreError,
+        DatabaseError,
+        InteractionsError,
+        SubmitError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (click.exceptions.Exit, typer.Exit) as exc:

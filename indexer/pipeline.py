@@ -59,6 +59,10 @@ INPUTS: dict[str, Callable[[Track], Any]] = {
 }
 
 
+#: Called after each batch with (bytes read, file size, the report so far); may raise to stop.
+IndexProgress = Callable[[int, int | None, "IndexReport"], None]
+
+
 @dataclass
 class IndexReport:
     indexed: int = 0
@@ -86,10 +90,13 @@ class IndexReport:
 
 
 def build_index_encoders(
-    settings: Settings, on_cover_error: Callable[[str, str], None] | None = None
+    settings: Settings,
+    on_cover_error: Callable[[str, str], None] | None = None,
+    lyrics: Encoder | None = None,
 ) -> list[Encoder]:
-    """The model-backed encoders of an indexing run (audio comes from the stored scaler)."""
-    encoders: list[Encoder] = [build_lyrics_encoder(settings), LyricsTermsEncoder()]
+    """The model-backed encoders of an indexing run (audio comes from the stored scaler);
+    `lyrics` reuses a loaded lyrics encoder (the API's) instead of loading another."""
+    encoders: list[Encoder] = [lyrics or build_lyrics_encoder(settings), LyricsTermsEncoder()]
     covers = build_cover_url_encoder(settings, on_cover_error)
     if covers is not None:
         encoders.append(covers)
@@ -115,6 +122,7 @@ class Indexer:
         scaler_sample: int = SCALER_SAMPLE,
         min_free_bytes: int = 0,
         space_paths: Sequence[Path] = (),
+        on_progress: IndexProgress | None = None,
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
         from the collection's stored scaler, or fitted on the first catalog indexed.
@@ -131,6 +139,7 @@ class Indexer:
         self.scaler_sample = scaler_sample
         self.min_free_bytes = min_free_bytes
         self.space_paths = list(space_paths)
+        self.on_progress = on_progress
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -197,8 +206,15 @@ class Indexer:
         path = Path(path)
         started = time.perf_counter()
         report = IndexReport()
+        size = path.stat().st_size if path.is_file() else None
+        read = [0]
+
+        def advance(n: int) -> None:
+            read[0] += n
+            bar.update(n)
+
         bar = tqdm(
-            total=path.stat().st_size if path.is_file() else None,
+            total=size,
             unit="B",
             unit_scale=True,
             desc=f"indexing {path.name}",
@@ -212,7 +228,7 @@ class Indexer:
                 schema=schema,
                 chunk_size=self.batch_size,
                 on_error=on_error,
-                on_progress=bar.update,
+                on_progress=advance,
                 stats=report.catalog,
             )
             encoders, batches = self.prepare(path, batches, report.catalog)
@@ -239,10 +255,14 @@ class Indexer:
                     if writing is not None:
                         writing.result()
                     bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)
+                    if self.on_progress is not None:
+                        self.on_progress(read[0], size, report)
                     self._check_space()
                     writing = writer.submit(self._write, points, report)
                 if writing is not None:
                     writing.result()
+                if self.on_progress is not None:
+                    self.on_progress(read[0], size, report)
             finally:
                 checking.cancel()
                 bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged)

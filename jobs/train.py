@@ -1,11 +1,14 @@
 """Training, composed from settings: LightFM on the events, then the learned ranker on the
 indexed collection, both published atomically beside each other. `musicrec train` runs it
-after reading its inputs; scripts/bench_personal.py calls `fit_and_publish` so the benchmark's
-artefacts are the ones the command would publish."""
+after reading its inputs; the API's job runner and `musicrec worker` run `train_on_collection`
+(the catalog is the indexed collection, the events the database) on the store they hold;
+scripts/bench_personal.py calls `fit_and_publish` so the benchmark's artefacts are the ones
+the command would publish."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,13 +16,52 @@ import pandas as pd
 from core.collab.artefact import LATEST, save
 from core.collab.model import CollaborativeModel
 from core.collab.training import train
+from core.interactions.factory import training_interactions
+from core.interactions.files import InteractionStats
 from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import POINTER
 from core.recommend.training import ranker_params, train_ranker
-from core.store import StoreError
+from core.store import StoreError, VectorStore
 from core.store.factory import open_store
 from schemas.settings import Settings
 from schemas.tracks import Track
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one training run published (file names, as `/health` reports versions)."""
+
+    model: str
+    ranker: str | None
+
+    def versions(self) -> dict[str, str]:
+        return {"model": self.model, **({"ranker": self.ranker} if self.ranker else {})}
+
+
+def collection_tracks(store: VectorStore) -> list[Track]:
+    """The catalog as indexed (every stored payload; lyrics are never stored, and training
+    does not read them)."""
+    return [Track.from_payload(r.payload) for batch in store.scroll(1024) for r in batch]
+
+
+def train_on_collection(
+    settings: Settings,
+    store: VectorStore,
+    log: Callable[[str], None],
+    on_epoch: Callable[[int, int], None] | None = None,
+) -> Published:
+    """A train job: the indexed collection's tracks, every event in the database, LightFM
+    then the ranker on `store` (the one the caller owns), published to the model directory."""
+    assert settings.model_dir is not None
+    tracks = collection_tracks(store)
+    if not tracks:
+        raise ValueError(f"collection '{settings.collection}' is empty: index a catalog first")
+    stats = InteractionStats()
+    events = training_interactions(settings, known_track_ids={t.id for t in tracks}, stats=stats)
+    log(f"{len(tracks)} tracks in the collection; database: {stats.summary()}")
+    if events.empty:
+        raise ValueError("no interactions recorded: POST /interactions or import some first")
+    return publish_models(settings, tracks, events, settings.model_dir, log, store, on_epoch)
 
 
 def fit_and_publish(
@@ -33,6 +75,22 @@ def fit_and_publish(
     over the catalog `tracks`, publish it to `out`, then train and publish the learned ranker
     beside it. Also called by scripts/bench_personal.py, so the benchmark's artefacts are the
     ones this command would publish."""
+    publish_models(settings, tracks, events, out, log)
+    return 0
+
+
+def publish_models(
+    settings: Settings,
+    tracks: Sequence[Track],
+    events: pd.DataFrame,
+    out: Path,
+    log: Callable[[str], None],
+    store: VectorStore | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
+) -> Published:
+    """LightFM, then the ranker (on `store`, or a store this opens); `on_epoch(epoch,
+    epochs)` after each LightFM epoch may raise to stop the run (a cancelled job) before
+    anything more is published."""
     epochs = settings.lightfm_epochs
     catalog = list(tracks)  # fitted twice: on all events, then on the ranker's feature part
 
@@ -41,8 +99,13 @@ def fit_and_publish(
             frame,
             catalog,
             **settings.lightfm_options(),
-            on_epoch=lambda e, s: log(f"  epoch {e}/{epochs} ({s:.1f} s)"),
+            on_epoch=lambda e, s: epoch_done(e, s),
         )
+
+    def epoch_done(epoch: int, seconds: float) -> None:
+        log(f"  epoch {epoch}/{epochs} ({seconds:.1f} s)")
+        if on_epoch is not None:
+            on_epoch(epoch, epochs)
 
     model = fit(events)
     path = save(model, out, keep=settings.model_keep)
@@ -54,8 +117,8 @@ def fit_and_publish(
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )
-    train_and_publish(settings, events, fit, out, log)  # then the learned ranker
-    return 0
+    ranker = train_and_publish(settings, events, fit, out, log, store)  # then the ranker
+    return Published(path.name, ranker.name if ranker else None)
 
 
 def train_and_publish(
@@ -64,14 +127,17 @@ def train_and_publish(
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     out: Path,
     log: Callable[[str], None],
+    store: VectorStore | None = None,
 ) -> Path | None:
     """`musicrec train`'s second step (`fit_collab`: how it trains LightFM): fit the ranker on
     the indexed collection and publish it beside the LightFM model. The features need every
-    candidate's stored vectors, so the collection must be open to this process: a Qdrant
-    server, or the embedded shard while the API is stopped. Otherwise this says why and
-    returns None; the last published ranker (or the linear blend) keeps serving."""
+    candidate's stored vectors: `store` when the caller owns it (the API's job runner),
+    otherwise this opens one (a Qdrant server, or the embedded shard no API owns; a locked
+    one is reported and None returned: the last ranker, or the linear blend, keeps serving)."""
+    owned = store is None
     try:
-        store = open_store(settings)
+        if store is None:
+            store = open_store(settings)
         ready = store.exists() and store.count() > 0  # count() takes the embedded shard's lock
     except StoreError as exc:
         log(
@@ -101,4 +167,5 @@ def train_and_publish(
         )
         return path
     finally:
-        store.close()
+        if owned:
+            store.close()

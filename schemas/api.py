@@ -240,4 +240,9 @@ class HealthResponse(BaseModel):
     ranker: ModelStatus | None = Field(
         None, description="The learned ranker's artefact; without one, the linear blend serves."
     )
+    database: Literal["ok", "unavailable"] = Field(
+        "ok",
+        description="unavailable: unreachable (a degraded start or an outage); writes get 503, "
+        "personalised lists use the history the models know, the API reconnects by itself.",
+    )
     detail: str | None = None

@@ -104,9 +104,9 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn serving an app on 127.0.0.1 in a thread: real HTTP, real lifespan."""
 
-    def __init__(self, app, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, app, headers: dict[str, str] | None = None, port: int | None = None) -> None:
         self.headers = headers or {}
-        self.port = free_port()
+        self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

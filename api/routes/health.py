@@ -15,7 +15,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthResponse)
 def health(resources: ResourcesDep, response: Response) -> HealthResponse:
-    """Degraded (HTTP 503) while the collection is missing or Qdrant is unreachable."""
+    """Degraded (HTTP 503) while the collection is missing, Qdrant is unreachable or the
+    database has not answered since start-up (the reason in `detail`)."""
     store = resources.store
     encoders = {
         name: encoder.encoder_id
@@ -25,7 +26,9 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
         )
         if encoder is not None
     }
+    database = resources.database
     base = dict(
+        database="ok" if database.ready else "unavailable",
         engine=store.engine,
         collection=store.collection,
         encoders=encoders,
@@ -50,6 +53,16 @@ def health(resources: ResourcesDep, response: Response) -> HealthResponse:
             collection_exists=False,
             points=None,
             detail="collection not indexed yet: run `musicrec index`",
+            **base,
+        )
+    if not database.ready:
+        response.status_code = 503
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return HealthResponse(
+            status="degraded",
+            collection_exists=True,
+            points=points,
+            detail=public(f"database unavailable: {database.reason}"),
             **base,
         )
     return HealthResponse(status="ok", collection_exists=True, points=points, **base)

@@ -19,6 +19,7 @@ router = APIRouter(tags=["stats"])
 class DayModelStats(BaseModel):
     day: str = Field(description="UTC day, YYYY-MM-DD.")
     model_version: str = Field(description="'content-only' when no model was loaded.")
+    ranker_version: str = Field(description="'linear-blend' when no learned ranker served.")
     requests: int = Field(description="Personalised responses served.")
     users: int
     hits: int = Field(description=f"Requests with an interaction on a top-{HIT_AT} track.")
@@ -31,6 +32,8 @@ class StatsResponse(BaseModel):
     window_days: float = Field(description="An interaction this long after serving still hits.")
     hit_at: int = HIT_AT
     catalog_size: int | None
+    model_version: str | None = Field(description="The LightFM model serving now.")
+    ranker_version: str | None = Field(description="The learned ranker serving now.")
     days: list[DayModelStats]
 
 
@@ -38,7 +41,8 @@ class StatsResponse(BaseModel):
 def stats(
     resources: ResourcesDep, days: Annotated[int, Query(ge=1, le=3650)] = 30
 ) -> StatsResponse:
-    """Per day and model version: requests served, users, hit rate@10, catalog coverage."""
+    """Per day and model and ranker version: requests served, users, hit rate@10, catalog
+    coverage; and the versions serving now, so consecutive models can be compared."""
     try:
         catalog_size = resources.store.count()
     except StoreError:
@@ -53,5 +57,7 @@ def stats(
     return StatsResponse(
         window_days=window,
         catalog_size=catalog_size,
+        model_version=resources.collab.version,
+        ranker_version=resources.ranker.version if resources.ranker else None,
         days=[DayModelStats(**asdict(r)) for r in rows],
     )

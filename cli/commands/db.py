@@ -4,13 +4,14 @@ interaction database from the command line (MUSICREC_DATABASE_URL)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from schemas.settings import load_settings
+from schemas.settings import Settings, load_settings
 
 db_app = typer.Typer(help="The interaction database: schema migrations.", no_args_is_help=True)
 interactions_app = typer.Typer(help="Interaction logs into the database.", no_args_is_help=True)
@@ -68,11 +69,18 @@ def import_command(
 
     Bad rows are skipped and reported with their line; re-importing a file adds only lines
     that were not imported before."""
+    import_into_database(load_settings(), files)
+    return 0
+
+
+def import_into_database(settings: Settings, files: Sequence[Path]) -> None:
+    """`musicrec interactions import`, also run by `musicrec train` before it hands the
+    training to the API that owns the shard (the job reads the database)."""
     from core.interactions.factory import open_interaction_store
     from core.interactions.files import InteractionIssue, InteractionStats
     from core.interactions.importer import import_file
 
-    store = open_interaction_store(load_settings())
+    store = open_interaction_store(settings)
     try:
         for path in files:
             stats = InteractionStats()
@@ -86,7 +94,6 @@ def import_command(
             )
     finally:
         store.close()
-    return 0
 
 
 def stats_command(

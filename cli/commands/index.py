@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 
 import typer
 
+from cli.submit import find_owner, submit_index
 from indexer.catalog import RowError
-from indexer.partition import Part, ensure_collection
+from indexer.partition import Part
 from schemas.settings import load_settings
 
 SHOWN_ERRORS = 20
@@ -68,44 +69,40 @@ def index(
     ] = False,
     wait: Annotated[float, typer.Option(help="seconds a part > 1 waits for the scaler")] = 600,
 ) -> int:
-    """Index a track catalog CSV into Qdrant (re-runs skip unchanged tracks)."""
+    """Index a track catalog CSV into Qdrant (re-runs skip unchanged tracks).
+
+    On an embedded data dir whose shard a running API owns, the run is submitted to that API
+    as a job (it owns the shard) and its progress shown here."""
     from core.store import open_store
-    from indexer.pipeline import Indexer, build_index_encoders
+    from jobs.index import IndexOptions, run_index
 
     settings = load_settings()
+    options = IndexOptions(schema, force, batch_size, part, fit_only, wait)
+    owner = find_owner(settings)
+    if owner is not None:
+        return submit_index(settings, owner, path, options, show_progress=not no_progress)
     store = open_store(settings)
     log = RejectLog(rejects)
-    encoders = []
     try:
         print(
             f"loading encoders (lyrics: {settings.lyrics_model}, cover: {settings.cover_encoder})",
             file=sys.stderr,
             flush=True,
         )
-        encoders = build_index_encoders(settings, on_cover_error=log.cover)
-        indexer = Indexer(
+        report = run_index(
+            settings,
             store,
-            encoders,
-            batch_size=batch_size or settings.index_batch_size,
-            optimize_above=settings.exact_search_below,
-            progress=not no_progress,
-            keep=part.owns if part else None,
-            min_free_bytes=settings.index_min_free_mb * 2**20,
-            space_paths=[settings.data_dir]
-            + (
-                [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
-            ),
+            path,
+            options,
+            on_error=log,
+            on_cover_error=log.cover,
+            tqdm_bar=not no_progress,
         )
-        if fit_only or part:
-            ensure_collection(indexer, path, schema, None if fit_only else part, wait)
-            if fit_only:
-                print(f"collection '{settings.collection}' ready: scaler fitted on {path}")
-                return 0
-        report = indexer.run(path, schema=schema, force=force, on_error=log)
+        if report is None:
+            print(f"collection '{settings.collection}' ready: scaler fitted on {path}")
+            return 0
         total = store.count()
     finally:
-        for encoder in encoders:
-            getattr(encoder, "close", lambda: None)()
         log.close()
         store.close()
     if log.shown > SHOWN_ERRORS:

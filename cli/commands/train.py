@@ -6,14 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
+from cli.commands.db import import_into_database
+from cli.submit import find_owner, submit_train
 from schemas.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    pass
 
 
 def _log(message: str) -> None:
@@ -21,7 +20,13 @@ def _log(message: str) -> None:
 
 
 def train_command(
-    catalog: Annotated[Path, typer.Option(help="catalog CSV")],
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            help="catalog CSV (not needed when an API owns the shard: it trains on "
+            "the indexed collection)"
+        ),
+    ] = None,
     interactions: Annotated[
         list[Path] | None, typer.Option(help="CSV or parquet interaction log; repeat")
     ] = None,
@@ -40,8 +45,19 @@ def train_command(
     The events in the interaction database (MUSICREC_DATABASE_URL) are always added to the
     given files, so what users did since the last run feeds the next model. Unset options take
     their MUSICREC_LIGHTFM_* settings.
+
+    On an embedded data dir whose shard a running API owns, the job is submitted to that API
+    (the collection's tracks, the database's events; `--interactions` files are imported into
+    the database first, idempotently) and its progress shown here.
     """
     settings = load_settings()
+    owner = find_owner(settings)
+    if owner is not None:
+        if interactions:
+            import_into_database(settings, interactions)
+        return submit_train(settings, owner, show_progress=True)
+    if catalog is None:
+        return train_on_indexed_collection(settings, interactions or [])
     updates = {
         "lightfm_loss": loss,
         "lightfm_epochs": epochs,
@@ -53,6 +69,25 @@ def train_command(
     }
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     return run_training(settings, catalog, interactions or [], schema, out or settings.model_dir)
+
+
+def train_on_indexed_collection(settings: Settings, interactions: Sequence[Path]) -> int:
+    """Without --catalog: the indexed collection is the catalog (a Qdrant server, or the
+    embedded shard no API owns), the database the events (`--interactions` imported first)."""
+    from core.store import open_store
+    from jobs.train import train_on_collection
+
+    if interactions:
+        import_into_database(settings, interactions)
+    store = open_store(settings)
+    try:
+        published = train_on_collection(settings, store, _log)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+    finally:
+        store.close()
+    print("published " + ", ".join(f"{k} {v}" for k, v in published.versions().items()))
+    return 0
 
 
 def run_training(

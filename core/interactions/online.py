@@ -23,6 +23,7 @@ from core.recommend.results import Recommendation
 log = logging.getLogger(__name__)
 HIT_AT = 10
 NO_MODEL = "content-only"  # the model_version shown for requests served without a model
+NO_RANKER = "linear-blend"  # the ranker_version shown for requests served without a ranker
 
 
 def log_recommendations(
@@ -64,6 +65,7 @@ class DayStats:
     hit_rate: float  # hits / requests
     distinct_tracks: int
     coverage: float | None  # distinct top-10 tracks / catalog size; None without a size
+    ranker_version: str = NO_RANKER  # consecutive rankers are compared like models
 
 
 def _days(store: SqlInteractionStore, column: ColumnElement) -> ColumnElement:
@@ -80,10 +82,12 @@ def online_stats(
     since: datetime | None = None,
     catalog_size: int | None = None,
 ) -> list[DayStats]:
-    """Per (day, model version), oldest day first; `since` defaults to 30 days ago."""
+    """Per (day, model version, ranker version), oldest day first; `since` defaults to 30
+    days ago."""
     start = utc_naive(since) if since else utc_naive(None) - timedelta(days=30)
     day = func.date(served.c.served_at)
     model = func.coalesce(served.c.model_version, NO_MODEL)
+    ranker = func.coalesce(served.c.ranker_version, NO_RANKER)
     delay = _days(store, interactions.c.event_time) - _days(store, served.c.served_at)
     hit = exists().where(
         served_items.c.request_id == served.c.request_id,
@@ -96,25 +100,26 @@ def online_stats(
         select(
             day.label("day"),
             model.label("model"),
+            ranker.label("ranker"),
             func.count().label("requests"),
             func.count(served.c.user_id.distinct()).label("users"),
             func.sum(case((hit, 1), else_=0)).label("hits"),
         )
         .where(served.c.served_at >= start)
-        .group_by(day, model)
+        .group_by(day, model, ranker)
     )
     tracks = (
-        select(day, model, func.count(served_items.c.track_id.distinct()))
+        select(day, model, ranker, func.count(served_items.c.track_id.distinct()))
         .join(served_items, served_items.c.request_id == served.c.request_id)
         .where(served.c.served_at >= start, served_items.c.rank < HIT_AT)
-        .group_by(day, model)
+        .group_by(day, model, ranker)
     )
     with unavailable_as_domain_error("cannot compute stats"), store.engine.connect() as conn:
-        distinct = {(str(d), m): int(n) for d, m, n in conn.execute(tracks)}
+        distinct = {(str(d), m, k): int(n) for d, m, k, n in conn.execute(tracks)}
         rows = conn.execute(requests).all()
     result = []
     for r in rows:
-        tracks_served = distinct.get((str(r.day), r.model), 0)
+        tracks_served = distinct.get((str(r.day), r.model, r.ranker), 0)
         result.append(
             DayStats(
                 day=str(r.day),
@@ -125,6 +130,7 @@ def online_stats(
                 hit_rate=int(r.hits or 0) / int(r.requests),
                 distinct_tracks=tracks_served,
                 coverage=tracks_served / catalog_size if catalog_size else None,
+                ranker_version=r.ranker,
             )
         )
-    return sorted(result, key=lambda s: (s.day, s.model_version))
+    return sorted(result, key=lambda s: (s.day, s.model_version, s.ranker_version))

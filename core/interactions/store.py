@@ -217,6 +217,15 @@ class SqlInteractionStore:
         with unavailable_as_domain_error("cannot count events"), self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(interactions)) or 0)
 
+    def count_events_since(self, since: datetime | None) -> int:
+        """Events this database received after `since` (all of them for None): how much is
+        new since a model was trained."""
+        query = select(func.count()).select_from(interactions)
+        if since is not None:
+            query = query.where(interactions.c.received_at > utc_naive(since))
+        with unavailable_as_domain_error("cannot count events"), self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
     def training_frame(self) -> pd.DataFrame:
         """Every interaction as ``user_id, track_id, weight, timestamp`` (what
         `core.interactions.files.read_interactions` returns for a file), oldest first."""

@@ -8,6 +8,7 @@ PostgreSQL); the code converts every aware datetime to UTC before it is stored.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -85,4 +87,24 @@ imported_files = Table(
     Column("mtime_ns", BigInteger, nullable=False),
     Column("accepted", BigInteger, nullable=False),
     Column("imported_at", DateTime, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False, doc="index | train"),
+    Column("state", String(16), nullable=False, doc="queued running succeeded failed …"),
+    Column("runner", String(512), nullable=False, doc="Which process group may run it."),
+    Column("params", JSON, nullable=False),
+    Column("progress", Float, nullable=True, doc="0..1, None when unknown."),
+    Column("counts", JSON, nullable=True),
+    Column("errors", JSON, nullable=True, doc="The first problems, with row numbers."),
+    Column("versions", JSON, nullable=True, doc="Artefact versions the job published."),
+    Column("message", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("started_at", DateTime, nullable=True),
+    Column("finished_at", DateTime, nullable=True),
+    Index(None, "state"),
+    Index(None, "kind", "finished_at"),
 )

@@ -13,10 +13,12 @@ artefact).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.collab.model import CollaborativeModel
+from core.interactions.database import DatabaseUnavailableError
 from core.interactions.store import InteractionStore
 from core.recommend.candidates import gather, hydrate
 from core.recommend.errors import UnknownUserError
@@ -38,6 +40,7 @@ from core.store import VectorStore
 from schemas.api import Filters
 
 USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,13 @@ class Recommender:
         interaction matrix know) as seeds and exclusions, over `snapshot` (default: one
         taken now)."""
         snap = snapshot or self.snapshot()
-        recent = self.history.recent(user_id) if self.history else []
+        try:
+            recent = self.history.recent(user_id) if self.history else []
+        except DatabaseUnavailableError as exc:
+            # The database is down: the history the model and the ranker learned still
+            # personalises; events recorded since they were trained are missing until it is up.
+            log.warning("history of '%s' not read (%s): using what the models know", user_id, exc)
+            recent = []
         model, index = snap.model, snap.index
         known = sorted(model.known_items(user_id)) if model and model.has_user(user_id) else []
         held = sorted(index.user_tracks(user_id)) if index is not None else []

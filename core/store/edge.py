@@ -37,6 +37,7 @@ from core.store.base import (
     filter_conditions,
     stored_vectors,
 )
+from core.store.owner import pid_alive
 from schemas.layout import CollectionLayout
 from schemas.vectors import Vector
 
@@ -49,16 +50,6 @@ _PAYLOAD_TYPES = {
     "float": qe.PayloadSchemaType.Float,
     "bool": qe.PayloadSchemaType.Bool,
 }
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _condition(cond: Condition) -> Any:
@@ -194,7 +185,7 @@ class EdgeStore(VectorStore):
         a shard without metadata (what creation before it was atomic could leave) if empty."""
         for leftover in self.path.parent.glob(f".{self.collection}.creating-*"):
             pid = leftover.name.rsplit("-", 1)[-1]
-            if not (pid.isdigit() and _alive(int(pid))):
+            if not (pid.isdigit() and pid_alive(int(pid))):
                 shutil.rmtree(leftover, ignore_errors=True)
         if not self.path.exists():
             return

@@ -17,6 +17,7 @@ from schemas.settings.api import MIN_API_KEY_LENGTH, ApiSettings
 from schemas.settings.collaborative import CollaborativeSettings
 from schemas.settings.database import DatabaseSettings
 from schemas.settings.encoders import EncoderSettings, LyricsRuntime
+from schemas.settings.jobs import JobSettings
 from schemas.settings.recommend import RecommendSettings
 from schemas.settings.section import ENV_PREFIX
 from schemas.settings.spotify import SpotifySettings
@@ -45,6 +46,7 @@ class Settings(
     CollaborativeSettings,
     RecommendSettings,
     DatabaseSettings,
+    JobSettings,
     ApiSettings,
 ):
     data_dir: Path = Field(Path("data"), description="Root for the embedded store and caches.")
@@ -57,6 +59,8 @@ class Settings(
             self.model_dir = self.data_dir / "models"
         if self.interactions_path is None:
             self.interactions_path = self.data_dir / "interactions.csv"
+        if self.import_dir is None:
+            self.import_dir = self.data_dir / "import"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'musicrec.db').as_posix()}"
         return self

@@ -87,8 +87,7 @@ def load(path: Path, features: Sequence[str] = FEATURE_NAMES) -> RankerArtefact:
             booster = lgb.Booster(model_str=a["booster"].tobytes().decode())
             if booster.num_feature() != len(features):
                 raise ValueError(
-                    f"booster: {booster.num_feature()} features, this code computes "
-                    f"{len(features)}"
+                    f"booster: {booster.num_feature()} features, this code computes {len(features)}"
                 )
             user_ids = checked_ids("user_ids", _unjson(a["user_ids"]))
             track_ids = checked_ids("track_ids", _unjson(a["track_ids"]))

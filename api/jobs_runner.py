@@ -1,0 +1,109 @@
+"""The API's background work besides the model reload: the job runner, the retraining
+schedule, the database reconnect, and the owner file of the embedded shard.
+
+`run_background(app)` is one async context in the lifespan. It builds a `JobRunner` on the
+API's own store (the embedded shard has one owner: index jobs write through this instance),
+starts it once the database is ready (a degraded start starts it on reconnect), writes the
+owner file so the CLI can hand its work here, and runs two small loops off the event loop:
+the database reconnect check and the schedule. On exit the running job is cancelled at its
+next safe point and the owner file removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api.resources import Resources
+from core.interactions.jobs import JobStore
+from core.store.owner import owner_path, remove_owner, write_owner
+from jobs.runner import JobRunner
+from jobs.schedule import TrainSchedule
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two reconnect attempts while the database is down.
+RECONNECT_SECONDS = 2.0
+
+
+def runner_name(settings: Settings) -> str:
+    """Jobs of one store on one host: the API that owns it after a restart finds its own."""
+    where = settings.qdrant_path.resolve() if settings.engine == "edge" else settings.qdrant_url
+    return f"api:{socket.gethostname()}:{where}/{settings.collection}"[:512]
+
+
+def owner_url(settings: Settings) -> str:
+    if settings.owner_url:
+        return settings.owner_url.rstrip("/")
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    return f"http://{host}:{settings.api_port}"
+
+
+async def _every(seconds: float, what: str, step: Callable[[], Any]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(step)
+        except Exception:
+            log.exception("%s failed; tried again in %g s", what, seconds)
+
+
+def build_runner(resources: Resources) -> JobRunner:
+    settings = resources.settings
+
+    def reload_published(_versions: dict[str, str]) -> None:
+        for holder in resources.holders():  # the next response carries the new versions
+            holder.reload()
+
+    return JobRunner(
+        settings,
+        resources.store,
+        JobStore(resources.interactions.engine, runner_name(settings)),
+        lyrics=resources.lyrics_encoder,
+        on_published=reload_published,
+    )
+
+
+@asynccontextmanager
+async def run_background(app: FastAPI) -> AsyncIterator[None]:
+    resources: Resources = app.state.resources
+    settings = resources.settings
+    runner = resources.jobs = build_runner(resources)
+    resources.database.when_ready(runner.start)
+    owner = (
+        owner_path(settings.qdrant_path, settings.collection) if settings.engine == "edge" else None
+    )
+    if owner is not None:
+        write_owner(owner, owner_url(settings))
+    schedule = TrainSchedule(settings, runner.records, resources.interactions)
+    tasks = [
+        asyncio.create_task(
+            _every(RECONNECT_SECONDS, "database reconnect", resources.database.try_ready)
+        )
+    ]
+    if schedule.enabled:
+
+        def tick() -> None:
+            if resources.database.ready and runner.started and (job := schedule.tick(runner)):
+                log.info("scheduled train job %s submitted", job)
+
+        tasks.append(asyncio.create_task(_every(settings.train_check_seconds, "schedule", tick)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await run_in_threadpool(runner.close)
+        if owner is not None:
+            remove_owner(owner)

@@ -59,7 +59,7 @@ def hostile_catalog(tmp: Path) -> tuple[Path, list[str], dict[int, str]]:
     cover_tree(tmp, rows)
     (tmp / "covers" / "link.jpg").symlink_to(tmp / "secret.jpg")
     (tmp / "covers" / "linkdir").symlink_to(tmp, target_is_directory=True)
-    _, spare = demo_rows()
+    _, spare = demo_rows(covers=True)
     spare = [r for r in spare if not r["album_url"] and not r["lyrics"].strip()]
     hostile = {
         **HOSTILE,
@@ -171,7 +171,7 @@ def test_index_run_embeds_local_covers_on_both_engines(
     header, rows = covered_demo_rows(albums=4)
     catalog_dir = cover_tree(tmp_path / "catalog", rows)
     (catalog_dir / "covers" / "text.jpg").write_text("not an image")
-    _, spare = demo_rows()
+    _, spare = demo_rows(covers=True)
     spare = [r for r in spare if not r["album_url"] and not r["lyrics"].strip()]
     broken = ["covers/missing.jpg", "covers/text.jpg", "../secret.jpg"]
     rows += [{**spare[i], "album_url": url} for i, url in enumerate(broken)]

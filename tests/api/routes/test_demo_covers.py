@@ -33,7 +33,7 @@ def demo(tmp_path_factory, lyrics_encoder) -> dict:
     """Six real albums (every demo track of each, lyrics included) and 20 tracks without a
     cover, indexed as `musicrec index` would, with the settings' cover encoder."""
     header, rows = covered_demo_rows(albums=6, lyrics=True)
-    _, all_rows = demo_rows()
+    _, all_rows = demo_rows(covers=True)
     rows += [r for r in all_rows if not r["album_url"]][:20]
     tmp = tmp_path_factory.mktemp("demo-covers")
     copy_demo_covers(rows, tmp / "catalog")

@@ -82,8 +82,6 @@ def covered(tmp_path_factory, host, cnn, lyrics_encoder):
     base = f"http://127.0.0.1:{host.server_address[1]}"
     header, rows = slice_rows(n_lyrics=10, n_other=20)
     files = cover_files()
-    for row in rows:
-        row["album_url"] = ""  # the demo's own local covers are test_demo_covers.py's
     for i, row in enumerate(rows[:24]):
         row["album_url"] = f"{base}/{files[i // 2]}"
     rows[24]["album_url"] = f"{base}/missing/cover.jpg"

@@ -61,6 +61,7 @@ def run_index(
                 [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
             ),
             on_progress=on_progress,
+            cover_local_dir=settings.cover_local_dir,
         )
         if options.fit_only or options.part:
             part = None if options.fit_only else options.part

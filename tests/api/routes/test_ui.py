@@ -66,7 +66,7 @@ def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
     for album in albums[1:]:
         draw_cover(fetcher.cache_path(cover_url(album)), album)
     fetcher.close()
-    index_and_train(root, [*header, "album_url"], chosen, lyrics_encoder)
+    index_and_train(root, header, chosen, lyrics_encoder)
     (root / "uncached.txt").write_text(albums[0])
     return root
 

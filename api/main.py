@@ -29,7 +29,17 @@ from api.errors import install_error_handlers
 from api.middleware import SecurityHeaders
 from api.observability import install_observability
 from api.resources import build_resources
-from api.routes import health, interactions, recommendations, search, stats, tracks, ui, users
+from api.routes import (
+    collections,
+    health,
+    interactions,
+    recommendations,
+    search,
+    stats,
+    tracks,
+    ui,
+    users,
+)
 from api.security import ReadAccess
 from core.artefacts import ArtefactHolder
 from schemas.settings import Settings, load_settings
@@ -90,9 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         )
     app.include_router(health.router)  # always open: load balancers probe it
-    app.include_router(ui.router)  # the page is static; the API calls it makes are checked
-    app.mount("/ui", ui.assets, name="ui")
-    for module in (tracks, recommendations, search, users, interactions, stats):
+    app.include_router(ui.router)  # the app is static; the API calls it makes are checked
+    app.mount("/ui", ui.assets(settings), name="ui")
+    for module in (tracks, recommendations, search, users, interactions, stats, collections):
         app.include_router(
             module.router, dependencies=[ReadAccess], max_body_size=settings.max_body_bytes
         )

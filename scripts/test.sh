@@ -22,4 +22,7 @@ need docker-compose command -v docker-compose
 
 ruff check .
 ruff format --check .
+if [ -z "${SKIP_WEB:-}" ]; then  # the web app's types and lint (setup.sh installed it)
+    (cd web && npm run --silent typecheck && npm run --silent lint)
+fi
 python -m pytest -q -ra "$@"

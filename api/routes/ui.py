@@ -41,7 +41,12 @@ def web_dist(settings: Settings) -> Path:
 
 
 class Assets(StaticFiles):
-    """`StaticFiles` with the page's headers on every file it serves."""
+    """`StaticFiles` with the page's headers on every file it serves; without a build every
+    file is a 404 (Starlette would answer 500 for the missing directory)."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
 
     def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         response = super().file_response(*args, **kwargs)

@@ -1,5 +1,14 @@
 # The musicrec image (API, and the `musicrec` CLI for one-shot jobs) used by docker-compose.yml
 # and deploy/cluster.yml (Qdrant server mode via QDRANT_URL).
+# The web app is built in its own stage (Node 20, npm ci from the committed lock): the image
+# carries web/dist, not Node.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN npm run build
+
 FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
@@ -18,6 +27,8 @@ COPY cli ./cli
 COPY evaluation ./evaluation
 COPY api ./api
 RUN pip install --no-deps --no-build-isolation .
+COPY --from=web /web/dist ./web/dist
+ENV MUSICREC_WEB_DIST=/app/web/dist
 COPY data/demo ./data/demo
 EXPOSE 8000
 CMD ["musicrec-api"]

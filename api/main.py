@@ -31,6 +31,7 @@ from api.middleware import DocsContentSecurityPolicy, SecurityHeaders
 from api.observability import install_observability
 from api.resources import build_resources
 from api.routes import (
+    collections,
     health,
     interactions,
     jobs,
@@ -103,11 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         )
     app.include_router(health.router)  # always open: load balancers probe it
-    app.include_router(ui.router)  # the page is static; the API calls it makes are checked
-    app.mount("/ui", ui.assets, name="ui")
+    app.include_router(ui.router)  # the app is static; the API calls it makes are checked
+    app.mount("/ui", ui.assets(settings), name="ui")
     reads = [ReadAccess] if settings.protect_reads else []
     app.include_router(ui.covers, dependencies=reads)
-    for module in (tracks, recommendations, search, users, interactions, stats):
+    for module in (tracks, recommendations, search, users, interactions, stats, collections):
         app.include_router(module.router, dependencies=reads, max_body_size=settings.max_body_bytes)
     # Uploads get their own cap, refused on Content-Length before the body is read.
     app.include_router(

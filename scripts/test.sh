@@ -27,4 +27,7 @@ ruff check .
 ruff format --check .
 deptry .  # every import declared, every declared package used ([tool.deptry])
 mypy  # strict on core/store, core/interactions, core/recommend; the rest checked ([tool.mypy])
+if [ -z "${SKIP_WEB:-}" ]; then  # the web app's types and lint (setup.sh installed it)
+    (cd web && npm run --silent typecheck && npm run --silent lint)
+fi
 python -m pytest -q -ra "$@"

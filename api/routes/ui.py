@@ -1,28 +1,33 @@
-"""The web page (static files, no build step) and the cover images it shows.
+"""The web app (the React build in web/dist) and the cover images it shows.
 
-The page is a plain client of the public REST API; the only route made for it is
+The app is a plain client of the public REST API; the only route made for it is
 `/covers/{track_id}`, so that it never hot-links a catalog URL it has not been vouched for.
-Its assets are served by Starlette's `StaticFiles` from api/static/ (nothing outside it is
-reachable), revalidated on each load (ETag) so an upgraded page never runs yesterday's script.
+Its build is served by Starlette's `StaticFiles` under /ui (nothing outside the build
+directory is reachable), revalidated on each load (ETag) so an upgraded app never runs
+yesterday's script. Without a build, `/` says how to make one instead of failing.
 """
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ResourcesDep, StoredTrack
 from core.cover_cache import cached_cover, cover_cache_dir
+from schemas.settings import Settings
 
 router = APIRouter(tags=["ui"])
 #: The covers are data: the app includes this router with the read-access rule of the API.
 covers = APIRouter(tags=["ui"])
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
+#: The build `npm run build` writes in web/ (MUSICREC_WEB_DIST overrides it).
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+BUILD_HINT = "cd web && npm ci && npm run build"
 # Everything, covers included (served from the indexer's cache), comes from this server.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -32,8 +37,17 @@ PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
 COVER_MAX_AGE = "public, max-age=86400"
 
 
+def web_dist(settings: Settings) -> Path:
+    return settings.web_dist or WEB_DIST
+
+
 class Assets(StaticFiles):
-    """`StaticFiles` with the page's headers on every file it serves."""
+    """`StaticFiles` with the page's headers on every file it serves; without a build every
+    file is a 404 (Starlette would answer 500 for the missing directory)."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
 
     def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         response = super().file_response(*args, **kwargs)
@@ -41,13 +55,29 @@ class Assets(StaticFiles):
         return response
 
 
-#: Mounted at /ui by the app (a router cannot carry a mount).
-assets = Assets(directory=STATIC)
+def assets(settings: Settings) -> Assets:
+    """Mounted at /ui by the app (a router cannot carry a mount); a missing build directory
+    is not an error at start-up: its files are 404s and `/` says how to build it."""
+    return Assets(directory=web_dist(settings), check_dir=False)
 
 
-@router.get("/", include_in_schema=False)
-def page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers=PAGE_HEADERS)
+def not_built(dist: Path) -> HTMLResponse:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>musicrec: web app not built"
+        "</title><h1>The web app is not built</h1>"
+        f"<p>No build at <code>{escape(str(dist))}</code>. Build it once with Node.js 20 or "
+        f"newer: <code>{BUILD_HINT}</code> (or <code>bash scripts/setup.sh</code>), then reload."
+        "</p><p>The REST API works without it: <a href=/docs>/docs</a>.</p></html>"
+    )
+    return HTMLResponse(body, status_code=503, headers=PAGE_HEADERS)
+
+
+@router.get("/", include_in_schema=False, response_model=None)
+def page(resources: ResourcesDep) -> FileResponse | HTMLResponse:
+    index = web_dist(resources.settings) / "index.html"
+    if not index.is_file():
+        return not_built(index.parent)
+    return FileResponse(index, media_type="text/html", headers=PAGE_HEADERS)
 
 
 @covers.get(

@@ -13,7 +13,8 @@ from api.deps import FiltersDep, RecommenderDep, ResourcesDep
 from api.security import WriteAccess
 from api.served_log import should_log
 from core.interactions.online import log_recommendations
-from schemas.api import RecommendationResponse, UserId
+from schemas.api import RecommendationResponse, TrackOut, UserId
+from schemas.tracks import point_id
 
 router = APIRouter(tags=["users"])
 
@@ -55,6 +56,39 @@ def list_users(
             for u, n in ranked
         ],
         total=len(counts) + beyond,
+    )
+
+
+class UserHistory(BaseModel):
+    user_id: str
+    total: int = Field(description="Distinct tracks the user is known to have.")
+    tracks: list[TrackOut] = Field(description="Most recent first (recorded events first).")
+
+
+@router.get(
+    "/users/{user_id}/history",
+    response_model=UserHistory,
+    responses={404: {"description": "The user has no interactions."}},
+)
+def user_history(
+    user_id: Annotated[UserId, Path()],
+    recommender: RecommenderDep,
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> UserHistory:
+    """What seeds the user's recommendations and is excluded from them: recorded events
+    newest first, then the tracks the model and the ranker learned from. Like the
+    recommendations, it is a read (MUSICREC_PROTECT_READS guards it)."""
+    known = recommender.user_query(user_id).exclude
+    ids = list(known[:limit])
+    found = {
+        r.payload["track_id"]: r.payload
+        for r in resources.store.retrieve([point_id(t) for t in ids])
+    }
+    return UserHistory(
+        user_id=user_id,
+        total=len(known),
+        tracks=[TrackOut.from_payload(found[t]) for t in ids if t in found],
     )
 
 

@@ -9,16 +9,23 @@ a server's `get_collection`); the encoders come from the layout stored in the me
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from core.files import atomic_writer
-from core.store.base import StoreError, VectorStore
+from core.store.base import PointRecord, StoreError, VectorStore
 from core.store.client import ClientStore
 from core.store.cluster import CLUSTER_KEY
 from core.store.edge import EdgeStore
+
+
+class UnsupportedError(StoreError):
+    """The engine cannot do this at all (qdrant-client's local mode has no snapshots):
+    retrying will not help, unlike an unreachable server."""
 
 
 @dataclass
@@ -31,6 +38,9 @@ class CollectionInfo:
     disk_bytes: int | None = None  # None: a remote server (see its own metrics)
     index_status: str = ""
     cluster: dict[str, Any] | None = None
+    #: What the indexer recorded at creation (source catalog, time, …), minus the layout
+    #: (shown as `vectors`) and the audio scaler (numbers nobody reads).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         size = f"{self.disk_bytes / 1e6:.1f} MB" if self.disk_bytes is not None else "n/a"
@@ -45,6 +55,10 @@ class CollectionInfo:
         out += [f"vector      {n}: {d}" for n, d in self.vectors.items()]
         out += [f"payload idx {f}: {t}" for f, t in self.payload_indexes.items()]
         return out
+
+
+#: Metadata keys `CollectionInfo` shows elsewhere, or not at all.
+_NOT_SHOWN = {"layout", "audio_scaler", CLUSTER_KEY}
 
 
 def directory_bytes(path: Path) -> int:
@@ -77,7 +91,9 @@ def collection_info(store: VectorStore, disk_path: Path | None = None) -> Collec
     if not store.exists():
         raise StoreError(f"collection '{store.collection}' does not exist")
     info = CollectionInfo(store.collection, store.engine, store.count(), _encoders(store))
-    info.cluster = store.read_metadata().get(CLUSTER_KEY)
+    recorded = store.read_metadata()
+    info.cluster = recorded.get(CLUSTER_KEY)
+    info.metadata = {k: v for k, v in recorded.items() if k not in _NOT_SHOWN}
     if isinstance(store, EdgeStore):
         shard = store.shard.info()
         info.payload_indexes = {
@@ -104,6 +120,52 @@ def collection_info(store: VectorStore, disk_path: Path | None = None) -> Collec
     return info
 
 
+@contextmanager
+def sibling(store: VectorStore, name: str) -> Iterator[VectorStore]:
+    """Collection `name` in `store`'s engine (`store` itself for its own name), so a console
+    that holds one open collection can show the others. An embedded sibling is opened for
+    the block and closed after (its shard lock released); a server one shares the client."""
+    if name == store.collection:
+        yield store
+    elif isinstance(store, EdgeStore):
+        other = EdgeStore(store.path.parent, name)
+        try:
+            yield other
+        finally:
+            other.close()
+    elif isinstance(store, ClientStore):
+        yield ClientStore(store.client, name, engine=store.engine, cluster=store.cluster)
+    else:
+        raise StoreError(f"no collection listing for engine {store.engine}")
+
+
+@dataclass
+class PointsPage:
+    points: list[PointRecord]
+    next_offset: str | None  # the id the next page starts at; None: this was the last
+
+
+def browse(store: VectorStore, limit: int, offset: str | None = None) -> PointsPage:
+    """One page of points with their payloads, in the engine's id order, from `offset` (an id
+    a previous page returned) on. One more point than asked is read: its id is the next page's
+    start, so pages never overlap or skip, however the ids are spread."""
+    if not store.exists():
+        raise StoreError(f"collection '{store.collection}' does not exist")
+    batch = next(store.scroll(batch_size=limit + 1, start=offset), [])
+    following = batch[limit].id if len(batch) > limit else None
+    return PointsPage(batch[:limit], following)
+
+
+def drop(store: VectorStore) -> None:
+    """Delete a collection, refusing an embedded one another process has open: its shard is
+    locked first (StoreLockedError), so files are never removed under a running indexer."""
+    if not store.exists():
+        raise StoreError(f"collection '{store.collection}' does not exist")
+    if isinstance(store, EdgeStore):
+        _ = store.shard
+    store.drop()
+
+
 def snapshot(store: VectorStore, out_dir: Path) -> str:
     """A restorable copy. Qdrant Edge: the flushed shard and its metadata in a .tar.gz (untar
     into the qdrant directory to restore). A server: its own snapshot, kept on the node (in a
@@ -111,11 +173,16 @@ def snapshot(store: VectorStore, out_dir: Path) -> str:
     if isinstance(store, EdgeStore):
         if not store.exists():
             raise StoreError(f"collection '{store.collection}' does not exist")
-        store.close()  # flushed and unlocked while it is archived
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / f"{store.collection}-{stamp}.tar.gz"
-        with atomic_writer(target, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
+        # Flushed and unlocked while it is archived; a serving API's requests wait for the
+        # copy (they reopen the shard after it) instead of writing into a half-read archive.
+        with (
+            store.paused(),
+            atomic_writer(target, "wb") as fh,
+            tarfile.open(fileobj=fh, mode="w:gz") as tar,
+        ):
             tar.add(store.path, arcname=store.path.name)
             tar.add(store.meta_path, arcname=store.meta_path.name)
         return str(target)
@@ -123,7 +190,7 @@ def snapshot(store: VectorStore, out_dir: Path) -> str:
         try:
             described = store.client.create_snapshot(store.collection, wait=True)
         except NotImplementedError as exc:
-            raise StoreError(f"this engine has no snapshots: {exc}") from exc
+            raise UnsupportedError(f"this engine has no snapshots: {exc}") from exc
         assert described is not None
         return f"{described.name} on the server ({described.size} bytes)"
-    raise StoreError(f"no snapshots for engine {store.engine}")
+    raise UnsupportedError(f"no snapshots for engine {store.engine}")

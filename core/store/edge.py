@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,14 @@ class EdgeStore(VectorStore):
                 self._shard.flush()
                 self._shard.close()
                 self._shard = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The shard flushed and closed for the block, every other thread's access to it held
+        until the block ends (then it reopens on first use): a consistent copy of the files."""
+        with self._lock:
+            self.close()
+            yield
 
     def optimize(self) -> None:
         with self._lock:

@@ -57,6 +57,8 @@ class Settings(
             self.qdrant_path = self.data_dir / "qdrant"
         if self.model_dir is None:
             self.model_dir = self.data_dir / "models"
+        if self.snapshot_dir is None:
+            self.snapshot_dir = self.data_dir / "snapshots"
         if self.interactions_path is None:
             self.interactions_path = self.data_dir / "interactions.csv"
         if self.import_dir is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +32,11 @@ class ApiSettings(Section):
         None,
         description="Key for write and admin endpoints (X-API-Key header or Bearer token), "
         "at least 16 characters; unset, those endpoints are disabled.",
+    )
+    web_dist: Path | None = Field(
+        None,
+        description="The web app's build (`npm run build` in web/); default: web/dist of this "
+        "checkout. Without one, `/` says how to build it.",
     )
     protect_reads: bool = Field(False, description="Require the API key on read endpoints too.")
     cors_origins: list[str] = Field(

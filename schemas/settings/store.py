@@ -28,6 +28,11 @@ class StoreSettings(Section):
             "MUSICREC_QDRANT_API_KEY", "QDRANT_API_KEY", "qdrant_api_key"
         ),
     )
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Where `POST /collections/{name}/snapshot` writes an embedded collection's "
+        ".tar.gz; default <data_dir>/snapshots.",
+    )
     qdrant_timeout: float = Field(5.0, gt=0, le=600, description="Seconds per server request.")
     collection: str = Field("tracks", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     hnsw_m: int = Field(16, ge=4, le=128)

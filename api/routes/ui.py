@@ -9,6 +9,7 @@ reachable), revalidated on each load (ETag) so an upgraded page never runs yeste
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
@@ -35,7 +36,7 @@ COVER_MAX_AGE = "public, max-age=86400"
 class Assets(StaticFiles):
     """`StaticFiles` with the page's headers on every file it serves."""
 
-    def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers.update(PAGE_HEADERS)
         return response

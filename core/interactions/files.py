@@ -85,6 +85,7 @@ def read_interactions(
 
     def drop(mask: np.ndarray, kind: str, reasons: pd.Series) -> None:
         nonlocal frame, lines
+        assert lines is not None  # numbered above
         if not mask.any():
             return
         stats.rejected[kind] += int(mask.sum())

@@ -76,7 +76,7 @@ def save(model: CollaborativeModel, directory: str | Path, keep: int | None = No
         **_csr_arrays("user_items", model.user_items),
     }
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds as allow_pickle
     return publish(directory, PREFIX, SUFFIX, buffer.getvalue(), LATEST, keep)
 
 
@@ -167,7 +167,7 @@ def _csr_from(arrays: Any, prefix: str) -> sp.csr_matrix:
     shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
     matrix = sp.csr_matrix(
         (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
-        shape=shape,
+        shape=shape,  # type: ignore[arg-type]  # the stub wants a 2-tuple type; scipy checks it
     )
     matrix.check_format(full_check=True)  # out-of-range indices would crash a request later
     return matrix

@@ -44,7 +44,7 @@ _REPEAT = {"genres": "Repeat for several genres.", "exclude_artists": "Repeat fo
 
 #: The body's `Filters` as a query-parameter model, derived from it so the two cannot drift:
 #: same types and limits (which then show in the OpenAPI schema), singular names.
-FilterQuery = create_model(  # type: ignore[call-overload]
+FilterQuery = create_model(  # type: ignore[call-overload]  # fields from a dict: no overload fits
     "FilterQuery",
     **{
         _QUERY_NAME.get(name, name): (

@@ -49,7 +49,7 @@ class RateLimits:
         rate = self._rates.get(name)
         if rate is None:
             return None
-        unreachable = (StorageError, *_exceptions(self._storage))
+        unreachable: tuple[type[Exception], ...] = (StorageError, *_exceptions(self._storage))
         try:
             if self._limiter.hit(rate, name, client):
                 return None

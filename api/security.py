@@ -61,7 +61,9 @@ ReadAccess = Depends(require_api_key)
 
 
 #: Documented on every limited route (OpenAPI `responses`).
-TOO_MANY = {429: {"description": "Rate limit exceeded: retry after `Retry-After` seconds."}}
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Rate limit exceeded: retry after `Retry-After` seconds."}
+}
 
 
 def rate_limited(name: str) -> Any:

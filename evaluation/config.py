@@ -65,7 +65,7 @@ class Params:
             covers=covers or (20 if quick else None),
             bootstrap=bootstrap if not quick else min(bootstrap, 500),
             ranker=bool(rest.pop("ranker", True)) and not quick,
-            **rest,  # type: ignore[arg-type]
+            **rest,  # type: ignore[arg-type]  # CLI options, checked by the dataclass
         )
 
     @property

@@ -82,7 +82,7 @@ def save(model: CollaborativeModel, directory: str | Path, keep: int | None = No
         **_csr_arrays("user_items", model.user_items),
     }
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds as allow_pickle
     return publish(directory, PREFIX, SUFFIX, buffer.getvalue(), LATEST, keep)
 
 

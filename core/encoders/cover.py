@@ -341,7 +341,7 @@ class ClipCoverEncoder(_TorchImageEncoder):
 
     @property
     def preprocess(self) -> Callable[[Image.Image], torch.Tensor]:
-        return self._preprocess  # type: ignore[return-value]
+        return self._preprocess
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(batch)

@@ -32,11 +32,12 @@ class LyricsTermsEncoder(Encoder[str]):
         self.model = qe.Bm25(qe.Bm25Config(k=k, b=b, avg_len=avg_len, language="english"))
         self.encoder_id = f"bm25-english/k{k}-b{b}-len{avg_len:g}"
 
+    # The Encoder contract is typed for dense vectors; this one returns sparse ones.
     def encode(self, items: Sequence[str | None]) -> list[SparseVector | None]:  # type: ignore[override]
         return [
             _convert(self.model.embed_document(text)) if text and text.strip() else None
             for text in items
         ]
 
-    def encode_text(self, text: str) -> SparseVector:  # type: ignore[override]
+    def encode_text(self, text: str) -> SparseVector:  # type: ignore[override]  # likewise
         return _convert(self.model.embed_query(text)) or SparseVector((), ())

@@ -19,6 +19,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -86,7 +87,7 @@ def create_database_engine(
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection: Any, _record: Any) -> None:  # a DB-API connection: untyped
         # Take transaction control from the sqlite3 module so BEGIN is ours (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

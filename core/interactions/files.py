@@ -85,6 +85,7 @@ def read_interactions(
 
     def drop(mask: np.ndarray, kind: str, reasons: pd.Series) -> None:
         nonlocal frame, lines
+        assert lines is not None  # numbered above
         if not mask.any():
             return
         stats.rejected[kind] += int(mask.sum())
@@ -143,7 +144,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises several unrelated types for a broken file
         raise InteractionsError(f"cannot read parquet file {path}: {exc}") from exc
     _check_columns(table.column_names, path)
-    frame = table.select([c for c in COLUMNS if c in table.column_names]).to_pandas()
+    frame: pd.DataFrame = table.select([c for c in COLUMNS if c in table.column_names]).to_pandas()
     # Ids may be stored as integers by other tools; weights stay numeric-or-text for checking.
     for column in REQUIRED_COLUMNS:
         frame[column] = frame[column].astype("string")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 
@@ -68,7 +69,7 @@ class DayStats:
     ranker_version: str = NO_RANKER  # consecutive rankers are compared like models
 
 
-def _days(store: SqlInteractionStore, column: ColumnElement) -> ColumnElement:
+def _days(store: SqlInteractionStore, column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A time as fractional days, the one expression the two dialects spell differently."""
     if store.dialect == "postgresql":
         return func.extract("epoch", column) / 86400.0

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select
@@ -120,7 +120,7 @@ class SqlInteractionStore:
         self.engine.dispose()
 
     # --- writes ----------------------------------------------------------------------------
-    def _insert_ignoring_duplicates(self):  # type: ignore[no-untyped-def]
+    def _insert_ignoring_duplicates(self) -> Any:  # postgresql's or sqlite's own Insert
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         return (
             dialect.insert(interactions)

@@ -29,7 +29,7 @@ class ClusterConfig:
     write_ordering: WriteOrdering = "weak"
     read_consistency: ReadConsistency = 1
 
-    def creation_args(self) -> dict[str, int]:
+    def creation_args(self) -> dict[str, Any]:
         """The keyword arguments of `create_collection` that fix the collection's topology."""
         return {
             "shard_number": self.shard_number,

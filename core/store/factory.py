@@ -69,4 +69,6 @@ def server_client(settings: Settings, url: str | None = None) -> QdrantClient:
     if url.startswith("file://"):
         return QdrantClient(path=url.removeprefix("file://"))
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    return QdrantClient(url=url, api_key=api_key, timeout=settings.qdrant_timeout)
+    # Annotated `int` by qdrant-client; its transports (httpx, grpc) take fractional seconds.
+    timeout = settings.qdrant_timeout
+    return QdrantClient(url=url, api_key=api_key, timeout=timeout)  # type: ignore[arg-type]

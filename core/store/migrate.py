@@ -132,7 +132,7 @@ def migrate(
 def _load_checkpoint(path: Path, identity: dict[str, str]) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    state = json.loads(path.read_text(encoding="utf-8"))
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if {k: state.get(k) for k in identity} != identity:
         raise MigrationError(
             f"checkpoint {path} belongs to a copy from {state.get('source')} to "

@@ -84,7 +84,7 @@ def env_name(field: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Build the settings, turning pydantic's error into one naming the variables to fix."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates each value
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

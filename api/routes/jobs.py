@@ -9,6 +9,8 @@ the others wait in order (`queued`).
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -131,6 +133,13 @@ def _job(resources: Resources, job_id: str) -> JobRecord:
     if record is None:
         raise HTTPException(404, detail=f"job '{job_id}' not found")
     return record
+
+
+@router.get("/jobs/owner", responses={401: {}, 403: {}})
+def owner(_: WriteAccess) -> dict[str, int | str]:
+    """This process (pid, host): the CLI checks that the API its owner file names is this one,
+    not another server that took the port since."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses={**_AUTH, 404: {}})

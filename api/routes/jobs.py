@@ -14,7 +14,7 @@ import socket
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,7 +31,11 @@ from schemas.settings import Settings
 router = APIRouter(tags=["jobs"])
 upload_router = APIRouter(tags=["jobs"])
 
-_AUTH = {401: {}, 403: {}, 503: {"description": "The database is not reachable yet."}}
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {},
+    403: {},
+    503: {"description": "The database is not reachable yet."},
+}
 
 
 def _response(record: JobRecord) -> JobResponse:

@@ -37,7 +37,8 @@ RECONNECT_SECONDS = 2.0
 
 def runner_name(settings: Settings) -> str:
     """Jobs of one store on one host: the API that owns it after a restart finds its own."""
-    where = settings.qdrant_path.resolve() if settings.engine == "edge" else settings.qdrant_url
+    path = settings.qdrant_path
+    where = path.resolve() if settings.engine == "edge" and path else settings.qdrant_url
     return f"api:{socket.gethostname()}:{where}/{settings.collection}"[:512]
 
 
@@ -79,9 +80,8 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
     settings = resources.settings
     runner = resources.jobs = build_runner(resources)
     resources.database.when_ready(runner.start)
-    owner = (
-        owner_path(settings.qdrant_path, settings.collection) if settings.engine == "edge" else None
-    )
+    shard_dir = settings.qdrant_path if settings.engine == "edge" else None
+    owner = owner_path(shard_dir, settings.collection) if shard_dir is not None else None
     if owner is not None:
         write_owner(owner, owner_url(settings))
     schedule = TrainSchedule(settings, runner.records, resources.interactions)

@@ -50,6 +50,18 @@ def find_owner(settings: Settings) -> Owner | None:
         settings.collection,
     ):
         return None
+    if settings.api_key is not None:
+        try:
+            answer = httpx.get(
+                f"{owner.url}/jobs/owner",
+                headers={"X-API-Key": settings.api_key.get_secret_value()},
+                timeout=5,
+            )
+            process = answer.json() if answer.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return None
+        if (process.get("pid"), process.get("host")) != (owner.pid, owner.host):
+            return None
     return owner
 
 

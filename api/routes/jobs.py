@@ -9,10 +9,12 @@ the others wait in order (`queued`).
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -29,7 +31,11 @@ from schemas.settings import Settings
 router = APIRouter(tags=["jobs"])
 upload_router = APIRouter(tags=["jobs"])
 
-_AUTH = {401: {}, 403: {}, 503: {"description": "The database is not reachable yet."}}
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {},
+    403: {},
+    503: {"description": "The database is not reachable yet."},
+}
 
 
 def _response(record: JobRecord) -> JobResponse:
@@ -131,6 +137,13 @@ def _job(resources: Resources, job_id: str) -> JobRecord:
     if record is None:
         raise HTTPException(404, detail=f"job '{job_id}' not found")
     return record
+
+
+@router.get("/jobs/owner", responses={401: {}, 403: {}})
+def owner(_: WriteAccess) -> dict[str, int | str]:
+    """This process (pid, host): the CLI checks that the API its owner file names is this one,
+    not another server that took the port since."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses={**_AUTH, 404: {}})

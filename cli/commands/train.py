@@ -53,6 +53,8 @@ def train_command(
     settings = load_settings()
     owner = find_owner(settings)
     if owner is not None:
+        if catalog is not None:
+            _log(f"--catalog {catalog} not read: the API trains on its indexed collection")
         if interactions:
             import_into_database(settings, interactions)
         return submit_train(settings, owner, show_progress=True)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    def __init__(self, settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, settings: Settings, on_ready: Callable[[], object] | None = None) -> None:
         assert settings.database_url is not None
         self.settings = settings
         self.store = SqlInteractionStore.open(
@@ -35,7 +35,7 @@ class Database:
         )
         self.ready = False
         self.reason: str | None = None
-        self._on_ready: list[Callable[[], None]] = [on_ready] if on_ready else []
+        self._on_ready: list[Callable[[], object]] = [on_ready] if on_ready else []
         self._lock = threading.Lock()
         self.try_ready()
         if not self.ready:
@@ -45,7 +45,7 @@ class Database:
                 self.reason,
             )
 
-    def when_ready(self, callback: Callable[[], None]) -> None:
+    def when_ready(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the database is ready (now, if it is)."""
         with self._lock:
             if not self.ready:

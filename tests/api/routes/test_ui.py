@@ -335,7 +335,7 @@ def test_every_page_against_the_live_api(page: Page, server, data_dir) -> None:
 def test_every_control_is_labelled(page: Page) -> None:
     for hash_ in ("#/", "#/listener", "#/stats", "#/collections/tracks"):
         page.goto(page.url.split("#")[0] + hash_)
-        page.locator("main h2").first.wait_for()
+        page.locator("main label").first.wait_for()
         unlabelled = page.eval_on_selector_all(
             "input, select",
             "els => els.filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id)",

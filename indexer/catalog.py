@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.csvio import ReadStats, csv_reader, decoded_lines
+from indexer.local_covers import LocalCoverDir, is_local_cover
 from indexer.track_row import MAX_FIELD_BYTES, RowRejected, guess_id, parse_row
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import Track
@@ -135,11 +136,15 @@ def read_catalog(
     on_error: Callable[[RowError], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     stats: CatalogStats | None = None,
+    cover_dir: str | Path = "covers",
 ) -> Iterator[list[Track]]:
     """Yield lists of at most `chunk_size` tracks; whole-file problems raise at call time.
 
     The header is checked eagerly (before the first chunk is requested) so a wrong path or
     schema is reported where the call is made, not deep inside the consumer's loop.
+    A local `album_url` (a path relative to the catalog, or file://) must name a file under
+    `cover_dir` (relative to the catalog's directory; `indexer.local_covers`): the track gets
+    that file's canonical file:// URL, and a path out of the directory rejects the row.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -155,7 +160,10 @@ def read_catalog(
         raise CatalogError(f"catalog file is empty (no header line): {path}")
     name = detect_schema(header) if schema == "auto" else schema
     columns = _column_plan(header, name)
-    return _iter_chunks(path, columns, len(header), chunk_size, on_error, on_progress, stats)
+    covers = LocalCoverDir(path, Path(cover_dir))
+    return _iter_chunks(
+        path, columns, len(header), chunk_size, on_error, on_progress, stats, covers
+    )
 
 
 def _column_plan(header: list[str], schema: str) -> list[tuple[int, str]]:
@@ -194,6 +202,7 @@ def _iter_chunks(
     on_error: Callable[[RowError], None] | None,
     on_progress: Callable[[int], None] | None,
     stats: CatalogStats | None,
+    covers: LocalCoverDir,
 ) -> Iterator[list[Track]]:
     """The records of the file as chunks of Tracks, every bad record reported with its line.
 
@@ -256,7 +265,7 @@ def _iter_chunks(
             if error is None:
                 assert row is not None
                 try:
-                    track = parse_row(row, columns, n_columns)
+                    track = _local_cover(parse_row(row, columns, n_columns), covers)
                 except RowRejected as exc:
                     error = exc
             if error is not None and error.kind in _STRUCTURAL:
@@ -296,6 +305,17 @@ def _iter_chunks(
         progress()
         if chunk:
             yield chunk
+
+
+def _local_cover(track: Track, covers: LocalCoverDir) -> Track:
+    """The track with its local cover's canonical URL; a hostile path rejects the row."""
+    if not track.album_url or not is_local_cover(track.album_url):
+        return track
+    try:
+        url = covers.canonical(track.album_url)
+    except ValueError as exc:
+        raise RowRejected("bad cover path", f"field 'album_url': {exc}") from None
+    return track.model_copy(update={"album_url": url})
 
 
 @dataclass

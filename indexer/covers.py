@@ -6,6 +6,9 @@ in every way (404, throttling, HTML error pages, truncated bodies, huge images),
 de-duplicates, retries only what can succeed later (the shared policy of `core.retry`),
 validates images before caching them and reports a specific reason per URL instead of raising.
 The cache's file naming lives in `core.cover_cache` because the API serves from it too.
+Local covers (the canonical ``file://`` URLs the catalog reader makes of a local ``album_url``,
+`indexer.local_covers`) go through the same checks and the same cache, read from disk instead
+of downloaded.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from core.encoders.base import Encoder
 from core.encoders.cover import build_cover_encoder, load_image
 from core.files import atomic_write
 from core.retry import TransientError, parse_retry_after, retrying
+from indexer.local_covers import read_local_cover
 from indexer.public_http import BlockedURLError, IPNetwork, check_url, public_client
 from schemas.layout import COVER
 from schemas.settings import Settings
@@ -135,13 +139,16 @@ class CoverFetcher:
     def _fetch_one(self, url: str) -> CoverResult:
         policy = retrying(first=self.backoff, cap=MAX_BACKOFF, attempts=self.retries)
         try:
-            data = policy(self._download, url)
+            if url[:5].lower() == "file:":
+                data = read_local_cover(url, self.max_bytes)
+            else:
+                data = policy(self._download, url)
             load_image(data, max_pixels=self.max_pixels)
         except TransientError as exc:
             return CoverResult(url, None, f"{exc} after {self.retries} attempts")
         except _FetchError as exc:
             return CoverResult(url, None, str(exc))
-        except ValueError as exc:  # from load_image: the bytes are not a usable image
+        except ValueError as exc:  # load_image: not a usable image; a local file refused
             return CoverResult(url, None, str(exc))
         except Exception as exc:  # one odd URL must not abort a whole indexing batch
             log.exception("cover %s: unexpected failure", url)

@@ -71,7 +71,11 @@ def ensure_collection(
         # The first rows of the file (not of this part) fit the scaler: every worker's
         # collection would be fitted the same, whichever created it.
         stats = CatalogStats()
-        indexer.prepare(path, read_catalog(path, schema=schema, stats=stats), stats)
+        indexer.prepare(
+            path,
+            read_catalog(path, schema=schema, stats=stats, cover_dir=indexer.cover_local_dir),
+            stats,
+        )
         return
     deadline = time.monotonic() + wait_seconds
     while not has_scaler(indexer.store):

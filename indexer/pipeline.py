@@ -115,11 +115,13 @@ class Indexer:
         scaler_sample: int = SCALER_SAMPLE,
         min_free_bytes: int = 0,
         space_paths: Sequence[Path] = (),
+        cover_local_dir: Path = Path("covers"),
     ) -> None:
         """`encoders` are the model-backed ones (lyrics, cover); the audio encoder is made
         from the collection's stored scaler, or fitted on the first catalog indexed.
         Before creating the collection and before each batch, each of `space_paths` (the
-        embedded store, the cover cache) must have `min_free_bytes` free."""
+        embedded store, the cover cache) must have `min_free_bytes` free. Local covers must
+        lie under `cover_local_dir`, relative to the catalog (`indexer.local_covers`)."""
         if scaler_sample < 1:
             raise ValueError(f"scaler_sample must be >= 1, got {scaler_sample}")
         self.store = store
@@ -131,6 +133,7 @@ class Indexer:
         self.scaler_sample = scaler_sample
         self.min_free_bytes = min_free_bytes
         self.space_paths = list(space_paths)
+        self.cover_local_dir = cover_local_dir
 
     def _layout(self, audio: AudioEncoder) -> CollectionLayout:
         encoders = [*self.model_encoders, audio]
@@ -214,6 +217,7 @@ class Indexer:
                 on_error=on_error,
                 on_progress=bar.update,
                 stats=report.catalog,
+                cover_dir=self.cover_local_dir,
             )
             encoders, batches = self.prepare(path, batches, report.catalog)
         except BaseException:

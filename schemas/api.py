@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
@@ -101,7 +102,11 @@ class TrackOut(BaseModel):
     name: str = ""
     artists: list[str] = Field(default_factory=list)
     album_name: str | None = None
-    album_url: str | None = None
+    album_url: str | None = Field(
+        None,
+        description="The catalog's cover URL; for a local cover (a file the catalog names) "
+        "this API's own /covers/{id} address, never the server's path.",
+    )
     year: int | None = None
     genre: str | None = None
     popularity: int | None = None
@@ -111,7 +116,11 @@ class TrackOut(BaseModel):
 
     @classmethod
     def from_track(cls, track: Track, has_lyrics: bool) -> TrackOut:
-        return cls(**track.model_dump(include=set(cls.model_fields)), has_lyrics=has_lyrics)
+        fields = track.model_dump(include=set(cls.model_fields))
+        if (track.album_url or "")[:5].lower() == "file:":
+            # A local cover's URL names a file on the server: answer its address here instead.
+            fields["album_url"] = f"/covers/{quote(track.id, safe='')}"
+        return cls(**fields, has_lyrics=has_lyrics)
 
     @classmethod
     def from_payload(cls, payload: dict) -> TrackOut:

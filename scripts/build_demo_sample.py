@@ -8,7 +8,13 @@ The demo must show every modality meeting on the same tracks, so it combines:
   preferring the ones that are also in the TidyTuesday dump (same Spotify id), where lyrics,
   audio, genre and playlists all exist for one track;
 * whole TidyTuesday playlists picked at random (seeded) round-robin across the six genres,
-  so the playlist-as-user interactions keep their real co-occurrence structure.
+  so the playlist-as-user interactions keep their real co-occurrence structure;
+* every TidyTuesday track with a real album cover (covers_linked/track_covers.csv, links by
+  Spotify album id and by artist + album name alike), so the demo shows real covers: each
+  cover is written once per album, shrunk to at most COVER_SIDE px, as data/demo/covers/
+  <spotify_album_id>.jpg, and the track's `album_url` names that file relative to the
+  catalog. The playlists holding them come in as interactions (every playlist row of a sample
+  track is one), not as whole playlists: that would multiply the demo's size.
 
 Genres are playlist-derived: a TidyTuesday track's genre is the most common `playlist_genre`
 over all its playlist rows (ties broken alphabetically). It describes playlists, not the
@@ -28,6 +34,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -36,8 +43,37 @@ from evaluation.datasets import load_billboard_with_lyrics  # noqa: E402
 from schemas.layout import AUDIO_CATALOG_FEATURES  # noqa: E402
 from schemas.tracks import KAGGLE_COLUMNS  # noqa: E402
 
-# The demo file predates cover URLs (its sources have none), so it has no album_url column.
-DEMO_COLUMNS = [c for c in KAGGLE_COLUMNS if c != "album_url"]
+DEMO_COLUMNS = list(KAGGLE_COLUMNS)
+# Covers are committed small: the encoders see 224 px crops, the page shows thumbnails.
+COVER_SIDE = 128
+COVER_QUALITY = 85
+COVERS_DIR = "covers"  # next to tracks.csv: MUSICREC_COVER_LOCAL_DIR's default
+
+
+def linked_covers(shared: Path) -> pd.DataFrame:
+    """TidyTuesday track id -> Spotify album id of its real cover (one album per track)."""
+    links = pd.read_csv(shared / "covers_linked" / "track_covers.csv")
+    links = links.loc[links["catalog"] == "tidytuesday", ["track_id", "album_id", "match"]]
+    return links.drop_duplicates("track_id").set_index("track_id")
+
+
+def write_covers(shared: Path, album_ids: list[str], out: Path) -> int:
+    """Each album's cover once, at most COVER_SIDE px, baseline JPEG; returns bytes written.
+    Files of albums no longer linked are removed, so the directory is exactly the sample's."""
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{album}.jpg" for album in album_ids}
+    for stale in out.glob("*.jpg"):
+        if stale.name not in wanted:
+            stale.unlink()
+    written = 0
+    for album in sorted(set(album_ids)):
+        with Image.open(shared / "covers_linked" / "images" / f"{album}.jpg") as image:
+            small = image.convert("RGB")
+            small.thumbnail((COVER_SIDE, COVER_SIDE), Image.Resampling.LANCZOS)
+            target = out / f"{album}.jpg"
+            small.save(target, "JPEG", quality=COVER_QUALITY)
+            written += target.stat().st_size
+    return written
 
 
 def playlist_genre_by_track(tidy: pd.DataFrame) -> pd.Series:
@@ -95,7 +131,8 @@ def build_sample(
 
     playlists = pick_playlists(tidy, tidy_target, rng)
     playlist_ids = set(tidy.loc[tidy["playlist_id"].isin(playlists), "track_id"])
-    sample_ids = bb_ids | playlist_ids
+    covers = linked_covers(shared)
+    sample_ids = bb_ids | playlist_ids | (set(covers.index) & tidy_ids)
 
     genre = playlist_genre_by_track(tidy)
     tidy_first = tidy.drop_duplicates("track_id").set_index("track_id")
@@ -135,6 +172,8 @@ def build_sample(
                 "release_date": "",
             }
         row["lyrics"] = bb["lyrics"] if bb is not None else ""
+        if track_id in covers.index:
+            row["album_url"] = f"{COVERS_DIR}/{covers.loc[track_id, 'album_id']}.jpg"
         row["key"] = int(row["key"])
         row["mode"] = int(row["mode"])
         row["duration_ms"] = int(row["duration_ms"])
@@ -167,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     inter_path = args.out / "interactions.csv"
     tracks.to_csv(tracks_path, index=False, lineterminator="\n")
     interactions.to_csv(inter_path, index=False, lineterminator="\n")
+    covered = tracks.loc[tracks["album_url"].notna(), ["id", "album_url"]]
+    albums = sorted(set(covered["album_url"].str.removeprefix(f"{COVERS_DIR}/").str[:-4]))
+    cover_bytes = write_covers(args.shared, albums, args.out / COVERS_DIR)
+    match = linked_covers(args.shared).loc[covered["id"], "match"].value_counts()
 
     with_lyrics = int((tracks["lyrics"].fillna("").str.strip() != "").sum())
     size = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
@@ -177,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         f"whole playlists drawn {len(playlists)}, "
         f"users (playlists touching the sample) {interactions['user_id'].nunique()}, "
         f"interactions {len(interactions)}, "
-        f"bytes in {args.out} {size}"
+        f"with a cover {len(covered)} ({', '.join(f'{n} by {m}' for m, n in match.items())}), "
+        f"albums {len(albums)}, "
+        f"playlists holding a covered track "
+        f"{interactions.loc[interactions['track_id'].isin(covered['id']), 'user_id'].nunique()}, "
+        f"bytes in {args.out} {size} + covers {cover_bytes}"
     )
     return 0
 

@@ -6,6 +6,14 @@ to compare is the random baseline, not 1.0.
 
     python scripts/eval_covers.py --encoder cnn
     python scripts/eval_covers.py --encoder cnn --pipeline   # + HTTP fetch/decode/embed speed
+
+With --linked it measures the real covers linked to tracks instead (`evaluation.protocols.
+linked_covers`): (a) album-genre retrieval, CNN vs open_clip with random weights vs random,
+and (b) playlist continuation with and without the covers (a ranker trained for each), links
+by album id and by name apart; it writes section 7 of docs/evaluation.md and the numbers to
+docs/covers-evaluation.json:
+
+    python scripts/eval_covers.py --linked --shared ../shared/data --threads 2
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -29,11 +39,15 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+import evaluation.protocols.linked_covers as linked  # noqa: E402
 from core.encoders.base import Encoder  # noqa: E402
 from core.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
+from core.files import atomic_write  # noqa: E402
 from evaluation.datasets import load_covers  # noqa: E402
 from evaluation.metrics import bootstrap_ci  # noqa: E402
 from evaluation.protocols.covers import genre_precision, random_precision  # noqa: E402
+from evaluation.report.blocks import write_block  # noqa: E402
+from evaluation.report.markdown import dump_json  # noqa: E402
 from indexer.covers import CoverFetcher, embed_covers  # noqa: E402
 
 
@@ -113,6 +127,53 @@ def run_pipeline(
     print(f"  failures: {failed}; max |pipeline - raw| = {np.abs(pipeline - raw[:n]).max():.2e}")
 
 
+def run_linked(args: argparse.Namespace, command: str) -> None:
+    """(a) and/or (b) on covers_linked/; each part's numbers (with its command and the load)
+    replace that part in docs/covers-evaluation.json, then section 7 of docs/evaluation.md is
+    written from the whole JSON, so the parts can be measured by separate runs."""
+    json_out = args.out.with_name("covers-evaluation.json")
+    numbers: dict = {"seed": args.seed, "bootstrap": args.bootstrap}
+    torch.manual_seed(args.seed)  # the random-weight CLIP: the same network every run
+    measuring = not (args.skip_retrieval and args.skip_continuation)  # else: re-render only
+    cnn = CnnCoverEncoder(batch_size=args.batch_size, device=args.device) if measuring else None
+
+    def measured(part: dict) -> dict:
+        return {**part, "command": command, "load before": load, "load after": _load()}
+
+    if not args.skip_retrieval:
+        load = _load()
+        clip = ClipCoverEncoder(
+            args.clip_model, None, batch_size=args.batch_size, device=args.device
+        )
+        assert cnn is not None
+        encoders = {"CNN": cnn, "CLIP (random weights)": clip}
+        part = linked.retrieval(
+            args.shared, encoders, k=args.k, seed=args.seed, bootstrap=args.bootstrap
+        )
+        numbers["retrieval"] = measured(part)
+    if not args.skip_continuation:
+        load, started = _load(), time.perf_counter()
+        assert cnn is not None
+        part = linked.continuation(
+            args.shared, cnn, seed=args.seed, threads=args.threads, bootstrap=args.bootstrap
+        )
+        numbers["continuation"] = measured(
+            {**part, "seconds": round(time.perf_counter() - started)}
+        )
+    # Read now, not at the start: another run may have written the other part meanwhile.
+    if json_out.is_file():
+        numbers = {**json.loads(json_out.read_text(encoding="utf-8")), **numbers}
+    atomic_write(json_out, (dump_json(numbers) + "\n").encode("utf-8"))
+    text = linked.report(numbers)
+    print(text)
+    write_block(args.out, linked.LINKED_BLOCK, text)
+    print(f"wrote section 7 of {args.out} and {json_out}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--covers", type=Path, default=REPO_ROOT.parent / "shared/data/covers")
@@ -128,8 +189,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--speed-sample", type=int, default=160, help="covers per timing round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--linked", action="store_true", help="the covers linked to tracks")
+    parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared/data")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation.md")
+    parser.add_argument("--threads", type=int, default=1, help="LightFM / LightGBM threads")
+    parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument("--skip-continuation", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.linked:
+        if not (args.shared / linked.LINKED / "albums.csv").is_file():
+            parser.error(f"no {linked.LINKED}/albums.csv under {args.shared}")
+        command = "python scripts/eval_covers.py " + " ".join(argv or sys.argv[1:])
+        run_linked(args, command)
+        return
 
     if args.rounds < 1 or args.speed_sample < 1:
         parser.error("--rounds and --speed-sample must be >= 1")

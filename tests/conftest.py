@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import socket
 import threading
 import time
@@ -25,13 +26,22 @@ from tests.fixtures.postgres import postgres_cluster  # noqa: F401  (a session f
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TRACKS = ROOT / "data" / "demo" / "tracks.csv"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DEMO_COVERS = ROOT / "data" / "demo" / "covers"
+#: The real data set beside the repository (a worktree elsewhere: MUSICREC_SHARED_DATA).
+SHARED_DATA = Path(os.environ.get("MUSICREC_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
-def demo_rows() -> tuple[list[str], list[dict[str, str]]]:
+def demo_rows(covers: bool = False) -> tuple[list[str], list[dict[str, str]]]:
+    """The demo catalog's header and rows. Its `album_url`s name files next to it, which a
+    slice written elsewhere does not have: they are emptied unless `covers` (the tests of
+    covers copy the files, see `copy_demo_covers`); the column stays."""
     with DEMO_TRACKS.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    if not covers:
+        for row in rows:
+            row["album_url"] = ""
+    return header, rows
 
 
 def write_catalog(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
@@ -48,6 +58,27 @@ def slice_rows(n_lyrics: int = 40, n_other: int = 80) -> tuple[list[str], list[d
     with_lyrics = [r for r in rows if r["lyrics"].strip()][:n_lyrics]
     without = [r for r in rows if not r["lyrics"].strip()][:n_other]
     return header, with_lyrics + without
+
+
+def covered_demo_rows(albums: int, lyrics: bool = False) -> tuple[list[str], list[dict[str, str]]]:
+    """Demo rows with a real cover: every track of the first `albums` albums that have 2+
+    tracks (without lyrics unless `lyrics`: one line per row, so line numbers are row + 2)."""
+    header, rows = demo_rows(covers=True)
+    by_album: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        if row["album_url"] and (lyrics or not row["lyrics"].strip()):
+            by_album.setdefault(row["album_url"], []).append(row)
+    chosen = [tracks for _, tracks in sorted(by_album.items()) if len(tracks) >= 2][:albums]
+    return header, [row for tracks in chosen for row in tracks]
+
+
+def copy_demo_covers(rows: list[dict[str, str]], catalog_dir: Path) -> Path:
+    """The rows' committed covers into `catalog_dir`/covers (the default covers directory)."""
+    covers = catalog_dir / "covers"
+    covers.mkdir(parents=True, exist_ok=True)
+    for url in {r["album_url"] for r in rows if r["album_url"]}:
+        shutil.copy(DEMO_COVERS / Path(url).name, covers / Path(url).name)
+    return covers
 
 
 #: Rate limits are off in tests unless a test turns one on (tests/api/test_security.py does).

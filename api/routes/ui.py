@@ -94,9 +94,10 @@ def page(resources: ResourcesDep) -> FileResponse | HTMLResponse:
 def cover(track: StoredTrack, resources: ResourcesDep) -> Response:
     """The album cover of a track, from the indexer's cache only. Redirecting to the catalog's
     URL instead would make this an open redirect to whatever a catalog names (internal
-    addresses included); the page shows a placeholder for a 404."""
+    addresses included); the page shows a placeholder for a 404. A local cover (file://) is
+    served from the cache too: the API never opens a path a catalog named."""
     url = track.get("album_url")
-    if not url or urlsplit(url).scheme not in ("http", "https"):
+    if not url or urlsplit(url).scheme not in ("http", "https", "file"):
         raise HTTPException(404, detail=f"track '{track['track_id']}' has no cover")
     cached = cached_cover(cover_cache_dir(resources.settings), url)
     if cached is None:

@@ -95,6 +95,7 @@ def index(
             + (
                 [settings.qdrant_path] if settings.engine == "edge" and settings.qdrant_path else []
             ),
+            cover_local_dir=settings.cover_local_dir,
         )
         if fit_only or part:
             ensure_collection(indexer, path, schema, None if fit_only else part, wait)

@@ -26,6 +26,7 @@ from evaluation.config import (
     ratio_name,
 )
 from evaluation.methods.baselines import UnseenFirstMethod
+from evaluation.protocols.linked_covers import LINKED_BLOCK, LINKED_DEFAULT
 from evaluation.report.analysis import (
     SAME_ARTIST,
     headline,
@@ -33,6 +34,7 @@ from evaluation.report.analysis import (
     sweep_series,
     weights_advice,
 )
+from evaluation.report.blocks import read_block
 from evaluation.report.plots import plot_bars, plot_lines
 from evaluation.report.stats import Stats, best
 from evaluation.results import Results
@@ -124,8 +126,10 @@ def context(params: Params, results: Results, stats: Stats) -> dict[str, object]
     advice, (rec_dense, rec_sparse) = weights_advice(lyrics, results.subset, stats)
     best_hybrid, best_single = headline(playlists)
     warm_hybrid, warm_single = headline(warm)
+    covers_linked = read_block(params.out, LINKED_BLOCK, LINKED_DEFAULT)
     return {
         "params": params,
+        "covers_linked": covers_linked,
         "s": stats,
         "results": results,
         "img": os.path.relpath(params.img, params.out.parent),

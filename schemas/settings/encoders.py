@@ -40,6 +40,13 @@ class EncoderSettings(Section):
         "covers come from public addresses only: loopback, private, link-local (cloud metadata)"
         ", multicast, unspecified and reserved addresses are refused.",
     )
+    cover_local_dir: Path = Field(
+        Path("covers"),
+        description="The directory a catalog's local album_url may name a file in, relative "
+        "to the catalog file (absolute if given so). A local album_url is a path relative to "
+        "the catalog file (e.g. covers/x.jpg) or a file:// URL; '..', absolute paths, "
+        "symlinks and anything outside this directory reject the row.",
+    )
     device: str = Field(
         "auto", description="torch device for the encoders: auto (CUDA when present), cpu, cuda."
     )

@@ -35,6 +35,8 @@ from evaluation.metrics import (
     rmse,
 )
 from evaluation.protocols.covers import genre_precision, random_precision
+from evaluation.protocols.linked_covers import LinkedCovers, genre_retrieval
+from evaluation.report.blocks import read_block, write_block
 from evaluation.splits import HIDE, MIN_TRACKS, continuation_split, warm_only
 from evaluation.splits import Split as EvalSplit
 from tests.conftest import SHARED_DATA
@@ -109,6 +111,41 @@ def test_cover_genre_precision_hand_case() -> None:
     np.testing.assert_allclose(genre_precision(vectors, genres, 1), [1.0, 1.0, 0.0, 0.0])
     np.testing.assert_allclose(genre_precision(vectors, genres, 3), [2 / 3, 2 / 3, 2 / 3, 0.0])
     assert random_precision(genres) == pytest.approx((3 * 2 / 3 + 0) / 4)
+
+
+def test_linked_genre_retrieval_with_and_without_the_query_artist() -> None:
+    # a1 and a2 are one artist's two soul albums, alike; b is another artist's soul album,
+    # far off; c a rock album. Without the artist's own albums a1 must find b.
+    covers = LinkedCovers(
+        [Path(n) for n in ("a1", "a2", "b", "c")],
+        ["soul", "soul", "soul", "rock"],
+        ["ann", "ann", "bob", "cy"],
+    )
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.6, 0.8]])
+    scores = vectors @ vectors.T
+    np.testing.assert_allclose(
+        genre_retrieval(scores, covers, 1, other_artists=False), [1.0, 1.0, 0.0]
+    )  # c (rock, alone in its genre) asks no query
+    # a1 / a2 now rank c above b; b's best other-artist cover is c (rock).
+    np.testing.assert_allclose(
+        genre_retrieval(scores, covers, 1, other_artists=True), [0.0, 0.0, 0.0]
+    )
+    np.testing.assert_allclose(
+        genre_retrieval(scores, covers, 2, other_artists=True), [0.5, 0.5, 0.5]
+    )
+
+
+def test_a_measured_block_survives_regeneration(tmp_path: Path) -> None:
+    report = tmp_path / "evaluation.md"
+    fresh = read_block(report, "covers-linked", "not measured yet")
+    assert fresh == "<!-- covers-linked: start -->\nnot measured yet\n<!-- covers-linked: end -->"
+    report.write_text(f"# Evaluation\n\n{fresh}\n\n## Caveats\n", encoding="utf-8")
+    write_block(report, "covers-linked", "P@10 0.3 [0.2, 0.4]")
+    kept = read_block(report, "covers-linked", "not measured yet")
+    assert "P@10 0.3 [0.2, 0.4]" in kept and "not measured" not in kept
+    assert report.read_text(encoding="utf-8").endswith("\n\n## Caveats\n")
+    with pytest.raises(ValueError, match="no 'other' block"):
+        write_block(report, "other", "x")
 
 
 # --- RMSE and the bootstrap --------------------------------------------------------------
@@ -278,12 +315,14 @@ def test_harness_writes_the_report_on_a_slice(tmp_path: Path) -> None:
         "## 3. Sparse vs dense lyrics",
         "## 4. Covers",
         "## 5. RMSE",
+        "## 7. Real covers linked to tracks",
         "### The unseen-track artefact and the warm-only protocol",
         "## Caveats",
         "## Metric definitions",
     ):
         assert heading in text, heading
     assert "`--quick` run" in text
+    assert "Not measured yet: `python scripts/eval_covers.py --linked" in text
     assert "| LightFM only | 20 |" in text
     assert "MUSICREC_DEFAULT_WEIGHTS" in text
     for row in ("audio only", "content fusion", "hybrid, collab_weight 0.5", "same artist as seeds",

@@ -7,8 +7,10 @@ import itertools
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
+from PIL import Image
 
 from indexer import track_row
 from indexer.catalog import (
@@ -90,6 +92,18 @@ def test_demo_sample_is_small_and_interactions_reference_tracks() -> None:
         rows = list(csv.DictReader(fh))
     assert rows and {r["track_id"] for r in rows} <= track_ids
     assert {r["weight"] for r in rows} == {"1"}
+
+
+def test_demo_covers_are_the_ones_the_catalog_names_small_jpegs() -> None:
+    tracks = [t for chunk in read_catalog(DEMO / "tracks.csv") for t in chunk]
+    named = {unquote(urlsplit(t.album_url).path) for t in tracks if t.album_url}
+    files = sorted((DEMO / "covers").iterdir())
+    assert len([t for t in tracks if t.album_url]) >= 900
+    assert named == {str(f.resolve()) for f in files}  # none missing, none unused
+    for file in files:
+        with Image.open(file) as image:
+            assert image.format == "JPEG" and max(image.size) <= 128, file.name
+    assert sum(f.stat().st_size for f in files) < 3 * 1024 * 1024
 
 
 def test_chunking_yields_every_row_once() -> None:

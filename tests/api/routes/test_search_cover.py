@@ -85,7 +85,6 @@ def covered(tmp_path_factory, host, cnn, lyrics_encoder):
     for i, row in enumerate(rows[:24]):
         row["album_url"] = f"{base}/{files[i // 2]}"
     rows[24]["album_url"] = f"{base}/missing/cover.jpg"
-    header = [*header, "album_url"]
     tmp = tmp_path_factory.mktemp("covered")
     path = write_catalog(tmp / "catalog.csv", header, rows)
     settings = make_settings(tmp / "data")

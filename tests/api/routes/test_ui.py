@@ -74,7 +74,8 @@ def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
     fetcher = CoverFetcher(cover_cache_dir(settings))
     for album in albums:
         draw_cover(fetcher.cache_path(cover_url(album)), album)
-    path = write_catalog(root / "catalog.csv", [*header, "album_url"], chosen)
+    columns = list(dict.fromkeys([*header, "album_url"]))  # the demo may name its covers
+    path = write_catalog(root / "catalog.csv", columns, chosen)
     covers = build_cover_url_encoder(settings)
     assert covers is not None
     for name, catalog in (("tracks", path), ("scratch", path)):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ResourcesDep
 from api.security import WriteAccess
+from api.status import public
 from core.store import StoreError, VectorStore
 from core.store.admin import (
     UnsupportedError,
@@ -98,7 +99,7 @@ def collections(resources: ResourcesDep) -> CollectionList:
                 points: int | None = other.count()
             detail = None
         except StoreError as exc:  # one unreadable collection must not hide the others
-            points, detail = None, str(exc)
+            points, detail = None, public(str(exc))
         summaries.append(
             CollectionSummary(
                 name=name, points=points, serving=name == store.collection, detail=detail
@@ -119,6 +120,8 @@ def details(name: CollectionName, resources: ResourcesDep) -> CollectionDetails:
     known(resources.store, name)
     with sibling(resources.store, name) as store:
         info = collection_info(store)
+    # A read names no file on the server (the catalog's path is cut to its name, as /health).
+    info.metadata = {k: public(v) if isinstance(v, str) else v for k, v in info.metadata.items()}
     return CollectionDetails(**vars(info))
 
 

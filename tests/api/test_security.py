@@ -154,7 +154,7 @@ def test_an_upload_over_the_cap_is_refused_before_its_body_is_read(keyed) -> Non
 def test_every_response_carries_the_security_headers(keyed) -> None:
     for response in (
         keyed.get("/"),
-        keyed.get("/ui/app.js"),
+        keyed.get("/ui/index.html"),
         keyed.get("/health"),
         keyed.get("/tracks/nope"),
         keyed.post("/interactions", json=EVENT),

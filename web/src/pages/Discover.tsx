@@ -30,11 +30,21 @@ function SeedButtons({
   const name = item.track.name || item.track.id;
   return (
     <>
-      <button type="button" aria-pressed={liked} onClick={() => toggle(item, "positive")}>
-        <span aria-hidden="true">♥ </span>Like<span className="sr-only">: {name}</span>
+      <button
+        type="button"
+        aria-pressed={liked}
+        aria-label={`Like: ${name}`}
+        onClick={() => toggle(item, "positive")}
+      >
+        ♥ Like
       </button>
-      <button type="button" aria-pressed={disliked} onClick={() => toggle(item, "negative")}>
-        <span aria-hidden="true">✕ </span>Not like this<span className="sr-only">: {name}</span>
+      <button
+        type="button"
+        aria-pressed={disliked}
+        aria-label={`Not like this: ${name}`}
+        onClick={() => toggle(item, "negative")}
+      >
+        ✕ Not like this
       </button>
     </>
   );
@@ -151,8 +161,8 @@ export function Discover() {
             ))}
           </fieldset>
           {mode === "image" ? (
-            <label>
-              Cover image
+            <label key="file">
+              Image file
               <input
                 type="file"
                 accept="image/jpeg,image/png,image/webp"
@@ -160,7 +170,7 @@ export function Discover() {
               />
             </label>
           ) : (
-            <label>
+            <label key="text">
               Words, a lyric, a mood
               <input type="search" value={text} onChange={(e) => setText(e.target.value)} />
             </label>
@@ -195,8 +205,9 @@ export function Discover() {
           <legend>Weight of each modality (0 turns it off)</legend>
           {MODALITIES.map((m) => (
             <label key={m}>
-              {m} <output>{weights[m].toFixed(2)}</output>
+              {m} <span aria-hidden="true">{weights[m].toFixed(2)}</span>
               <input
+                aria-label={`${m} weight`}
                 type="range"
                 min={0}
                 max={2}
@@ -252,8 +263,12 @@ function SeedList({
           {seeds.map((s) => (
             <li key={s.id}>
               {s.name}{" "}
-              <button type="button" onClick={() => remove(seeds.filter((x) => x.id !== s.id))}>
-                Remove<span className="sr-only">: {s.name}</span>
+              <button
+                type="button"
+                aria-label={`Remove: ${s.name}`}
+                onClick={() => remove(seeds.filter((x) => x.id !== s.id))}
+              >
+                Remove
               </button>
             </li>
           ))}

@@ -161,10 +161,10 @@ export function Listener() {
                         key={kind}
                         type="button"
                         disabled={record.isPending}
+                        aria-label={`Record ${kind}: ${item.track.name}`}
                         onClick={() => record.mutate({ item, kind })}
                       >
                         {kind === "like" ? "Record like" : "Record skip"}
-                        <span className="sr-only">: {item.track.name}</span>
                       </button>
                     ))}
                   </TrackCard>

@@ -46,7 +46,13 @@ function Chart({ rows, metric, title }: { rows: Row[]; metric: Metric; title: st
           <Legend />
           {versions.map((v, i) =>
             metric === "users" ? (
-              <Bar key={v} dataKey={v} fill={COLOURS[i % COLOURS.length]} isAnimationActive={false} />
+              <Bar
+                key={v}
+                dataKey={v}
+                fill={COLOURS[i % COLOURS.length]}
+                maxBarSize={48}
+                isAnimationActive={false}
+              />
             ) : (
               <Line
                 key={v}

@@ -15,7 +15,6 @@ import pandas as pd
 
 from core.collab.artefact import LATEST, save
 from core.collab.model import CollaborativeModel
-from core.collab.training import train
 from core.interactions.factory import training_interactions
 from core.interactions.files import InteractionStats
 from core.recommend.factory import build_recommender
@@ -93,6 +92,10 @@ def publish_models(
     anything more is published."""
     epochs = settings.lightfm_epochs
     catalog = list(tracks)  # fitted twice: on all events, then on the ranker's feature part
+
+    # LightFM is the `train` extra: imported when a job trains, so the API that runs jobs
+    # serves without it.
+    from core.collab.training import train
 
     def fit(frame: pd.DataFrame) -> CollaborativeModel:
         return train(

@@ -48,7 +48,7 @@ def main() -> None:
         gc.freeze()
     model = resources.collab.current()
     assert model is not None, "no LightFM model in the data dir: run musicrec train"
-    users = [u for u, _ in model.interaction_counts()]
+    users = sorted(model.user_ids)
     rng = random.Random(0)
     pauses: list[float] = []
     gc_started = [0.0]

@@ -13,17 +13,16 @@ from core.artefacts import ArtefactError, Fixed
 from core.collab import artefact as lightfm_artefact
 from core.collab.holder import ModelHolder
 from core.collab.training import train
-from core.recommend.factory import build_recommender, feature_layout
+from core.recommend.factory import feature_layout
 from core.recommend.rankers.artefact import load, ranker_holder
 from core.recommend.seeds import SeedQuery
 from core.recommend.sources.base import Proposal
 from core.recommend.sources.registry import REGISTRY, SourceSpec
-from core.recommend.training import split_interactions, train_ranker
-from core.store.edge import EdgeStore
+from core.recommend.training import split_interactions
 from schemas.settings.recommend import RecommendSettings
-from tests.core.recommend.rankers.test_learned import PARAMS, TRACKS, fit
+from tests.core.recommend.rankers.test_learned import PARAMS, TRACKS, points_store, train_all
 from tests.core.recommend.sources.test_contract import USER, interactions
-from tests.core.store.contract import LAYOUT, make_points
+from tests.core.store.contract import make_points
 
 LABELS = split_interactions(interactions(), PARAMS)[1]  # what train_ranker will hold out
 
@@ -55,19 +54,14 @@ SETTINGS = RecommendSettings(sources=[*(s.name for s in REGISTRY), "toy"])
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    s = EdgeStore(tmp_path_factory.mktemp("recommender") / "q", "recommender")
-    s.create(LAYOUT, {})
-    s.upsert(make_points())
+    s = points_store(tmp_path_factory.mktemp("recommender"), "recommender")
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
 def trained(store):
-    frame = interactions()
-    model = fit(frame)
-    base = build_recommender(SETTINGS, store, collab=Fixed(model), registry=WITH_TOY)
-    return base, model, train_ranker(frame, base, fit, PARAMS)
+    return train_all(store, SETTINGS, WITH_TOY)
 
 
 def test_a_registered_source_reaches_the_pool_the_features_and_the_explanation(

@@ -14,6 +14,7 @@ from core.collab.training import train
 from core.recommend.factory import build_recommender
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder
+from core.recommend.sources.registry import REGISTRY
 from core.recommend.training import (
     RankerParams,
     split_interactions,
@@ -39,21 +40,32 @@ def fit(part):
     return train(part, TRACKS, epochs=5, num_threads=1, seed=1)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = EdgeStore(tmp_path_factory.mktemp("ranker") / "q", "ranker")
+def points_store(path, name: str) -> EdgeStore:
+    """An embedded store holding the contract suite's points."""
+    s = EdgeStore(path / "q", name)
     s.create(LAYOUT, {})
     s.upsert(make_points())
+    return s
+
+
+def train_all(store, settings=SETTINGS, registry=REGISTRY):
+    """(recommender with LightFM, LightFM, ranker artefact) trained on `interactions()`."""
+    frame = interactions()
+    model = fit(frame)
+    base = build_recommender(settings, store, collab=Fixed(model), registry=registry)
+    return base, model, train_ranker(frame, base, fit, PARAMS)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = points_store(tmp_path_factory.mktemp("ranker"), "ranker")
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
 def trained(store):
-    frame = interactions()
-    model = fit(frame)
-    base = build_recommender(SETTINGS, store, collab=Fixed(model))
-    return base, model, train_ranker(frame, base, fit, PARAMS)
+    return train_all(store)
 
 
 def col(name: str) -> int:

@@ -117,7 +117,7 @@ def parse_row(row: list[str], columns: list[tuple[int, str]], n_columns: int) ->
         # Derived, not given: an implausible date ("0000-01-01") leaves the year unknown.
         year = int(release_date[:4]) if years[0] <= int(release_date[:4]) <= years[1] else None
     lyrics_index = next((i for i, t in columns if t == "lyrics"), None)
-    lyrics = row[lyrics_index] if lyrics_index is not None else None
+    lyrics = without_nul(row[lyrics_index]) if lyrics_index is not None else None
     try:
         return Track(
             id=track_id,

@@ -76,7 +76,7 @@ BODIES = {
         '{"events": [{"user_id": "u", "track_id": "x", "weight": %(n)s, "timestamp": %(t)s}]}'
     ),
 }
-FIELDS = {"/recommendations": 8, "/interactions": 2}
+FIELDS = {"/recommendations": 7, "/interactions": 2}
 
 
 @pytest.mark.parametrize("key", [KEY, None], ids=["with-key", "without-key"])
@@ -92,21 +92,20 @@ def test_non_finite_numbers_and_extreme_times_never_5xx(server_url, key) -> None
         path=st.sampled_from(sorted(BODIES)),
         value=st.sampled_from(HOSTILE_NUMBERS),
         moment=st.sampled_from(HOSTILE_TIMES),
-        which=st.integers(0, 7),
+        which=st.integers(0, 6),
     )
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     def check(path: str, value: str, moment: str, which: int) -> None:
         fields = FIELDS[path]
         hostile = which % fields
-        template = BODIES[path].replace("%(n)s", "{}").replace("%(t)s", "{}")
-        good = ["1"] * template.count("{}")
+        template = BODIES[path].replace("%(n)s", "%s").replace("%(t)s", "%s")
         if path == "/interactions":
             good = ["1", '"2024-01-01T00:00:00Z"']
             good[hostile] = value if hostile == 0 else moment
         else:
-            good = ["1", "0", "0.5", "1", "1", "1990", "1990", "1"][: template.count("{}")]
+            good = ["1", "0", "0.5", "1", "1", "1990", "1990"]
             good[hostile % len(good)] = value
-        body = template.format(*good)
+        body = template % tuple(good)
         response = httpx.post(f"{server_url}{path}", content=body, headers=headers, timeout=60)
         assert response.status_code < 500, (body, response.status_code, response.text[:500])
 

@@ -7,6 +7,7 @@ Messages that may carry a file path (the store's, a layout mismatch) go through
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 from fastapi import FastAPI, Request
@@ -16,13 +17,14 @@ from fastapi.responses import JSONResponse
 
 from api.ratelimit import RateLimitStorageError
 from api.status import public
-from core.interactions.database import DatabaseUnavailableError
+from core.interactions.database import DatabaseCorruptError, DatabaseUnavailableError
 from core.recommend.errors import UnknownTracksError, UnknownUserError, UnsupportedQueryError
 from core.spotify.errors import SpotifyError, SpotifyUnavailableError
 from core.store import StoreError
 from schemas.layout import LayoutMismatchError
 
 RETRY_AFTER_SECONDS = "5"
+log = logging.getLogger(__name__)
 
 
 def _detail(status: int, message: str, **headers: str) -> JSONResponse:
@@ -47,6 +49,18 @@ def _echo_safe(value: object) -> object:
     if isinstance(value, list):
         return [_echo_safe(v) for v in value]
     return value
+
+
+def _why_unavailable(exc: DatabaseUnavailableError) -> str:
+    """The kind of outage, in words that name no host, port or file."""
+    message = str(exc).lower()
+    if isinstance(exc, DatabaseCorruptError):
+        return "damaged (see the server log)"
+    if "locked" in message:
+        return "locked by another writer"
+    if "full" in message or "no space" in message:
+        return "out of disk space"
+    return "unreachable"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -78,9 +92,16 @@ def install_error_handlers(app: FastAPI) -> None:
     def _store(_: Request, exc: StoreError) -> JSONResponse:
         return _detail(503, public(str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
 
-    @app.exception_handler(DatabaseUnavailableError)  # unreachable, locked or full
+    @app.exception_handler(DatabaseUnavailableError)  # unreachable, locked, full or damaged
     def _database(_: Request, exc: DatabaseUnavailableError) -> JSONResponse:
-        return _detail(503, public(str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
+        # The driver's message names the database host and port (or file): the log keeps it,
+        # the caller, who may be anonymous, learns only that it is unavailable.
+        log.warning("database unavailable: %s", exc)
+        return _detail(
+            503,
+            f"the interaction database is {_why_unavailable(exc)}; retry later",
+            **{"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     @app.exception_handler(RateLimitStorageError)  # the shared budget's Redis is down
     def _rate_storage(_: Request, exc: RateLimitStorageError) -> JSONResponse:

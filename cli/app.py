@@ -24,6 +24,8 @@ from indexer.catalog import CatalogError
 from schemas.layout import LayoutMismatchError
 from schemas.settings import SettingsError
 
+log = logging.getLogger("musicrec")
+
 app = typer.Typer(
     name="musicrec",
     help=__doc__.split("\n")[0] if __doc__ else None,
@@ -70,6 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     except typer.Abort:
         print("aborted", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, a file that exists, a directory that does not
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # every failure is one line; the traceback goes to the debug log
+        log.debug("unexpected failure", exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return code if isinstance(code, int) else 0
 

@@ -1,6 +1,7 @@
 """Reading the CSV files people hand us (catalogs, interaction exports): written once.
 
-Real exports carry NUL bytes (which poison the stores downstream), lyrics fields far beyond the
+Real exports carry NUL bytes (which poison the stores downstream: callers check each field, so
+an id holding one is refused, never silently changed into another id), lyrics fields far beyond the
 csv module's 128 KiB default field limit, and now and then a line saved as Windows-1252 /
 latin-1 in an otherwise UTF-8 file. The csv module handles none of these by itself.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CSV_FIELD_LIMIT", "csv_reader", "decoded_lines"]
+__all__ = ["CSV_FIELD_LIMIT", "csv_reader", "decoded_lines", "without_nul"]
 
 # The csv module cannot recover after its own limit trips (it loses track of the open quote),
 # so it gets a loose limit and callers reject smaller oversized fields cleanly themselves.
@@ -21,8 +22,15 @@ CSV_FIELD_LIMIT = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
+def without_nul(value: str) -> str:
+    """A free-text field (a name, lyrics) without NUL bytes, which no database text holds."""
+    return value.replace("\0", "") if "\0" in value else value
+
+
 def csv_reader(lines: Iterable[str]) -> Any:
-    """`csv.reader` over ``lines`` with NUL bytes removed and the field limit raised.
+    """`csv.reader` over ``lines`` with the field limit raised. NUL bytes stay in the fields
+    (Python 3.11's csv reads them): stripping them silently turned `bad-nul\\0-id` into
+    `bad-nul-id`, which can collide with a real id; each caller decides per field.
 
     ``lines`` must come from a file opened with ``newline=""`` (or `decoded_lines`), as the
     csv module requires, so quoted newlines inside lyrics survive intact.
@@ -30,7 +38,7 @@ def csv_reader(lines: Iterable[str]) -> Any:
     # Process-wide setting: only ever raised, so a concurrent reader is never cut short.
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-    return csv.reader(_strip_nul(lines))
+    return csv.reader(lines)
 
 
 def decoded_lines(
@@ -61,12 +69,6 @@ def _legacy(line: bytes) -> str:
         return line.decode("cp1252")
     except UnicodeDecodeError:
         return line.decode("latin-1")
-
-
-def _strip_nul(lines: Iterable[str]) -> Iterator[str]:
-    """NUL bytes come from broken exports and poison downstream stores; drop them early."""
-    for line in lines:
-        yield line.replace("\0", "") if "\0" in line else line
 
 
 @dataclass

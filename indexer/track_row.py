@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from core.csvio import without_nul
+from schemas.api import storable_id
 from schemas.layout import AUDIO_CATALOG_FEATURES
 from schemas.tracks import Track
 
@@ -90,10 +92,17 @@ def parse_row(row: list[str], columns: list[tuple[int, str]], n_columns: int) ->
                 f"field '{target}': {size} bytes exceeds the {MAX_FIELD_BYTES}-byte limit",
             )
 
-    raw = {target: row[index].strip() for index, target in columns}
+    raw = {
+        target: row[index].strip() if target == "id" else without_nul(row[index]).strip()
+        for index, target in columns
+    }
     track_id = raw.get("id", "")
     if not track_id:
         raise RowRejected("missing id", "field 'id': missing or empty")
+    try:
+        storable_id(track_id)  # what the API refuses as a seed is never indexed
+    except ValueError as exc:
+        raise RowRejected("bad id", f"field 'id': {exc}") from None
     if len(track_id) > MAX_ID_LENGTH:
         raise RowRejected(
             "id too long",
@@ -108,7 +117,7 @@ def parse_row(row: list[str], columns: list[tuple[int, str]], n_columns: int) ->
         # Derived, not given: an implausible date ("0000-01-01") leaves the year unknown.
         year = int(release_date[:4]) if years[0] <= int(release_date[:4]) <= years[1] else None
     lyrics_index = next((i for i, t in columns if t == "lyrics"), None)
-    lyrics = row[lyrics_index] if lyrics_index is not None else None
+    lyrics = without_nul(row[lyrics_index]) if lyrics_index is not None else None
     try:
         return Track(
             id=track_id,

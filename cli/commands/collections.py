@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from core.store import StoreError, VectorStore, open_store
+from core.store.edge import EdgeStore, shard_in_use
 from schemas.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -41,7 +42,10 @@ def list_command() -> int:
         for name in names:
             _, other = _store(name)
             try:
-                print(f"{name}\t{other.count()} points")
+                if isinstance(other, EdgeStore) and shard_in_use(other.path):
+                    print(f"{name}\tin use by another process (not opened, not counted)")
+                else:
+                    print(f"{name}\t{other.count()} points")
             finally:
                 other.close()
     finally:
@@ -68,12 +72,28 @@ def info(name: Name = None) -> int:
 def drop(
     name: Annotated[str, typer.Argument(help="collection to delete")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="on a server: drop although an API may serve it")
+    ] = False,
 ) -> int:
-    """Delete a collection and its metadata."""
+    """Delete a collection and its metadata. An embedded collection another process owns
+    (the API serving it, an index run) is refused; on a server, where no lock says whether
+    an API serves it, only with --force."""
     settings, store = _store(name)
     try:
         if not store.exists():
             raise StoreError(f"collection '{name}' does not exist at {_where(settings)}")
+        if isinstance(store, EdgeStore) and shard_in_use(store.path):
+            raise StoreError(
+                f"collection '{name}' at {_where(settings)} is open in another process (the "
+                "API serving it, or an index run): stop it first; dropping it would leave that "
+                "process answering from deleted files"
+            )
+        if not isinstance(store, EdgeStore) and not force:
+            raise StoreError(
+                f"collection '{name}' is on the server {_where(settings)}, where an API may be "
+                "serving it (a server has no owner to ask): pass --force to drop it anyway"
+            )
         if not yes:
             typer.confirm(f"delete collection '{name}' at {_where(settings)}?", abort=True)
         store.drop()

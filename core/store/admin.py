@@ -20,7 +20,7 @@ from core.files import atomic_writer
 from core.store.base import PointRecord, StoreError, VectorStore
 from core.store.client import ClientStore
 from core.store.cluster import CLUSTER_KEY
-from core.store.edge import EdgeStore
+from core.store.edge import EdgeStore, shard_in_use
 
 
 class UnsupportedError(StoreError):
@@ -32,7 +32,7 @@ class UnsupportedError(StoreError):
 class CollectionInfo:
     name: str
     engine: str
-    points: int
+    points: int | None  # None: not counted (another process owns the embedded shard)
     vectors: dict[str, str] = field(default_factory=dict)  # name → "384-d cosine, encoder"
     payload_indexes: dict[str, str] = field(default_factory=dict)  # field → type
     disk_bytes: int | None = None  # None: a remote server (see its own metrics)
@@ -46,7 +46,7 @@ class CollectionInfo:
         size = f"{self.disk_bytes / 1e6:.1f} MB" if self.disk_bytes is not None else "n/a"
         out = [
             f"collection  {self.name} ({self.engine})",
-            f"points      {self.points}",
+            f"points      {'not counted' if self.points is None else self.points}",
             f"on disk     {size}",
             f"index       {self.index_status}",
         ]
@@ -62,7 +62,9 @@ _NOT_SHOWN = {"layout", "audio_scaler", CLUSTER_KEY}
 
 
 def directory_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes allocated on disk (st_blocks), not apparent sizes: Qdrant Edge preallocates
+    sparse files, so a 936 KB shard has an apparent size of 276 MB."""
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
 def list_collections(store: VectorStore) -> list[str]:
@@ -90,6 +92,12 @@ def collection_info(store: VectorStore, disk_path: Path | None = None) -> Collec
     """`disk_path`: where a qdrant-client local-mode collection lives (None for a server)."""
     if not store.exists():
         raise StoreError(f"collection '{store.collection}' does not exist")
+    if isinstance(store, EdgeStore) and shard_in_use(store.path):
+        # Another process owns the shard: the metadata file and the sizes only, never an open.
+        info = CollectionInfo(store.collection, store.engine, None, _encoders(store))
+        info.disk_bytes = directory_bytes(store.path) + store.meta_path.stat().st_size
+        info.index_status = "in use by another process (the API or an index run): not opened"
+        return info
     info = CollectionInfo(store.collection, store.engine, store.count(), _encoders(store))
     recorded = store.read_metadata()
     info.cluster = recorded.get(CLUSTER_KEY)

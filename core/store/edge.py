@@ -10,6 +10,7 @@ while creating never leaves a shard without metadata (which made every later ind
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -397,3 +398,23 @@ class EdgeStore(VectorStore):
             with_vector=with_vectors,
         )
         return self._scored(self.shard.query(request))
+
+
+def shard_in_use(path: Path) -> bool:
+    """Whether another handle (another process: the API, `musicrec index`) owns the shard at
+    `path`, asked of the lock Qdrant Edge holds (an exclusive flock on its `wal` directory)
+    without opening the shard: opening it beside a writer made that writer crash at its next
+    flush (`tracker_journal.dat is shorter than expected`)."""
+    wal = path / "wal"
+    if not wal.exists():
+        return False
+    fd = os.open(wal, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)

@@ -194,3 +194,65 @@ def test_info_on_the_client_path(tmp_path) -> None:
     with pytest.raises(StoreError, match="no snapshots"):
         snapshot(target, tmp_path)
     target.close()
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_shard_another_process_owns_is_neither_dropped_nor_opened(edge_dir) -> None:
+    """Before: `drop tracks --yes` deleted the collection a running API served, and `info` /
+    `list` opened a shard `musicrec index` was writing (which then crashed at its next flush).
+    The owner here is this test process; the CLI runs in its own."""
+    owner = EdgeStore(edge_dir / "qdrant", "tracks")
+    assert owner.count() == N  # opened: the shard's lock is held from here on
+    try:
+        dropped = _cli(edge_dir, "collections", "drop", "tracks", "--yes")
+        assert dropped.returncode == 1 and dropped.stderr.count("\n") == 1, dropped.stderr
+        assert dropped.stderr.startswith("error: ") and "open in another process" in dropped.stderr
+        listed = _cli(edge_dir, "collections", "list")
+        assert listed.returncode == 0 and "in use by another process" in listed.stdout
+        info = _cli(edge_dir, "collections", "info")
+        assert info.returncode == 0, info.stderr
+        assert "not counted" in info.stdout and "16-d cosine, test-lyrics" in info.stdout
+        owner.upsert(many_points(10))  # the owner writes on, unharmed
+        assert owner.count() == N
+    finally:
+        owner.close()
+    assert (edge_dir / "qdrant" / "tracks" / "edge_config.json").exists()
+
+
+def test_info_reports_allocated_not_apparent_sizes(edge_dir) -> None:
+    store = EdgeStore(edge_dir / "qdrant", "tracks")
+    info = collection_info(store)
+    store.close()
+    files = [f for f in (edge_dir / "qdrant" / "tracks").rglob("*") if f.is_file()]
+    apparent = sum(f.stat().st_size for f in files)
+    allocated = sum(f.stat().st_blocks * 512 for f in files)
+    assert info.disk_bytes is not None and info.disk_bytes < apparent
+    assert abs(info.disk_bytes - allocated) < 1_000_000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["collections", "migrate", "--to", "gopher://example.org/x"],
+        ["collections", "migrate", "--to", "not a url"],
+        ["collections", "migrate", "--to", "http://127.0.0.1:9"],  # nothing (no Qdrant) there
+        ["collections", "snapshot", "--out", "{existing}"],
+    ],
+)
+def test_cli_failures_are_one_error_line(edge_dir, tmp_path, args) -> None:
+    existing = tmp_path / "a-file"
+    existing.write_text("not a directory")
+    result = _cli(edge_dir, *[a.replace("{existing}", str(existing)) for a in args])
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr

@@ -352,6 +352,19 @@ def test_nul_bytes_latin1_and_bom_are_tolerated_and_latin1_is_warned_about(
     assert len(warnings) == 1 and "line 2: not valid UTF-8" in warnings[0]
 
 
+def test_ids_with_nul_or_control_characters_are_rejected_never_stripped(tmp_path: Path) -> None:
+    """`bad-nul\\0-id` was indexed as `bad-nul-id` (a collision with a real id), and an id
+    with U+001C was indexed although the API refuses it as a seed."""
+    path = tmp_path / "ids.csv"
+    path.write_bytes(b"id,name\nbad-nul-id,Real\nbad-nul\x00-id,Fake\nsep\x1cid,Sep\nok,Na\x00me\n")
+    tracks, errors, _ = read_all(path)
+    assert [t.id for t in tracks] == ["bad-nul-id", "ok"]
+    assert tracks[1].name == "Name"  # free text loses the NUL, an id is never changed
+    assert [e.line for e in errors] == [3, 4]
+    assert "field 'id'" in errors[0].reason and "U+0000" in errors[0].reason
+    assert "field 'id'" in errors[1].reason and "U+001C" in errors[1].reason
+
+
 def test_too_large_field_is_rejected_and_reading_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

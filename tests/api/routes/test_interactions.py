@@ -245,3 +245,32 @@ def test_invented_users_add_nothing_to_the_served_log(data_copy) -> None:
         assert all(ids[:3]) and ids[3:] == [None, None]  # the client's budget: 3 a minute
         (day,) = client.get("/stats").json()["days"]
         assert (day["requests"], day["users"]) == (3, 1)
+
+
+@pytest.mark.slow
+def test_a_database_outage_does_not_tell_callers_where_the_database_is(data_copy) -> None:
+    """PostgreSQL stopped under a running API: the 503 said `connection to server at
+    "127.0.0.1", port N failed` to anyone; now it says the database is unreachable."""
+    from tests.fixtures.postgres import PostgresCluster, missing_reason
+
+    if missing_reason():
+        pytest.skip(missing_reason())
+    cluster = PostgresCluster().start()
+    stopped = False
+    try:
+        url = cluster.new_database()
+        settings = make_settings(data_copy("outage"), api_key=KEY, database_url=url)
+        with LiveServer(create_app(settings), headers=AUTH) as client:
+            assert client.post("/interactions", json=events("o", TRACKS[:1])).status_code == 201
+            cluster._run(str(cluster.bin / "pg_ctl"), "-D", str(cluster.data), "-m", "fast", "stop")
+            stopped = True
+            refused = client.post("/interactions", json=events("o", TRACKS[1:2]))
+            assert refused.status_code == 503, refused.text
+            detail = refused.json()["detail"]
+            assert "unreachable" in detail
+            assert "127.0.0.1" not in detail and str(cluster.port) not in detail
+    finally:
+        if stopped:
+            shutil.rmtree(cluster.root, ignore_errors=True)
+        else:
+            cluster.stop()

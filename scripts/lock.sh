@@ -12,7 +12,8 @@
 # that dependency brings. To move everything to the newest releases pyproject.toml allows:
 # `bash scripts/lock.sh --upgrade` (or `--upgrade-package NAME`).
 #
-# Index: PyPI only (so every machine writes the same file). Each pin carries the hashes of all
+# Index: uv's default, PyPI only (so every machine writes the same file). Each pin carries
+# the hashes of all
 # of that release's files; a wheel a machine keeps on disk (torch, torchvision and the nvidia-*
 # libraries under pip's find-links/extra-index-url here) is PyPI's own file, so its hash is
 # there and `pip install --require-hashes` takes it from disk (pip prefers local files) instead
@@ -25,7 +26,7 @@ UV=${UV:-$(command -v uv || echo .venv/bin/uv)}
 compile() {
     "$UV" pip compile pyproject.toml \
         --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-        --generate-hashes --index-url https://pypi.org/simple \
+        --generate-hashes \
         --no-emit-package musicrec --custom-compile-command "bash scripts/lock.sh" --quiet "$@"
 }
 compile --all-extras --group test --group dev --group lock --group build \

@@ -13,8 +13,7 @@
 # `bash scripts/lock.sh --upgrade` (or `--upgrade-package NAME`).
 #
 # Index: uv's default, PyPI only (so every machine writes the same file). Each pin carries
-# the hashes of all
-# of that release's files; a wheel a machine keeps on disk (torch, torchvision and the nvidia-*
+# the hashes of all of that release's files; a wheel a machine keeps on disk (torch, torchvision and the nvidia-*
 # libraries under pip's find-links/extra-index-url here) is PyPI's own file, so its hash is
 # there and `pip install --require-hashes` takes it from disk (pip prefers local files) instead
 # of downloading several GB. Extra arguments go to `uv pip compile`.

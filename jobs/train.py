@@ -98,7 +98,12 @@ def train_and_publish(
         )
         try:
             artefact = train_ranker(
-                interactions, build_recommender(settings, store), fit_collab, params, log
+                interactions,
+                build_recommender(settings, store),
+                fit_collab,
+                params,
+                log,
+                cf=settings,
             )
         except ValueError as exc:
             log(f"ranker not trained: {exc}")

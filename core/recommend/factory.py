@@ -40,5 +40,9 @@ def build_recommender(
             artist=settings.pool_artist,
             colistened=settings.pool_colistened,
             popularity=settings.pool_popularity,
+            ease=settings.pool_ease,
+            ials=settings.pool_ials,
+            rp3beta=settings.pool_rp3beta,
+            userknn=settings.pool_userknn,
         ),
     )

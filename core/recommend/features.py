@@ -16,13 +16,18 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
 from core.recommend.candidates import Candidate
+from core.recommend.cf_models import CFScores
 from core.recommend.user_tracks import UserTrackMatrix
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS
+from schemas.settings.cf import CFName
 
+# The strong collaborative models (`cf_models`): each a source and a group of its own.
+CF_SOURCES: tuple[str, ...] = get_args(CFName)
 SOURCES: tuple[str, ...] = (
     "content",
     "collaborative",
@@ -30,6 +35,7 @@ SOURCES: tuple[str, ...] = (
     "artist",
     "colistened",
     "popularity",
+    *CF_SOURCES,
 )
 # Explanation groups, in display order ("context" holds what describes the query, not a signal).
 GROUP_ORDER: tuple[str, ...] = (
@@ -41,6 +47,7 @@ GROUP_ORDER: tuple[str, ...] = (
     "collaborative",
     "cooccurrence",
     "artist",
+    *CF_SOURCES,
     "popularity",
     "context",
 )
@@ -58,6 +65,8 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("lightfm", "collaborative"),
     ("cooc_raw", "cooccurrence"),
     ("cooc_norm", "cooccurrence"),
+    # Each model's score of EVERY candidate (its _score/_rank: of the ones it proposed).
+    *((f"cf_{s}", s) for s in CF_SOURCES),
     ("artist_overlap", "artist"),
     ("artist_share", "artist"),
     ("artist_colisten", "artist"),
@@ -78,6 +87,7 @@ class QueryContext:
     history: Sequence[str]  # the user's tracks (or the seeds)
     seed_payloads: Sequence[Mapping]  # stored payloads of the seeds (artists, years)
     index: UserTrackMatrix | None  # interactions the features may use (None: none)
+    cf: CFScores | None = None  # the collaborative models fitted on that same index
 
     @property
     def artist_counts(self) -> Counter[str]:
@@ -143,4 +153,9 @@ def feature_rows(
             x[:, _COL["artist_colisten"]] = [
                 ctx.index.artists.best(colisten, p.get("artists") or ()) for p in payloads
             ]
+    if ctx.cf is not None:
+        for name in ctx.cf.names:
+            scores = ctx.cf.scores(name, ctx.history)
+            if scores is not None:
+                x[:, _COL[f"cf_{name}"]] = ctx.cf.index.lookup(scores, ids)
     return x

@@ -4,8 +4,9 @@
 
 Seed-only requests are the engine's fused content query as it ranks it. Personalised ones
 pool what every source proposes (content, LightFM, co-occurrence, same artist, co-listened
-artists, popularity), fetch the missing points in one call, compute every candidate's signals
-and let the ranker order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`)
+artists, popularity, and the collaborative models EASE, iALS, RP3β and similar listeners),
+fetch the missing points in one call, compute every candidate's signals and let the ranker
+order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`)
 when its artefact is loaded and the request does not ask for a `collab_weight`, else the
 linear blend of content and LightFM (the manual control, and the fallback without a ranker
 artefact).
@@ -30,6 +31,7 @@ from core.recommend.signals import Similarity, collaborative_scores, similaritie
 from core.recommend.sources import (
     ArtistSource,
     CandidateSource,
+    CFSource,
     ColistenedSource,
     CollaborativeSource,
     ContentSource,
@@ -62,6 +64,10 @@ class PoolSizes:
     artist: int = 50
     colistened: int = 50
     popularity: int = 50
+    ease: int = 100
+    ials: int = 100
+    rp3beta: int = 100
+    userknn: int = 100
 
 
 USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
@@ -207,6 +213,9 @@ class Recommender:
                 (ColistenedSource(lambda: index), self.pools.colistened),
                 (PopularitySource(lambda: index), self.pools.popularity),
             ]
+            cf = artefact.cf
+            if cf is not None:
+                sources += [(CFSource(n, lambda: cf), getattr(self.pools, n)) for n in cf.names]
         pool = hydrate(self.store, gather(sources, q), q)
         cosines = Similarity(q.queries).many([c.record.vectors for c in pool])  # type: ignore[union-attr]
         scored = [ScoredCandidate(c, s) for c, s in zip(pool, cosines, strict=True)]
@@ -223,6 +232,7 @@ class Recommender:
                 query_history(q, index),
                 [q.seeds[t].payload for t in q.positive if t in q.seeds],
                 index,
+                artefact.cf,
             )
             rows = feature_rows(
                 [s.candidate for s in scored],

@@ -3,8 +3,9 @@ interactions, labels from a held-out part.
 
 1. Each user with at least `min_history` tracks has `label_share` of them (seeded) held out:
    those are the labels. Everything else is the feature part.
-2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, co-listened artists,
-   popularity) are fitted on the feature part ONLY, so no feature of a candidate is computed
+2. LightFM (`fit_collab`), the interaction matrix (co-occurrence, co-listened artists,
+   popularity) and the collaborative models (EASE, iALS, RP3β, UserKNN: `cf_models`) are
+   fitted on the feature part ONLY, so no feature of a candidate is computed
    from the interaction that makes it a positive
    (tests/core/recommend/rankers/test_learned.py proves it on a small case).
 3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
@@ -16,8 +17,9 @@ interactions, labels from a held-out part.
    on the training side only, never on evaluation data).
 
 The published artefact pairs that booster with the interaction matrix of ALL interactions
-(serving computes co-occurrence and popularity from everything known), beside the LightFM
-model trained on all of them by `musicrec train`.
+and the collaborative models refitted on it (serving computes co-occurrence, popularity and
+the models' scores from everything known), beside the LightFM model trained on all of them by
+`musicrec train`.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ import pandas as pd
 
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
+from core.recommend.cf_models import CFScores, fit_cf
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.recommender import Recommender
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import VectorStore
+from schemas.settings.cf import CFSettings
 from schemas.tracks import point_id
 
 
@@ -221,11 +225,13 @@ def train_ranker(
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     params: RankerParams = RankerParams(),
     on_progress: Callable[[str], None] = lambda _: None,
+    cf: CFSettings | None = None,
 ) -> RankerArtefact:
     """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
 
     `recommender` gives the store, the content source and the pool settings; its holders are
-    replaced here by the feature-part LightFM model and interaction matrix.
+    replaced here by the feature-part LightFM model, interaction matrix and collaborative
+    models (`cf`: which and how; None: none).
     """
     started, cpu = time.perf_counter(), time.process_time()
     if "weight" in interactions:
@@ -238,7 +244,10 @@ def train_ranker(
     )
     collab = fit_collab(features_part)
     artists = stored_artists(recommender.store, pairs["track_id"].unique().tolist())
-    features_artefact = RankerArtefact(UserTrackMatrix.from_pairs(features_part, artists))
+    features_index = UserTrackMatrix.from_pairs(features_part, artists)
+    features_artefact = RankerArtefact(
+        features_index, cf=_fit_cf(features_index, cf, "feature part", on_progress)
+    )
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
     )
@@ -252,6 +261,8 @@ def train_ranker(
     pooled = time.perf_counter() - started
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
     booster, info = fit_booster(data, params)
+    index = UserTrackMatrix.from_pairs(pairs, artists)
+    serving_cf = _fit_cf(index, cf, "all interactions", on_progress)
     metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "lightgbm_version": lgb.__version__,
@@ -264,11 +275,24 @@ def train_ranker(
             "positives": int(data.y.sum()),
             **info,
         },
+        "cf": serving_cf.metadata() if serving_cf is not None else {},
         "train_seconds": round(time.perf_counter() - started, 3),
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(UserTrackMatrix.from_pairs(pairs, artists), booster, metadata)
+    return RankerArtefact(index, booster, metadata, serving_cf)
+
+
+def _fit_cf(
+    index: UserTrackMatrix,
+    settings: CFSettings | None,
+    part: str,
+    on_progress: Callable[[str], None],
+) -> CFScores | None:
+    if settings is None or not settings.cf_sources:
+        return None
+    on_progress(f"ranker: collaborative models on the {part}")
+    return fit_cf(index, settings, on_progress)
 
 
 def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:

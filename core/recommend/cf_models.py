@@ -1,0 +1,180 @@
+"""The strong collaborative models (EASE, iALS, RP3β, similar listeners) as the recommender
+uses them: fitted on the columns of one interaction matrix (`UserTrackMatrix`), each scores a
+history over the index's tracks, once per history (the candidate source and the ranker's
+features ask for the same scores).
+
+Histories are scored, not users: a user the models never saw (a new listener, the seeds of a
+request, a history that grew since training) is scored from what they hold, like the
+co-occurrence source. EASE's dense inverse is bounded (`ease_max_items`): it is fitted on the
+most-held tracks only; the other tracks get no EASE score (NaN, missing, never 0), the other
+models cover them.
+
+The models travel in the ranker artefact (`rankers.artefact`), so they are published,
+hot-reloaded and fall back together with the booster trained on their scores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.cf import EASE, IALS, CFModel, RP3Beta, UserKNN
+from core.recommend.user_tracks import UserTrackMatrix
+from schemas.settings.cf import CFName, CFSettings
+
+_COLUMNS = "__columns__"  # the index column of each of a bounded model's items
+
+
+@dataclass(frozen=True)
+class FittedCF:
+    """One fitted model; `columns` maps its items to index columns (None: all of them)."""
+
+    name: CFName
+    model: CFModel
+    columns: np.ndarray | None = None
+    fit_seconds: float = 0.0
+
+
+class CFScores:
+    """Each fitted model's scores of a history, per index track (NaN: not covered)."""
+
+    def __init__(self, index: UserTrackMatrix, fitted: Sequence[FittedCF]) -> None:
+        self.index = index
+        self.fitted = {f.name: f for f in fitted}
+        self._scores = lru_cache(maxsize=64)(self._history_scores)
+
+    @property
+    def names(self) -> list[CFName]:
+        return list(self.fitted)
+
+    def scores(self, name: str, history: Sequence[str]) -> np.ndarray | None:
+        """Read-only scores of `history` by model `name`; None when it is not fitted."""
+        if name not in self.fitted:
+            return None
+        return self._scores(name, tuple(sorted(set(history))))
+
+    def _history_scores(self, name: str, history: tuple[str, ...]) -> np.ndarray:
+        fitted = self.fitted[name]
+        cols = self.index.columns(history)
+        out = np.full(len(self.index), np.nan, dtype=np.float32)
+        if fitted.columns is not None:
+            local = np.flatnonzero(np.isin(fitted.columns, cols))
+            width = len(fitted.columns)
+        else:
+            local, width = cols, len(self.index)
+        if len(local):  # else the model knows nothing of the history: it says nothing (NaN)
+            row = _score(fitted.model, local, width)
+            if fitted.columns is None:
+                out[:] = row
+            else:
+                out[fitted.columns] = row
+        out.flags.writeable = False  # shared through the cache
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """`<name>/<key>` arrays of every model (plain arrays: the artefact has no pickle)."""
+        arrays: dict[str, np.ndarray] = {}
+        for name, f in self.fitted.items():
+            parts = dict(f.model.to_arrays())
+            if f.columns is not None:
+                parts[_COLUMNS] = f.columns
+            arrays |= {f"{name}/{k}": v for k, v in parts.items()}
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, index: UserTrackMatrix, names: Sequence[CFName], arrays: Mapping[str, np.ndarray]
+    ) -> CFScores:
+        """The models `names` from `to_arrays`' output; a missing or malformed array raises
+        (KeyError / ValueError: the artefact is unreadable, the last good one serves)."""
+        fitted = []
+        for name in names:
+            prefix = f"{name}/"
+            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            columns = parts.pop(_COLUMNS, None)
+            if columns is not None and not (
+                columns.ndim == 1
+                and len(columns)
+                and 0 <= columns.min() <= columns.max() < len(index)
+            ):
+                raise ValueError(f"{name}: columns outside the interaction matrix")
+            fitted.append(FittedCF(name, model_from_arrays(name, parts), columns))
+        for f in fitted:  # a model of another width would fail on the first request instead
+            width = len(index) if f.columns is None else len(f.columns)
+            if _score(f.model, np.zeros(0, np.int64), width).shape != (width,):
+                raise ValueError(f"{f.name}: does not score the matrix's {width} tracks")
+        return cls(index, fitted)
+
+    def metadata(self) -> dict[str, dict[str, float | int]]:
+        return {
+            name: {
+                "items": len(self.index) if f.columns is None else len(f.columns),
+                "fit_seconds": round(f.fit_seconds, 3),
+            }
+            for name, f in self.fitted.items()
+        }
+
+
+def new_model(name: CFName, settings: CFSettings) -> CFModel:
+    """The unfitted model `name` with its settings' hyper-parameters."""
+    if name == "ease":
+        return EASE(settings.ease_lambda, settings.ease_topk)
+    if name == "ials":
+        return IALS(
+            settings.ials_factors,
+            settings.ials_regularization,
+            settings.ials_alpha,
+            settings.ials_iterations,
+            settings.cf_threads,
+            settings.cf_seed,
+        )
+    if name == "rp3beta":
+        return RP3Beta(settings.rp3_alpha, settings.rp3_beta, settings.rp3_topk)
+    return UserKNN(settings.userknn_neighbours)
+
+
+_LOADERS: dict[str, Callable[[Mapping[str, np.ndarray]], CFModel]] = {
+    "ease": EASE.from_arrays,
+    "ials": IALS.from_arrays,
+    "rp3beta": RP3Beta.from_arrays,
+    "userknn": UserKNN.from_arrays,
+}
+
+
+def model_from_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> CFModel:
+    if name not in _LOADERS:
+        raise ValueError(f"unknown collaborative model {name!r}")
+    return _LOADERS[name](arrays)
+
+
+def _score(model: CFModel, cols: np.ndarray, width: int) -> np.ndarray:
+    """The model's scores (float32, one per item) of the history holding items `cols`."""
+    h = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), (np.zeros(len(cols), np.int64), cols)), shape=(1, width)
+    )
+    return np.asarray(model.score(h), dtype=np.float32).ravel()
+
+
+def fit_cf(
+    index: UserTrackMatrix,
+    settings: CFSettings,
+    on_progress: Callable[[str], None] = lambda _: None,
+) -> CFScores:
+    """Every model of `settings.cf_sources` fitted on `index`'s users × tracks."""
+    fitted = []
+    for name in settings.cf_sources:
+        started = time.perf_counter()
+        x, columns = index.matrix, None
+        if name == "ease" and len(index) > settings.ease_max_items:
+            columns = np.sort(index.most_held(settings.ease_max_items))
+            x = x[:, columns]
+        model = new_model(name, settings).fit(sp.csr_matrix(x))
+        seconds = time.perf_counter() - started
+        fitted.append(FittedCF(name, model, columns, seconds))
+        on_progress(f"  {name}: {x.shape[0]} users x {x.shape[1]} tracks in {seconds:.1f} s")
+    return CFScores(index, fitted)

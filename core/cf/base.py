@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 
-class CFModel(Protocol):
+class ItemScorer(Protocol):
     def fit(self, x: sp.csr_matrix) -> Self:
         """Learn from `x` (users × items, nonzero = held)."""
         ...

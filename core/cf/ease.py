@@ -17,15 +17,17 @@ from core.cf.base import csr_arrays, csr_from, top_k_per_row
 
 
 class EASE:
-    def __init__(self, regularization: float = 200.0, topk: int | None = 200) -> None:
-        self.regularization = regularization
-        self.topk = topk
+    def __init__(
+        self, lam: float = 100.0, max_items: int | None = None, top_k: int | None = None
+    ) -> None:
+        self.lam = lam
+        self.top_k = top_k
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, x: sp.csr_matrix) -> Self:
         x = sp.csr_matrix(x, dtype=np.float32)
         gram = (x.T @ x).toarray()
-        gram[np.diag_indices_from(gram)] += self.regularization
+        gram[np.diag_indices_from(gram)] += self.lam
         p = np.linalg.inv(gram)
         del gram
         b = p / -np.diag(p)
@@ -33,18 +35,18 @@ class EASE:
         b[np.diag_indices_from(b)] = 0.0
         dense = sp.csr_matrix(b)
         del b
-        self.weights = top_k_per_row(dense, self.topk) if self.topk else dense
+        self.weights = top_k_per_row(dense, self.top_k) if self.top_k else dense
         return self
 
     def score(self, h: sp.csr_matrix) -> np.ndarray:
         return np.asarray((sp.csr_matrix(h, dtype=np.float32) @ self.weights).todense())
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return csr_arrays(self.weights, "b_")
+        return {"kind": np.array("ease"), **csr_arrays(self.weights, "b_")}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> EASE:
-        model = cls(topk=None)
+        model = cls()
         model.weights = csr_from(arrays, "b_")
         if model.weights.shape[0] != model.weights.shape[1]:
             raise ValueError(f"EASE weights are {model.weights.shape}, not square")

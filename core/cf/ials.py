@@ -22,8 +22,8 @@ class IALS:
         regularization: float = 10.0,
         alpha: float = 10.0,
         iterations: int = 15,
-        threads: int = 1,
-        seed: int = 42,
+        seed: int = 0,
+        threads: int = 0,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -72,6 +72,7 @@ class IALS:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
+            "kind": np.array("ials"),
             "items": self.items,
             "params": np.array([self.regularization, self.alpha], np.float64),
         }

@@ -19,10 +19,10 @@ BLOCK = 2048  # item rows per block of the walk
 
 
 class RP3Beta:
-    def __init__(self, alpha: float = 0.5, beta: float = 0.4, topk: int = 200) -> None:
+    def __init__(self, alpha: float = 1.0, beta: float = 0.5, top_k: int = 200) -> None:
         self.alpha = alpha
         self.beta = beta
-        self.topk = topk
+        self.top_k = top_k
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, x: sp.csr_matrix) -> Self:
@@ -43,7 +43,7 @@ class RP3Beta:
                 (walk.data[off_diagonal], (walk.row[off_diagonal], walk.col[off_diagonal])),
                 shape=walk.shape,
             )
-            blocks.append(top_k_per_row(walk, self.topk))
+            blocks.append(top_k_per_row(walk, self.top_k))
         self.weights = sp.csr_matrix(sp.vstack(blocks), dtype=np.float32)
         return self
 
@@ -51,7 +51,7 @@ class RP3Beta:
         return np.asarray((sp.csr_matrix(h, dtype=np.float32) @ self.weights).todense())
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return csr_arrays(self.weights, "w_")
+        return {"kind": np.array("rp3beta"), **csr_arrays(self.weights, "w_")}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> RP3Beta:

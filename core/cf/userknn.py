@@ -14,8 +14,8 @@ from core.cf.base import csr_arrays, csr_from
 
 
 class UserKNN:
-    def __init__(self, neighbours: int = 50) -> None:
-        self.neighbours = neighbours
+    def __init__(self, k: int = 50) -> None:
+        self.neighbours = k
         self.users = sp.csr_matrix((0, 0), dtype=np.float32)
         self._norms = np.zeros(0, np.float32)
 
@@ -44,7 +44,11 @@ class UserKNN:
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {**csr_arrays(self.users, "x_"), "neighbours": np.array([self.neighbours])}
+        return {
+            "kind": np.array("userknn"),
+            **csr_arrays(self.users, "x_"),
+            "neighbours": np.array([self.neighbours]),
+        }
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> UserKNN:

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from core.cf import EASE, IALS, CFModel, RP3Beta, UserKNN
+from core.cf import EASE, IALS, ItemScorer, RP3Beta, UserKNN, load_arrays
 from core.recommend.user_tracks import UserTrackMatrix
 from schemas.settings.cf import CFName, CFSettings
 
@@ -35,7 +35,7 @@ class FittedCF:
     """One fitted model; `columns` maps its items to index columns (None: all of them)."""
 
     name: CFName
-    model: CFModel
+    model: ItemScorer
     columns: np.ndarray | None = None
     fit_seconds: float = 0.0
 
@@ -45,11 +45,11 @@ class CFScores:
 
     def __init__(self, index: UserTrackMatrix, fitted: Sequence[FittedCF]) -> None:
         self.index = index
-        self.fitted = {f.name: f for f in fitted}
+        self.fitted: dict[str, FittedCF] = {f.name: f for f in fitted}
         self._scores = lru_cache(maxsize=64)(self._history_scores)
 
     @property
-    def names(self) -> list[CFName]:
+    def names(self) -> list[str]:
         return list(self.fitted)
 
     def scores(self, name: str, history: Sequence[str]) -> np.ndarray | None:
@@ -120,39 +120,35 @@ class CFScores:
         }
 
 
-def new_model(name: CFName, settings: CFSettings) -> CFModel:
-    """The unfitted model `name` with its settings' hyper-parameters."""
+def new_model(name: CFName, settings: CFSettings, dense_ease: bool = False) -> ItemScorer:
+    """The unfitted model `name` with its settings' hyper-parameters; `dense_ease`: EASE
+    keeps its exact weights (no pruning; the dual form when users are the fewer)."""
     if name == "ease":
-        return EASE(settings.ease_lambda, settings.ease_topk)
+        return EASE(lam=settings.ease_lambda, top_k=None if dense_ease else settings.ease_topk)
     if name == "ials":
         return IALS(
-            settings.ials_factors,
-            settings.ials_regularization,
-            settings.ials_alpha,
-            settings.ials_iterations,
-            settings.cf_threads,
-            settings.cf_seed,
+            factors=settings.ials_factors,
+            regularization=settings.ials_regularization,
+            alpha=settings.ials_alpha,
+            iterations=settings.ials_iterations,
+            seed=settings.cf_seed,
+            threads=settings.cf_threads,
         )
     if name == "rp3beta":
-        return RP3Beta(settings.rp3_alpha, settings.rp3_beta, settings.rp3_topk)
-    return UserKNN(settings.userknn_neighbours)
+        return RP3Beta(alpha=settings.rp3_alpha, beta=settings.rp3_beta, top_k=settings.rp3_topk)
+    return UserKNN(k=settings.userknn_neighbours)
 
 
-_LOADERS: dict[str, Callable[[Mapping[str, np.ndarray]], CFModel]] = {
-    "ease": EASE.from_arrays,
-    "ials": IALS.from_arrays,
-    "rp3beta": RP3Beta.from_arrays,
-    "userknn": UserKNN.from_arrays,
-}
+def model_from_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> ItemScorer:
+    """The model `name` as saved; ValueError when the arrays describe another or none."""
+    model = load_arrays(arrays)
+    kind = str(arrays["kind"])
+    if kind != name:
+        raise ValueError(f"{name}: the arrays hold a {kind!r} model")
+    return model
 
 
-def model_from_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> CFModel:
-    if name not in _LOADERS:
-        raise ValueError(f"unknown collaborative model {name!r}")
-    return _LOADERS[name](arrays)
-
-
-def _score(model: CFModel, cols: np.ndarray, width: int) -> np.ndarray:
+def _score(model: ItemScorer, cols: np.ndarray, width: int) -> np.ndarray:
     """The model's scores (float32, one per item) of the history holding items `cols`."""
     h = sp.csr_matrix(
         (np.ones(len(cols), np.float32), (np.zeros(len(cols), np.int64), cols)), shape=(1, width)
@@ -170,10 +166,14 @@ def fit_cf(
     for name in settings.cf_sources:
         started = time.perf_counter()
         x, columns = index.matrix, None
-        if name == "ease" and len(index) > settings.ease_max_items:
+        # EASE's inverse is min(users, tracks)² (the dual form when users are fewer): exact
+        # under the bound, else over the most-held tracks only, pruned.
+        exact = min(x.shape) <= settings.ease_max_items
+        if name == "ease" and not exact:
             columns = np.sort(index.most_held(settings.ease_max_items))
             x = x[:, columns]
-        model = new_model(name, settings).fit(sp.csr_matrix(x))
+        model = new_model(name, settings, dense_ease=exact and x.shape[0] < x.shape[1])
+        model.fit(sp.csr_matrix(x))
         seconds = time.perf_counter() - started
         fitted.append(FittedCF(name, model, columns, seconds))
         on_progress(f"  {name}: {x.shape[0]} users x {x.shape[1]} tracks in {seconds:.1f} s")

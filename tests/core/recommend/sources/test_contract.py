@@ -6,16 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from qdrant_client import QdrantClient
 
 from core.artefacts import Fixed
 from core.collab.training import train
 from core.recommend.candidates import gather, hydrate
+from core.recommend.cf_models import CFScores, fit_cf
 from core.recommend.query import passes
 from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
 from core.recommend.sources import (
     ArtistSource,
     CandidateSource,
+    CFSource,
     ColistenedSource,
     CollaborativeSource,
     ContentSource,
@@ -27,10 +30,32 @@ from core.store import TrackFilter, VectorStore
 from core.store.client import ClientStore
 from core.store.edge import EdgeStore
 from schemas.api import Filters
+from schemas.settings.cf import CFSettings
 from schemas.tracks import Track
 from tests.core.store.contract import LAYOUT, N, make_points
 
-SOURCES = ("content", "collaborative", "cooccurrence", "artist", "colistened", "popularity")
+CF = ("ease", "ials", "rp3beta", "userknn")
+SOURCES = (
+    "content",
+    "collaborative",
+    "cooccurrence",
+    "artist",
+    "colistened",
+    "popularity",
+    *CF,
+)
+# Small models for 12 users; EASE bounded below the 30 held tracks so its bound is exercised.
+CF_SETTINGS = CFSettings(
+    ease_lambda=5.0,
+    ease_max_items=10,
+    ease_topk=8,
+    ials_factors=8,
+    ials_regularization=0.1,
+    ials_iterations=10,
+    rp3_topk=10,
+    userknn_neighbours=4,
+    cf_threads=1,
+)
 USER = "u0"
 ARTISTS = {p.payload["track_id"]: p.payload["artists"] for p in make_points()}
 
@@ -52,7 +77,8 @@ def artefacts():
     frame = interactions()
     tracks = [Track.from_payload(p.payload) for p in make_points()]
     model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
-    return Fixed(model), UserTrackMatrix.from_pairs(frame, ARTISTS)
+    index = UserTrackMatrix.from_pairs(frame, ARTISTS)
+    return Fixed(model), index, fit_cf(index, CF_SETTINGS)
 
 
 @pytest.fixture(params=["edge", "memory"], scope="module")
@@ -69,8 +95,10 @@ def store(request, tmp_path_factory):
 
 @pytest.fixture(params=SOURCES)
 def source(request, store, artefacts) -> CandidateSource:
-    holder, index = artefacts
+    holder, index, cf = artefacts
     content = ContentSource(store)
+    if request.param in CF:
+        return CFSource(request.param, lambda: cf)
     return {
         "content": content,
         "collaborative": CollaborativeSource(holder),
@@ -139,6 +167,12 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
     """A filter nothing passes, an unknown user, no interaction matrix, or seeds whose
     artists the filter removes."""
     q = query(store, user="nobody")
+    if source.name in CF:  # no models, or a history none of whose tracks the models know
+        assert CFSource(source.name, lambda: None).propose(q, 5) == []
+        assert source.propose(query(store, user="nobody", positive=("t3",)), 5) == [] or (
+            "t3" in source.models().index.track_ids  # type: ignore[attr-defined, union-attr]
+        )
+        return
     silent = {
         "content": lambda: source.propose(query(store, filters=Filters(genres=["polka"])), 5),
         "collaborative": lambda: source.propose(q, 5),
@@ -154,7 +188,7 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
 
 def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
     """Tracks held with the seeds by other users score by how many such holdings there are."""
-    _, index = artefacts
+    _, index, _ = artefacts
     q = query(store, user="someone-new", positive=("t4",))
     proposals = CooccurrenceSource(lambda: index).propose(q, 50)
     holders = [set(index.user_tracks(u)) for u in index.user_ids if "t4" in index.user_tracks(u)]
@@ -178,7 +212,7 @@ def test_artist_source_returns_only_the_seeds_artists(store) -> None:
 def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> None:
     """Other artists' most held tracks, scored by the cosine between each artist's listeners
     and the history's (recomputed here from user sets), best artist first, 3 per artist."""
-    _, index = artefacts
+    _, index, _ = artefacts
     q = query(store, user="someone-new", positive=("t4",))
     proposals = ColistenedSource(lambda: index).propose(q, 40)
     own = set(q.seeds["t4"].payload["artists"])
@@ -207,3 +241,52 @@ def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> No
     assert max(by_artist.values()) <= 3, "per_artist caps each co-listened artist"
     # An artist no listener of the seeds' artists plays is not co-listened.
     assert all(expected[a] > 0 for p in proposals for a in ARTISTS[p.track_id])
+
+
+@pytest.mark.parametrize("name", CF)
+def test_cf_sources_propose_the_models_best_for_the_history(store, artefacts, name) -> None:
+    """A new listener holding the two most-held tracks (EASE's bound covers them): the
+    proposals are the model's own scores of that history (recomputed here from the model),
+    best first, the history out."""
+    _, index, cf = artefacts
+    pair = tuple(index.track_ids[c] for c in index.most_held(2))
+    q = query(store, user="someone-new", positive=pair)
+    proposals = CFSource(name, lambda: cf).propose(q, 50)
+    assert proposals, f"{name} proposed nothing for a history it knows"
+    fitted = cf.fitted[name]
+    columns = fitted.columns if fitted.columns is not None else np.arange(len(index))
+    held = [i for i, c in enumerate(columns) if index.track_ids[c] in pair]
+    h = sp.csr_matrix((np.ones(len(held)), ([0] * len(held), held)), shape=(1, len(columns)))
+    truth = dict(zip((index.track_ids[c] for c in columns), fitted.model.score(h)[0], strict=True))
+    for p in proposals:
+        assert p.track_id not in pair
+        assert p.score == pytest.approx(truth[p.track_id], rel=1e-5) and p.score > 0
+    positive = sorted(v for t, v in truth.items() if v > 0 and t not in pair)
+    assert [p.score for p in proposals] == pytest.approx(positive[::-1][: len(proposals)])
+
+
+def test_ease_is_bounded_to_the_most_held_tracks(artefacts) -> None:
+    """Over `ease_max_items` the exact EASE covers the most-held tracks only; the others get
+    no EASE score (missing), while the unbounded models score every track."""
+    _, index, cf = artefacts
+    columns = cf.fitted["ease"].columns
+    assert columns is not None and len(columns) == CF_SETTINGS.ease_max_items < len(index)
+    assert set(index.counts[columns]) and min(index.counts[columns]) >= max(
+        np.delete(index.counts, columns)
+    )
+    history = [index.track_ids[c] for c in index.most_held(2)]
+    ease = cf.scores("ease", history)
+    assert ease is not None
+    assert np.isnan(np.delete(ease, columns)).all() and not np.isnan(ease[columns]).any()
+    assert not np.isnan(cf.scores("rp3beta", history)).any()  # type: ignore[arg-type]
+    outside = [index.track_ids[c] for c in np.delete(np.arange(len(index)), columns)[:2]]
+    assert np.isnan(cf.scores("ease", outside)).all(), "a history EASE does not cover: no say"  # type: ignore[arg-type]
+
+
+def test_cf_models_round_trip_through_their_arrays(artefacts) -> None:
+    _, index, cf = artefacts
+    again = CFScores.from_arrays(index, cf.names, cf.to_arrays())
+    for name in CF:
+        np.testing.assert_allclose(
+            again.scores(name, ["t0", "t4"]), cf.scores(name, ["t0", "t4"]), rtol=1e-6
+        )

@@ -1,33 +1,32 @@
-"""Collaborative-filtering models behind one contract (`base.ItemScorer`)."""
+"""Collaborative item scorers from the literature's strong baselines (Dacrema et al., RecSys
+2019; Steck, WWW 2019), behind one contract (`ItemScorer`, in `base`):
 
-from collections.abc import Callable, Mapping
+- `ease`: EASE^R, the closed-form item-item ridge regression (primal or dual form, exact).
+- `factors`: iALS and BPR from `implicit` (CPU), folded in for histories unseen in training.
+- `graph`: RP3β, the three-step random walk divided by popularity^β, top-k graph.
+- `neighbours`: ItemKNN and UserKNN cosine, sparse top-k neighbours.
 
-import numpy as np
+Every model scores histories given as rows (`score(H)`), so it serves a user who was not in
+training, and round-trips through plain arrays (`to_arrays` / `load_arrays`, an ``.npz``
+without pickle). numpy, scipy and implicit only.
+"""
 
-from core.cf.base import ItemScorer
+from core.cf.base import ItemScorer, ModelArraysError
 from core.cf.ease import EASE
-from core.cf.ials import IALS
-from core.cf.rp3beta import RP3Beta
-from core.cf.userknn import UserKNN
+from core.cf.factors import BPR, IALS
+from core.cf.graph import RP3Beta
+from core.cf.neighbours import ItemKNN, UserKNN
+from core.cf.registry import MODELS, load_arrays
 
-
-class ModelArraysError(ValueError):
-    """Arrays that do not describe a model."""
-
-
-_LOADERS: dict[str, Callable[[Mapping[str, np.ndarray]], ItemScorer]] = {
-    "ease": EASE.from_arrays,
-    "ials": IALS.from_arrays,
-    "rp3beta": RP3Beta.from_arrays,
-    "userknn": UserKNN.from_arrays,
-}
-
-
-def load_arrays(arrays: Mapping[str, np.ndarray]) -> ItemScorer:
-    kind = str(arrays["kind"]) if "kind" in arrays else ""
-    if kind not in _LOADERS:
-        raise ModelArraysError(f"kind: unknown model {kind!r}")
-    return _LOADERS[kind](arrays)
-
-
-__all__ = ["EASE", "IALS", "ItemScorer", "ModelArraysError", "RP3Beta", "UserKNN", "load_arrays"]
+__all__ = [
+    "BPR",
+    "EASE",
+    "IALS",
+    "MODELS",
+    "ItemKNN",
+    "ItemScorer",
+    "ModelArraysError",
+    "RP3Beta",
+    "UserKNN",
+    "load_arrays",
+]

@@ -106,8 +106,8 @@ class CFScores:
             fitted.append(FittedCF(name, model_from_arrays(name, parts), columns))
         for f in fitted:  # a model of another width would fail on the first request instead
             width = len(index) if f.columns is None else len(f.columns)
-            if _score(f.model, np.zeros(0, np.int64), width).shape != (width,):
-                raise ValueError(f"{f.name}: does not score the matrix's {width} tracks")
+            if f.model.n_items != width:
+                raise ValueError(f"{f.name}: {f.model.n_items} items, the matrix has {width}")
         return cls(index, fitted)
 
     def metadata(self) -> dict[str, dict[str, float | int]]:
@@ -140,11 +140,11 @@ def new_model(name: CFName, settings: CFSettings, dense_ease: bool = False) -> I
 
 
 def model_from_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> ItemScorer:
-    """The model `name` as saved; ValueError when the arrays describe another or none."""
+    """The model `name` as saved; ValueError (`ModelArraysError`) when the arrays describe
+    another model or none."""
     model = load_arrays(arrays)
-    kind = str(arrays["kind"])
-    if kind != name:
-        raise ValueError(f"{name}: the arrays hold a {kind!r} model")
+    if model.kind != name:
+        raise ValueError(f"{name}: the arrays hold a {model.kind!r} model")
     return model
 
 

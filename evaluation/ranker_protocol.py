@@ -33,6 +33,7 @@ from core.recommend.features import FEATURE_NAMES, GROUPS
 from core.recommend.recommender import Recommender
 from core.recommend.sources import (
     ArtistSource,
+    CFSource,
     ColistenedSource,
     ContentSource,
     CooccurrenceSource,
@@ -42,6 +43,7 @@ from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
 from evaluation.metrics import bootstrap_ci, mean_ci, ranking_metrics
 from indexer.pipeline import Indexer
+from schemas.settings.cf import CFSettings
 from schemas.tracks import Track, point_id
 
 K = 10
@@ -55,6 +57,10 @@ SINGLE = (
     "content fusion",
     "co-listened artists",
 )
+# The product's own collaborative models (fitted on the training side by `train_ranker`),
+# each alone: the strong baselines as the product serves them.
+CF_ALONE = {"ease": "EASE alone", "ials": "iALS alone", "rp3beta": "RP3β alone",
+            "userknn": "similar listeners alone"}  # fmt: skip
 
 
 @dataclass
@@ -132,7 +138,12 @@ def run_protocol(
     base = Recommender(store, content, collab=Fixed(model))
     started = time.perf_counter()
     artefact = train_ranker(
-        protocol.train_rows, base, fit, RankerParams(threads=threads, seed=seed), log
+        protocol.train_rows,
+        base,
+        fit,
+        RankerParams(threads=threads, seed=seed),
+        log,
+        cf=CFSettings(),
     )
     result.facts["ranker_train_seconds"] = round(time.perf_counter() - started, 1)
     result.facts["ranker_train_cpu_seconds"] = round(artefact.metadata["train_cpu_seconds"], 1)
@@ -155,6 +166,10 @@ def run_protocol(
         SINGLE[3]: lambda u, q: served(u, 0.0),
         SINGLE[4]: lambda u, q: [p.track_id for p in colistened.propose(q, K)],
     }
+    cf = artefact.cf
+    for name in cf.names if cf is not None else []:
+        source = CFSource(name, lambda: cf)
+        methods[CF_ALONE[name]] = lambda u, q, s=source: [p.track_id for p in s.propose(q, K)]
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)
     pool_hits: dict[str, list[float]] = {}
@@ -236,13 +251,14 @@ def report(results: Sequence[ProtocolResult], numbers: dict, command: str) -> st
         lines += ["", f"Ranker training: {r.facts['ranker']}", ""]
         lines += ["| method | " + " | ".join(METRICS) + " | ranker − method, NDCG@10 |"]
         lines += ["|---" * (len(METRICS) + 2) + "|"]
-        for method in (RANKER, BLEND, *SINGLE):
+        singles = [*SINGLE, *(m for m in CF_ALONE.values() if m in block)]
+        for method in (RANKER, BLEND, *singles):
             cells = [_fmt(block[method][m]) for m in METRICS]
             diff = block["paired: ranker minus"].get(method, {}).get(ndcg)
             lines.append(
                 f"| {method} | " + " | ".join(cells) + f" | {_fmt(diff) if diff else ''} |"
             )
-        best = max(SINGLE, key=lambda m: block[m][ndcg][0])
+        best = max(singles, key=lambda m: block[m][ndcg][0])
         ratio = block[RANKER][ndcg][0] / max(block[best][ndcg][0], 1e-12)
         diff = block["paired: ranker minus"][best][ndcg]
         blend = block["paired: ranker minus"][BLEND][ndcg]

@@ -137,7 +137,8 @@ function reasons(item) {
 const SIGNAL_LABELS = {
   lyrics: "lyrics", lyrics_terms: "lyric terms", cover: "cover", audio: "audio",
   content: "content rank", collaborative: "LightFM", cooccurrence: "co-occurrence",
-  artist: "artist", popularity: "popularity", context: "context",
+  artist: "artist", ease: "EASE", ials: "iALS", rp3beta: "RP3β", userknn: "similar listeners",
+  popularity: "popularity", context: "context",
 };
 
 function signals(item) {

@@ -15,7 +15,7 @@ from core.encoders.factory import build_lyrics_encoder
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.factory import open_interaction_store
 from core.interactions.store import SqlInteractionStore
-from core.recommend.factory import build_recommender
+from core.recommend.factory import build_recommender, feature_layout
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
@@ -75,7 +75,9 @@ def build_resources(settings: Settings) -> Resources:
     # Upgrades an older schema (refuses a newer one) and imports a pre-database CSV once;
     # start-up reads no events, however many are stored.
     interactions = open_interaction_store(settings)
-    ranker = ranker_holder(settings.model_dir, settings.model_reload_seconds)
+    ranker = ranker_holder(
+        settings.model_dir, settings.model_reload_seconds, feature_layout(settings).names
+    )
     recommender = build_recommender(
         settings, store, collab=collab, history=interactions, ranker=ranker
     )

@@ -99,6 +99,7 @@ class ArtefactHolder(Generic[T]):
         self.model: T | None = None
         self.error: str | None = None
         self._version: str | None = None
+        self._pinned: tuple[T | None, str | None] = (None, None)
         self._lock = threading.Lock()
         self.reload()
 
@@ -115,6 +116,7 @@ class ArtefactHolder(Generic[T]):
                 log.error("%s not reloaded, the last good one keeps serving: %s", self.pointer, exc)
                 return False
             self.model, self._version, self.error = model, name, None
+            self._pinned = (model, name)  # one assignment: `pinned()` never sees a mix
             log.info("%s: %s loaded", self.pointer, name)
             return True
 
@@ -130,6 +132,13 @@ class ArtefactHolder(Generic[T]):
     def version(self) -> str | None:
         return self._version
 
+    def pinned(self) -> tuple[T | None, str | None]:
+        """The serving artefact and its version, read together: `current()` then `version`
+        can straddle a reload and pair one artefact with the other's name."""
+        if self.reload_seconds == 0:
+            self.reload()
+        return self._pinned
+
 
 class Fixed(Generic[T]):
     """A holder of one in-memory artefact (training and evaluation): no file, no reload."""
@@ -141,3 +150,6 @@ class Fixed(Generic[T]):
 
     def current(self) -> T | None:
         return self.model
+
+    def pinned(self) -> tuple[T | None, str | None]:
+        return self.model, self.version

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,14 @@ from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.collab.training import train
 from core.encoders.base import Encoder
-from core.recommend.features import FEATURE_NAMES, GROUPS
-from core.recommend.recommender import Recommender
-from core.recommend.sources import (
-    ArtistSource,
-    CFSource,
-    ColistenedSource,
-    ContentSource,
-    CooccurrenceSource,
-)
-from core.recommend.training import RankerParams, train_ranker
+from core.recommend.factory import build_recommender
+from core.recommend.features import GROUPS
+from core.recommend.training import ranker_params, train_ranker
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
 from evaluation.metrics import bootstrap_ci, mean_ci, ranking_metrics
 from indexer.pipeline import Indexer
-from schemas.settings.cf import CFSettings
+from schemas.settings import Settings
 from schemas.tracks import Track, point_id
 
 K = 10
@@ -134,24 +127,18 @@ def run_protocol(
     started = time.perf_counter()
     model = fit(protocol.train_rows)
     result.facts["lightfm_seconds"] = round(time.perf_counter() - started, 1)
-    content = ContentSource(store)
-    base = Recommender(store, content, collab=Fixed(model))
+    # What serves: the settings' defaults (and MUSICREC_* overrides), through the factory.
+    settings = Settings()
+    base = build_recommender(settings, store, collab=Fixed(model))
     started = time.perf_counter()
-    artefact = train_ranker(
-        protocol.train_rows,
-        base,
-        fit,
-        RankerParams(threads=threads, seed=seed),
-        log,
-        cf=CFSettings(),
-    )
+    params = replace(ranker_params(settings), threads=threads, seed=seed)
+    artefact = train_ranker(protocol.train_rows, base, fit, params, log, cf=settings)
     result.facts["ranker_train_seconds"] = round(time.perf_counter() - started, 1)
     result.facts["ranker_train_cpu_seconds"] = round(artefact.metadata["train_cpu_seconds"], 1)
     result.facts["ranker"] = artefact.metadata["counts"]
-    rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
-    index = artefact.index
-    cooc, artist = CooccurrenceSource(lambda: index), ArtistSource(content)
-    colistened = ColistenedSource(lambda: index)
+    rec = replace(base, ranker=Fixed(artefact))
+    by_name = {a.spec.name: a.source for a in rec.sources}
+    cooc, artist, colistened = by_name["cooccurrence"], by_name["artist"], by_name["colistened"]
 
     def served(user: str, collab_weight: float | None) -> list[str]:
         answer = rec.recommend_for_user(user, limit=K, collab_weight=collab_weight)
@@ -166,10 +153,10 @@ def run_protocol(
         SINGLE[3]: lambda u, q: served(u, 0.0),
         SINGLE[4]: lambda u, q: [p.track_id for p in colistened.propose(q, K)],
     }
-    cf = artefact.cf
-    for name in cf.names if cf is not None else []:
-        source = CFSource(name, lambda: cf)
-        methods[CF_ALONE[name]] = lambda u, q, s=source: [p.track_id for p in s.propose(q, K)]
+    for name, label in CF_ALONE.items():
+        if name in by_name:
+            source = by_name[name]
+            methods[label] = lambda u, q, s=source: [p.track_id for p in s.propose(q, K)]
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)
     pool_hits: dict[str, list[float]] = {}
@@ -179,7 +166,7 @@ def run_protocol(
             t0 = time.perf_counter()
             rankings[method][user] = fn(user, q)
             timing[method] += time.perf_counter() - t0
-        pool = rec.scored_pool(q, rec.candidate_pool, collab=True, artefact=artefact)
+        pool = rec.scored_pool(q, 0, features=True)
         hidden = protocol.hidden[user]
         for name in ["pool (union)", *sorted({s for c in pool for s in c.candidate.sources})]:
             found = {
@@ -205,7 +192,8 @@ def run_protocol(
     assert artefact.booster is not None
     gain = artefact.booster.feature_importance("gain")
     total = float(gain.sum()) or 1.0
-    result.importance = {f: float(g) / total for f, g in zip(FEATURE_NAMES, gain, strict=True)}
+    names = rec.layout.names
+    result.importance = {f: float(g) / total for f, g in zip(names, gain, strict=True)}
     return result
 
 

@@ -15,7 +15,7 @@ from core.collab.model import CollaborativeModel
 from core.collab.training import train
 from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import POINTER
-from core.recommend.training import RankerParams, train_ranker
+from core.recommend.training import ranker_params, train_ranker
 from core.store import StoreError
 from core.store.factory import open_store
 from schemas.settings import Settings
@@ -90,12 +90,7 @@ def train_and_publish(
             log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
             return None
 
-        params = RankerParams(
-            label_share=settings.ranker_label_share,
-            max_users=settings.ranker_max_users,
-            threads=settings.ranker_threads,
-            seed=settings.lightfm_seed,
-        )
+        params = ranker_params(settings)
         try:
             artefact = train_ranker(
                 interactions,

@@ -31,8 +31,8 @@ from bench.machine import load_text
 
 from api.main import create_app
 from core.collab.artefact import load_latest
-from core.recommend.recommender import Recommender, SeedRequest
-from core.recommend.sources import ContentSource
+from core.recommend.factory import build_recommender
+from core.recommend.recommender import SeedRequest
 from core.store import open_store
 from schemas.settings import load_settings
 
@@ -74,16 +74,7 @@ def main() -> None:
         {"positive": rng.sample(track_ids, args.seeds), "limit": args.limit}
         for _ in range(args.requests)
     ]
-    direct = Recommender(
-        store,
-        ContentSource(
-            store,
-            fusion=settings.fusion,
-            rrf_k=settings.rrf_k,
-            prefetch_limit=settings.prefetch_limit,
-        ),
-        default_weights=settings.default_weights,
-    )
+    direct = build_recommender(settings, store)  # what serves, from the same settings
     engine_ms = []
     for body in bodies:
         started = time.perf_counter()

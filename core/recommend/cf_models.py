@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import get_args
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +29,8 @@ from core.cf import EASE, IALS, ItemScorer, RP3Beta, UserKNN, load_arrays
 from core.recommend.user_tracks import UserTrackMatrix
 from schemas.settings.cf import CFName, CFSettings
 
+CF_NAMES: tuple[str, ...] = get_args(CFName)  # the models, and the names of their sources
+
 _COLUMNS = "__columns__"  # the index column of each of a bounded model's items
 
 
@@ -35,7 +38,7 @@ _COLUMNS = "__columns__"  # the index column of each of a bounded model's items
 class FittedCF:
     """One fitted model; `columns` maps its items to index columns (None: all of them)."""
 
-    name: CFName
+    name: str
     model: ItemScorer
     columns: np.ndarray | None = None
     fit_seconds: float = 0.0
@@ -93,7 +96,7 @@ class CFScores:
 
     @classmethod
     def from_arrays(
-        cls, index: UserTrackMatrix, names: Sequence[CFName], arrays: Mapping[str, np.ndarray]
+        cls, index: UserTrackMatrix, names: Sequence[str], arrays: Mapping[str, np.ndarray]
     ) -> CFScores:
         """The models `names` from `to_arrays`' output; a missing or malformed array raises
         (KeyError / ValueError: the artefact is unreadable, the last good one serves)."""
@@ -134,7 +137,7 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def new_model(name: CFName, settings: CFSettings, dense_ease: bool = False) -> ItemScorer:
+def new_model(name: str, settings: CFSettings, dense_ease: bool = False) -> ItemScorer:
     """The unfitted model `name` with its settings' hyper-parameters; `dense_ease`: EASE
     keeps its exact weights (no pruning; the dual form when users are the fewer)."""
     if name == "ease":
@@ -150,7 +153,9 @@ def new_model(name: CFName, settings: CFSettings, dense_ease: bool = False) -> I
         )
     if name == "rp3beta":
         return RP3Beta(alpha=settings.rp3_alpha, beta=settings.rp3_beta, top_k=settings.rp3_topk)
-    return UserKNN(k=settings.userknn_neighbours)
+    if name == "userknn":
+        return UserKNN(k=settings.userknn_neighbours)
+    raise ValueError(f"unknown collaborative model {name!r} (known: {list(CF_NAMES)})")
 
 
 def model_from_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> ItemScorer:
@@ -173,11 +178,13 @@ def _score(model: ItemScorer, cols: np.ndarray, width: int) -> np.ndarray:
 def fit_cf(
     index: UserTrackMatrix,
     settings: CFSettings,
+    names: Sequence[str] = CF_NAMES,
     on_progress: Callable[[str], None] = lambda _: None,
 ) -> CFScores:
-    """Every model of `settings.cf_sources` fitted on `index`'s users × tracks."""
+    """The models `names` fitted on `index`'s users × tracks with the settings'
+    hyper-parameters."""
     fitted = []
-    for name in settings.cf_sources:
+    for name in names:
         started = time.perf_counter()
         x, columns = index.matrix, None
         # EASE's inverse is min(users, tracks)² (the dual form when users are fewer): exact

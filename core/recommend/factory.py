@@ -1,23 +1,39 @@
-"""Settings → the recommender (the API's lifespan and `musicrec train` build it the same way)."""
+"""Settings → the recommender: the ONE place a `Recommender` is built (the API's lifespan,
+`musicrec train`, the evaluation and the benchmarks all come here, so they measure what
+serves; tests/test_architecture.py finds any other `Recommender(` call)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.collab.model import CollaborativeModel
 from core.interactions.store import InteractionStore
+from core.recommend.features import FeatureLayout
 from core.recommend.rankers.artefact import RankerArtefact
-from core.recommend.recommender import Holder, PoolSizes, Recommender
+from core.recommend.recommender import ActiveSource, Recommender
+from core.recommend.snapshot import Holder
 from core.recommend.sources import ContentSource
+from core.recommend.sources.registry import REGISTRY, SourceDeps, SourceSpec, enabled
 from core.store import VectorStore
-from schemas.settings import Settings
+from schemas.settings.recommend import RecommendSettings
+
+
+def feature_layout(
+    settings: RecommendSettings, registry: Sequence[SourceSpec] = REGISTRY
+) -> FeatureLayout:
+    """The ranker's feature columns for the sources the settings switch on (what a ranker
+    artefact must have been trained on to serve)."""
+    return FeatureLayout.of(enabled(settings, registry))
 
 
 def build_recommender(
-    settings: Settings,
+    settings: RecommendSettings,
     store: VectorStore,
     *,
     collab: Holder[CollaborativeModel] | None = None,
     history: InteractionStore | None = None,
     ranker: Holder[RankerArtefact] | None = None,
+    registry: Sequence[SourceSpec] = REGISTRY,
 ) -> Recommender:
     content = ContentSource(
         store,
@@ -25,24 +41,16 @@ def build_recommender(
         rrf_k=settings.rrf_k,
         prefetch_limit=settings.prefetch_limit,
     )
+    specs = enabled(settings, registry)
+    deps = SourceDeps(store, content, settings)
     return Recommender(
         store,
         content,
-        collab=collab,
-        history=history,
+        sources=[ActiveSource(s, s.build(deps), s.pool(settings)) for s in specs],
+        layout=FeatureLayout.of(specs),
         default_weights=settings.default_weights,
         collab_weight=settings.collab_weight,
-        candidate_pool=settings.candidate_pool,
+        collab=collab,
+        history=history,
         ranker=ranker,
-        pools=PoolSizes(
-            collaborative=settings.pool_collaborative,
-            cooccurrence=settings.pool_cooccurrence,
-            artist=settings.pool_artist,
-            colistened=settings.pool_colistened,
-            popularity=settings.pool_popularity,
-            ease=settings.pool_ease,
-            ials=settings.pool_ials,
-            rp3beta=settings.pool_rp3beta,
-            userknn=settings.pool_userknn,
-        ),
     )

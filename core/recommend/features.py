@@ -16,45 +16,19 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import get_args
+from functools import cached_property
 
 import numpy as np
 
 from core.recommend.candidates import Candidate
-from core.recommend.cf_models import CFScores
+from core.recommend.cf_models import CF_NAMES, CFScores
+from core.recommend.sources.registry import REGISTRY, SourceSpec
 from core.recommend.user_tracks import UserTrackMatrix
-from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS
-from schemas.settings.cf import CFName
+from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS, MODALITIES
 
-# The strong collaborative models (`cf_models`): each a source and a group of its own.
-CF_SOURCES: tuple[str, ...] = get_args(CFName)
-SOURCES: tuple[str, ...] = (
-    "content",
-    "collaborative",
-    "cooccurrence",
-    "artist",
-    "colistened",
-    "popularity",
-    *CF_SOURCES,
-)
-# Explanation groups, in display order ("context" holds what describes the query, not a signal).
-GROUP_ORDER: tuple[str, ...] = (
-    LYRICS,
-    LYRICS_TERMS,
-    COVER,
-    AUDIO,
-    "content",
-    "collaborative",
-    "cooccurrence",
-    "artist",
-    *CF_SOURCES,
-    "popularity",
-    "context",
-)
-_SOURCE_GROUP = {s: s for s in SOURCES} | {"colistened": "artist"}
-FEATURES: tuple[tuple[str, str], ...] = (
-    *((f"{s}_score", _SOURCE_GROUP[s]) for s in SOURCES),
-    *((f"{s}_rank", _SOURCE_GROUP[s]) for s in SOURCES),
+# The features every layout has, after the sources' score and rank columns; the groups of the
+# sources come from the registry (`sources.registry.SourceSpec.group`).
+COMMON: tuple[tuple[str, str], ...] = (
     (f"cos_{LYRICS}", LYRICS),
     ("has_lyrics", LYRICS),
     (f"cos_{LYRICS_TERMS}", LYRICS_TERMS),
@@ -65,8 +39,6 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("lightfm", "collaborative"),
     ("cooc_raw", "cooccurrence"),
     ("cooc_norm", "cooccurrence"),
-    # Each model's score of EVERY candidate (its _score/_rank: of the ones it proposed).
-    *((f"cf_{s}", s) for s in CF_SOURCES),
     ("artist_overlap", "artist"),
     ("artist_share", "artist"),
     ("artist_colisten", "artist"),
@@ -75,9 +47,72 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("year_distance", "context"),
     ("history_length", "context"),
 )
-FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
-GROUPS: dict[str, str] = dict(FEATURES)
-_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+CONTEXT = "context"  # the group of what describes the query, not a signal: shown last
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """The columns of a feature row and the explanation group of each, for one set of
+    sources: `<source>_score` and `<source>_rank` per source (in the registry's order),
+    `cf_<source>` per collaborative model, then `COMMON`. `group_order` is the display order:
+    the modalities, the sources' groups, the other signals, context."""
+
+    sources: tuple[str, ...]
+    groups_of_sources: tuple[str, ...]
+
+    @classmethod
+    def of(cls, specs: Sequence[SourceSpec]) -> FeatureLayout:
+        return cls(tuple(s.name for s in specs), tuple(s.explanation_group for s in specs))
+
+    @cached_property
+    def features(self) -> tuple[tuple[str, str], ...]:
+        pairs = tuple(zip(self.sources, self.groups_of_sources, strict=True))
+        return (
+            *((f"{s}_score", g) for s, g in pairs),
+            *((f"{s}_rank", g) for s, g in pairs),
+            # A collaborative model's score of EVERY candidate (its _score/_rank: of the
+            # ones it proposed itself).
+            *((f"cf_{s}", g) for s, g in pairs if s in CF_NAMES),
+            *COMMON,
+        )
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.features)
+
+    @cached_property
+    def groups(self) -> dict[str, str]:
+        return dict(self.features)
+
+    @cached_property
+    def group_order(self) -> tuple[str, ...]:
+        signals = [g for _, g in COMMON if g not in MODALITIES and g != CONTEXT]
+        return tuple(dict.fromkeys([*MODALITIES, *self.groups_of_sources, *signals, CONTEXT]))
+
+    @cached_property
+    def group_of_column(self) -> np.ndarray:
+        """Per column, the index of its group in `group_order`."""
+        return np.array([self.group_order.index(self.groups[f]) for f in self.names])
+
+    @cached_property
+    def col(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    def rows(
+        self,
+        candidates: Sequence[Candidate],
+        similarities: Sequence[Mapping[str, float | None]],
+        lightfm: Sequence[float | None],
+        ctx: QueryContext,
+    ) -> np.ndarray:
+        return feature_rows(self, candidates, similarities, lightfm, ctx)
+
+
+#: The layout of every registered source, in the registry's order (the default settings).
+DEFAULT_LAYOUT = FeatureLayout.of(REGISTRY)
+FEATURE_NAMES: tuple[str, ...] = DEFAULT_LAYOUT.names
+GROUPS: dict[str, str] = DEFAULT_LAYOUT.groups
+GROUP_ORDER: tuple[str, ...] = DEFAULT_LAYOUT.group_order
 
 
 @dataclass(frozen=True)
@@ -100,62 +135,64 @@ class QueryContext:
 
 
 def feature_rows(
+    layout: FeatureLayout,
     candidates: Sequence[Candidate],
     similarities: Sequence[Mapping[str, float | None]],
     lightfm: Sequence[float | None],
     ctx: QueryContext,
 ) -> np.ndarray:
-    """(len(candidates), len(FEATURE_NAMES)) float32, NaN where a value is missing."""
-    x = np.full((len(candidates), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+    """(len(candidates), len(layout.names)) float32, NaN where a value is missing."""
+    col = layout.col
+    x = np.full((len(candidates), len(col)), np.nan, dtype=np.float32)
     if not candidates:
         return x
     ids = [c.track_id for c in candidates]
     for i, c in enumerate(candidates):
         for source, hit in c.sources.items():
-            if f"{source}_score" in _COL:
-                x[i, _COL[f"{source}_score"]] = hit.score
-                x[i, _COL[f"{source}_rank"]] = hit.rank
+            if f"{source}_score" in col:
+                x[i, col[f"{source}_score"]] = hit.score
+                x[i, col[f"{source}_rank"]] = hit.rank
         vectors = c.record.vectors if c.record else {}
         for name, value in similarities[i].items():
             if value is not None:
-                x[i, _COL[f"cos_{name}"]] = value
-        x[i, _COL["has_lyrics"]] = LYRICS in vectors
-        x[i, _COL["has_cover"]] = COVER in vectors
-        x[i, _COL["has_audio"]] = AUDIO in vectors
-    x[:, _COL["lightfm"]] = [np.nan if v is None else v for v in lightfm]
+                x[i, col[f"cos_{name}"]] = value
+        x[i, col["has_lyrics"]] = LYRICS in vectors
+        x[i, col["has_cover"]] = COVER in vectors
+        x[i, col["has_audio"]] = AUDIO in vectors
+    x[:, col["lightfm"]] = [np.nan if v is None else v for v in lightfm]
     payloads = [c.record.payload if c.record else {} for c in candidates]
     artists = ctx.artist_counts
     overlap = np.array(
         [sum(artists[a] for a in set(p.get("artists") or ())) for p in payloads], np.float32
     )
-    x[:, _COL["artist_overlap"]] = overlap
-    x[:, _COL["artist_share"]] = overlap / max(len(ctx.seed_payloads), 1)
-    x[:, _COL["spotify_popularity"]] = [
+    x[:, col["artist_overlap"]] = overlap
+    x[:, col["artist_share"]] = overlap / max(len(ctx.seed_payloads), 1)
+    x[:, col["spotify_popularity"]] = [
         np.nan if p.get("popularity") is None else p["popularity"] for p in payloads
     ]
     year = ctx.median_year
-    x[:, _COL["year_distance"]] = [
+    x[:, col["year_distance"]] = [
         abs(p["year"] - year) if p.get("year") and not math.isnan(year) else np.nan
         for p in payloads
     ]
-    x[:, _COL["history_length"]] = len(ctx.history)
+    x[:, col["history_length"]] = len(ctx.history)
     if ctx.index is not None:
         counts = ctx.index.count(ids)
         raw = np.nan_to_num(ctx.index.lookup(ctx.index.history_cooccurrence(ctx.history), ids))
         held = ctx.index.count(list(ctx.history)).sum()
-        x[:, _COL["interaction_count"]] = counts
-        x[:, _COL["cooc_raw"]] = raw
+        x[:, col["interaction_count"]] = counts
+        x[:, col["cooc_raw"]] = raw
         # Cosine-like: a track held by everyone co-occurs with everything.
-        x[:, _COL["cooc_norm"]] = raw / np.sqrt(np.maximum(counts, 1.0) * max(held, 1.0))
+        x[:, col["cooc_norm"]] = raw / np.sqrt(np.maximum(counts, 1.0) * max(held, 1.0))
         colisten = ctx.index.colistened(ctx.history, list(artists))
         if colisten is not None:
             assert ctx.index.artists is not None
-            x[:, _COL["artist_colisten"]] = [
+            x[:, col["artist_colisten"]] = [
                 ctx.index.artists.best(colisten, p.get("artists") or ()) for p in payloads
             ]
     if ctx.cf is not None:
         for name in ctx.cf.names:
             scores = ctx.cf.scores(name, ctx.history)
-            if scores is not None:
-                x[:, _COL[f"cf_{name}"]] = ctx.cf.index.lookup(scores, ids)
+            if scores is not None and f"cf_{name}" in col:
+                x[:, col[f"cf_{name}"]] = ctx.cf.index.lookup(scores, ids)
     return x

@@ -16,61 +16,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
 
 from core.collab.model import CollaborativeModel
 from core.interactions.store import InteractionStore
 from core.recommend.candidates import gather, hydrate
 from core.recommend.errors import UnknownUserError
-from core.recommend.features import QueryContext, feature_rows
-from core.recommend.rankers import LearnedRanker, LinearBlend, ScoredCandidate
+from core.recommend.features import FeatureLayout, QueryContext
+from core.recommend.rankers import LearnedRanker, LinearBlend, Ranker, ScoredCandidate
 from core.recommend.rankers.artefact import RankerArtefact
-from core.recommend.results import Personalization, RankedTrack, Recommendation
+from core.recommend.results import (
+    Personalization,
+    PersonalizationStatus,
+    RankedTrack,
+    Recommendation,
+)
 from core.recommend.seeds import SeedQuery, complete_weights, fetch_seeds, seed_query
 from core.recommend.signals import Similarity, collaborative_scores, similarities
-from core.recommend.sources import (
-    ArtistSource,
-    CandidateSource,
-    CFSource,
-    ColistenedSource,
-    CollaborativeSource,
-    ContentSource,
-    CooccurrenceSource,
-    PopularitySource,
-)
-from core.recommend.sources.base import query_history
+from core.recommend.snapshot import Holder, Snapshot, take_snapshot
+from core.recommend.sources import CandidateSource, ContentSource
+from core.recommend.sources.registry import SourceSpec
 from core.store import VectorStore
 from schemas.api import Filters
 
-T = TypeVar("T", covariant=True)
-
-
-class Holder(Protocol[T]):
-    """What serves an artefact: `core.artefacts.ArtefactHolder` (hot reload) or `Fixed`."""
-
-    @property
-    def version(self) -> str | None: ...
-
-    def current(self) -> T | None: ...
+USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
 
 
 @dataclass(frozen=True)
-class PoolSizes:
-    """How many candidates each source proposes (settings `pool_*`); content uses
-    `Recommender.candidate_pool`."""
+class ActiveSource:
+    """A switched-on source: its registry entry, the built source, its pool size."""
 
-    collaborative: int = 200
-    cooccurrence: int = 200
-    artist: int = 50
-    colistened: int = 50
-    popularity: int = 50
-    ease: int = 100
-    ials: int = 100
-    rp3beta: int = 100
-    userknn: int = 100
-
-
-USER_SEEDS = 50  # a user's most recent tracks that seed their recommendations
+    spec: SourceSpec
+    source: CandidateSource
+    pool: int
 
 
 @dataclass(frozen=True)
@@ -89,21 +66,36 @@ class SeedRequest:
 
 @dataclass
 class Recommender:
+    """Built by `core.recommend.factory.build_recommender` from the settings (the only place
+    its parameters come from; tests/test_architecture.py keeps it that way)."""
+
     store: VectorStore
     content: ContentSource
+    sources: Sequence[ActiveSource]
+    layout: FeatureLayout
+    default_weights: Mapping[str, float]
+    collab_weight: float
     collab: Holder[CollaborativeModel] | None = None
     history: InteractionStore | None = None
-    default_weights: Mapping[str, float] = field(default_factory=dict)
-    collab_weight: float = 0.8
-    candidate_pool: int = 200
     ranker: Holder[RankerArtefact] | None = None
-    pools: PoolSizes = field(default_factory=PoolSizes)
+
+    def snapshot(self) -> Snapshot:
+        """The model and ranker artefact a request serves from, each holder read once."""
+        return take_snapshot(self.collab, self.ranker)
 
     def recommend(self, req: SeedRequest) -> Recommendation:
+        snapshot = self.snapshot()
         seeds = fetch_seeds(self.store, [*req.positive, *req.negative])
         weights = complete_weights(req.weights, self.default_weights)
         q = seed_query(
-            req.positive, req.negative, seeds, weights, req.filters, list(seeds), req.user_id
+            req.positive,
+            req.negative,
+            seeds,
+            weights,
+            req.filters,
+            list(seeds),
+            req.user_id,
+            snapshot,
         )
         return self._answer(q, req.limit, req.offset, req.collab_weight)
 
@@ -127,14 +119,16 @@ class Recommender:
         *,
         filters: Filters | None = None,
         weights: Mapping[str, float] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> SeedQuery:
         """The user's history (recorded events, then what the model and the ranker's
-        interaction matrix know) as seeds and exclusions."""
+        interaction matrix know) as seeds and exclusions, over `snapshot` (default: one
+        taken now)."""
+        snap = snapshot or self.snapshot()
         recent = self.history.recent(user_id) if self.history else []
-        model = self.collab.current() if self.collab else None
+        model, index = snap.model, snap.index
         known = sorted(model.known_items(user_id)) if model and model.has_user(user_id) else []
-        artefact = self.ranker.current() if self.ranker else None
-        held = sorted(artefact.index.user_tracks(user_id)) if artefact is not None else []
+        held = sorted(index.user_tracks(user_id)) if index is not None else []
         history = list(dict.fromkeys([*recent, *known, *held]))
         if not history:
             raise UnknownUserError(f"user '{user_id}' has no interactions yet")
@@ -149,6 +143,7 @@ class Recommender:
             filters or Filters(),
             history,
             user_id,
+            snap,
         )
 
     def _answer(
@@ -167,56 +162,60 @@ class Recommender:
                 for h in hits
             ]
             return Recommendation(items, self.content.fusion, list(q.queries), used)
-        artefact = self.ranker.current() if self.ranker else None
-        learned = collab_weight is None and artefact is not None and artefact.booster is not None
-        w = self.collab_weight if collab_weight is None else collab_weight
-        personalization = self._personalization(q.user_id, None if learned else w)
+        ranker, personalization = self._choose(q.snapshot, q.user_id, collab_weight, offset + limit)
+        if personalization.status != "applied":  # the model takes no part in this request
+            q = replace(q, snapshot=replace(q.snapshot, model=None))
         # Ranking needs a pool wider than the page; the page is cut after ranking.
-        scored = self.scored_pool(
-            q,
-            max(self.candidate_pool, offset + limit),
-            collab=personalization.status == "applied",
-            artefact=artefact if learned else None,
-        )
-        if learned:
-            assert artefact is not None and artefact.booster is not None
-            ranker = LearnedRanker(artefact.booster, explain_top=offset + limit)
-            version = self.ranker.version if self.ranker else None
-            personalization = replace(personalization, ranker="learned", ranker_version=version)
-            ranked = ranker.rank(scored, q.weights, offset + limit)
-        else:
-            blend = LinearBlend(personalization.collab_weight or 0.0)
-            ranked = blend.rank(scored, q.weights, offset + limit)
+        learned = isinstance(ranker, LearnedRanker)
+        scored = self.scored_pool(q, offset + limit, features=learned)
+        ranked = ranker.rank(scored, q.weights, offset + limit)
         return Recommendation(
-            ranked[offset:],
-            self.content.fusion,
-            list(q.queries),
-            used,
-            personalization,
+            ranked[offset:], self.content.fusion, list(q.queries), used, personalization
         )
 
-    def scored_pool(
-        self, q: SeedQuery, n: int, *, collab: bool, artefact: RankerArtefact | None
-    ) -> list[ScoredCandidate]:
-        """The hydrated pool with every candidate's signals; with a ranker artefact, all the
-        sources take part and each candidate gets its feature row (training calls this too,
-        with the artefact built from the feature part of the interactions)."""
-        model = self.collab.current() if self.collab and collab else None
-        index = artefact.index if artefact is not None else None
-        sources: list[tuple[CandidateSource, int]] = [(self.content, n)]
-        if model is not None and self.collab is not None:
-            sources.append((CollaborativeSource(self.collab), self.pools.collaborative))
-        if artefact is not None:
-            sources += [
-                (CooccurrenceSource(lambda: index), self.pools.cooccurrence),
-                (ArtistSource(self.content), self.pools.artist),
-                (ColistenedSource(lambda: index), self.pools.colistened),
-                (PopularitySource(lambda: index), self.pools.popularity),
-            ]
-            cf = artefact.cf
-            if cf is not None:
-                sources += [(CFSource(n, lambda: cf), getattr(self.pools, n)) for n in cf.names]
-        pool = hydrate(self.store, gather(sources, q), q)
+    def _choose(
+        self, snap: Snapshot, user_id: str, collab_weight: float | None, page: int
+    ) -> tuple[Ranker, Personalization]:
+        """The ranker of this request, decided here only: the learned one when the snapshot
+        has a booster and the request asks for no `collab_weight`, else the linear blend."""
+        booster = snap.booster
+        if collab_weight is None and booster is not None:
+            ranker: Ranker = LearnedRanker(booster, self.layout, explain_top=page)
+            status = self._status(snap, user_id, None)
+            return ranker, Personalization(
+                user_id,
+                status,
+                None,
+                snap.model_version,
+                ranker="learned",
+                ranker_version=snap.ranker_version,
+            )
+        w = self.collab_weight if collab_weight is None else collab_weight
+        status = self._status(snap, user_id, w)
+        share = w if status == "applied" else 0.0
+        return LinearBlend(share), Personalization(user_id, status, share, snap.model_version)
+
+    @staticmethod
+    def _status(snap: Snapshot, user_id: str, collab_weight: float | None) -> PersonalizationStatus:
+        if snap.model is None:
+            return "no-model"
+        if collab_weight == 0:
+            return "off"  # the model is not consulted at all
+        return "applied" if snap.model.has_user(user_id) else "unknown-user"
+
+    def scored_pool(self, q: SeedQuery, page: int, *, features: bool) -> list[ScoredCandidate]:
+        """The hydrated pool of `q` (its snapshot's model and matrix) with every candidate's
+        signals. With `features` (the learned ranker, and training), every switched-on source
+        takes part and each candidate gets its feature row; without, the blend's sources."""
+        model = q.snapshot.model
+        if model is not None and not model.has_user(q.user_id or ""):
+            model = None
+        asked = [
+            (a.source, max(a.pool, page) if a.spec.page else a.pool)
+            for a in self.sources
+            if features or a.spec.blend
+        ]
+        pool = hydrate(self.store, gather(asked, q), q)
         cosines = Similarity(q.queries).many([c.record.vectors for c in pool])  # type: ignore[union-attr]
         scored = [ScoredCandidate(c, s) for c, s in zip(pool, cosines, strict=True)]
         if model is not None and scored and q.user_id is not None:
@@ -227,14 +226,14 @@ class Recommender:
             )
             for s, value in zip(scored, raw.tolist(), strict=True):
                 s.collaborative = value
-        if artefact is not None:
+        if features:
             ctx = QueryContext(
-                query_history(q, index),
+                q.history(),
                 [q.seeds[t].payload for t in q.positive if t in q.seeds],
-                index,
-                artefact.cf,
+                q.snapshot.index,
+                q.snapshot.artefact.cf if q.snapshot.artefact is not None else None,
             )
-            rows = feature_rows(
+            rows = self.layout.rows(
                 [s.candidate for s in scored],
                 [s.similarities for s in scored],
                 [s.collaborative for s in scored],
@@ -243,16 +242,3 @@ class Recommender:
             for s, row in zip(scored, rows, strict=True):
                 s.features = row
         return scored
-
-    def _personalization(self, user_id: str, collab_weight: float | None) -> Personalization:
-        model = self.collab.current() if self.collab else None
-        version = self.collab.version if self.collab else None
-        if model is None:
-            status = "no-model"
-        elif collab_weight == 0:
-            status = "off"  # the model is not consulted at all
-        elif not model.has_user(user_id):
-            status = "unknown-user"
-        else:
-            return Personalization(user_id, "applied", collab_weight, version)
-        return Personalization(user_id, status, 0.0 if collab_weight is not None else None, version)

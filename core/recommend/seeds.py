@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from core.recommend.errors import UnknownTracksError, UnsupportedQueryError
 from core.recommend.query import query_vector
+from core.recommend.snapshot import Snapshot
 from core.store import PointRecord, VectorStore
 from schemas.api import Filters
 from schemas.layout import MODALITIES
@@ -26,6 +28,19 @@ class SeedQuery:
     filters: Filters
     exclude: Sequence[str]
     user_id: str | None = None
+    # The model and ranker artefact this request serves from (`core.recommend.snapshot`).
+    snapshot: Snapshot = field(default_factory=Snapshot)
+
+    @cached_property
+    def excluded(self) -> frozenset[str]:
+        """Every track no source may propose: the exclusions and the seeds themselves."""
+        return frozenset([*self.exclude, *self.positive, *self.negative])
+
+    def history(self) -> list[str]:
+        """The seeds plus what the snapshot's interaction matrix knows the user holds."""
+        index = self.snapshot.index
+        known = index.user_tracks(self.user_id) if index is not None else []
+        return list(dict.fromkeys([*self.positive, *known]))
 
     def seed_artists(self) -> Counter[str]:
         """How many positive seeds each stored artist has (the artist and co-listened
@@ -65,6 +80,7 @@ def seed_query(
     filters: Filters,
     exclude: Sequence[str],
     user_id: str | None = None,
+    snapshot: Snapshot | None = None,
 ) -> SeedQuery:
     """One query vector per modality the positive seeds have and that weighs more than 0."""
     queries: dict[str, Vector] = {}
@@ -77,4 +93,5 @@ def seed_query(
         raise UnsupportedQueryError(
             "the seed tracks have no vectors in any modality with a weight above 0"
         )
-    return SeedQuery(positive, negative, seeds, weights, queries, filters, exclude, user_id)
+    snap = snapshot or Snapshot()
+    return SeedQuery(positive, negative, seeds, weights, queries, filters, exclude, user_id, snap)

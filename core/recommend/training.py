@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -34,38 +35,52 @@ import pandas as pd
 
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
-from core.recommend.cf_models import CFScores, fit_cf
+from core.recommend.cf_models import CF_NAMES, CFScores, fit_cf
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
-from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.recommender import Recommender
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import VectorStore
+from schemas.settings import Settings
 from schemas.settings.cf import CFSettings
 from schemas.tracks import point_id
 
 
 @dataclass(frozen=True)
 class RankerParams:
-    label_share: float = 0.2
+    """How the ranker is trained. The first four come from the settings
+    (`ranker_params(settings)`); the rest are the training's own constants."""
+
+    label_share: float
+    max_users: int  # training queries (a seeded sample above this): bounds training time
+    threads: int  # LightGBM threads (settings.ranker_threads)
+    seed: int
     min_history: int = 5
     validation_share: float = 0.2
-    max_users: int = 2000  # training queries (a seeded sample above this): bounds training time
     # Negatives kept per query (a seeded sample; all positives stay): LambdaRank's cost grows
     # with the rows, and a few hundred negatives per query carry most of the ranking signal.
     max_negatives: int = 150
     rounds: int = 300
     early_stopping: int = 30
     # Below this many training users the rounds are chosen by k-fold cross-validation over the
-    # users instead of one validation split: a 20% split of the demo's ~130 users is ~25
-    # queries, and it stopped at 1, 6 or 29 rounds from run to run.
+    # users instead of one validation split, whose few queries made the early-stopped rounds
+    # vary from run to run (docs/performance.md, "Training the ranker").
     cv_below: int = 1000
     folds: int = 5
     learning_rate: float = 0.1
     num_leaves: int = 15
     min_data_in_leaf: int = 50
-    threads: int = 1  # see settings.ranker_threads
-    seed: int = 42
+
+
+def ranker_params(settings: Settings, **overrides: Any) -> RankerParams:
+    """The training parameters the settings give (`overrides`: the training's constants)."""
+    return RankerParams(
+        label_share=settings.ranker_label_share,
+        max_users=settings.ranker_max_users,
+        threads=settings.ranker_threads,
+        seed=settings.lightfm_seed,
+        **overrides,
+    )
 
 
 @dataclass
@@ -75,6 +90,7 @@ class TrainingSet:
     groups: list[int]  # pool size per user, in order
     users: list[str]
     track_ids: list[str]  # one per row
+    features: tuple[str, ...]  # the column names (`FeatureLayout.names`)
 
 
 def split_interactions(
@@ -107,18 +123,14 @@ def training_set(
     `max_negatives` (seeded sample) non-relevant candidates per user."""
     rng = np.random.default_rng(seed)
     xs, ys, groups, kept, ids = [], [], [], [], []
-    model = recommender.collab.current() if recommender.collab else None
+    snapshot = recommender.snapshot()  # train_ranker's holders: the feature-part model
     for user in users:
         try:
-            q = recommender.user_query(user)
+            q = recommender.user_query(user, snapshot=snapshot)
         except (UnknownUserError, UnsupportedQueryError):
             continue  # no seed in the collection: nothing to learn from
-        scored = recommender.scored_pool(
-            q,
-            recommender.candidate_pool,
-            collab=model is not None and model.has_user(user),
-            artefact=features_artefact,
-        )
+        q = replace(q, snapshot=replace(q.snapshot, artefact=features_artefact))
+        scored = recommender.scored_pool(q, 0, features=True)
         y = np.array([s.candidate.track_id in labels[user] for s in scored], dtype=np.float32)
         if not y.any():
             continue
@@ -132,13 +144,14 @@ def training_set(
         groups.append(len(keep))
         kept.append(user)
         ids += [scored[i].candidate.track_id for i in keep]
-    width = len(FEATURE_NAMES)
+    width = len(recommender.layout.names)
     return TrainingSet(
         np.vstack(xs) if xs else np.zeros((0, width), np.float32),
         np.concatenate(ys) if ys else np.zeros(0, np.float32),
         groups,
         kept,
         ids,
+        recommender.layout.names,
     )
 
 
@@ -214,7 +227,7 @@ def _dataset(data: TrainingSet, users: np.ndarray) -> lgb.Dataset:
         data.x[idx],
         data.y[idx],
         group=[data.groups[i] for i in chosen],
-        feature_name=list(FEATURE_NAMES),
+        feature_name=list(data.features),
         free_raw_data=False,
     )
 
@@ -223,15 +236,14 @@ def train_ranker(
     interactions: pd.DataFrame,
     recommender: Recommender,
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
-    params: RankerParams = RankerParams(),
+    params: RankerParams,
     on_progress: Callable[[str], None] = lambda _: None,
     cf: CFSettings | None = None,
 ) -> RankerArtefact:
     """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
 
     `recommender` gives the store, the content source and the pool settings; its holders are
-    replaced here by the feature-part LightFM model, interaction matrix and collaborative
-    models (`cf`: which and how; None: none).
+    replaced here by the feature-part LightFM model and interaction matrix.
     """
     started, cpu = time.perf_counter(), time.process_time()
     if "weight" in interactions:
@@ -244,9 +256,12 @@ def train_ranker(
     )
     collab = fit_collab(features_part)
     artists = stored_artists(recommender.store, pairs["track_id"].unique().tolist())
+    # The collaborative models of the recommender's sources (`cf`: their hyper-parameters).
+    models = [n for n in recommender.layout.sources if n in CF_NAMES] if cf is not None else []
     features_index = UserTrackMatrix.from_pairs(features_part, artists)
     features_artefact = RankerArtefact(
-        features_index, cf=_fit_cf(features_index, cf, "feature part", on_progress)
+        features_index,
+        cf=_fit_cf(features_index, cf, models, "feature part", on_progress),
     )
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
@@ -262,7 +277,7 @@ def train_ranker(
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
     booster, info = fit_booster(data, params)
     index = UserTrackMatrix.from_pairs(pairs, artists)
-    serving_cf = _fit_cf(index, cf, "all interactions", on_progress)
+    serving_cf = _fit_cf(index, cf, models, "all interactions", on_progress)
     metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "lightgbm_version": lgb.__version__,
@@ -280,19 +295,20 @@ def train_ranker(
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(index, booster, metadata, serving_cf)
+    return RankerArtefact(index, booster, metadata, data.features, serving_cf)
 
 
 def _fit_cf(
     index: UserTrackMatrix,
     settings: CFSettings | None,
+    names: list[str],
     part: str,
     on_progress: Callable[[str], None],
 ) -> CFScores | None:
-    if settings is None or not settings.cf_sources:
+    if settings is None or not names:
         return None
-    on_progress(f"ranker: collaborative models on the {part}")
-    return fit_cf(index, settings, on_progress)
+    on_progress(f"ranker: collaborative models {names} on the {part}")
+    return fit_cf(index, settings, names, on_progress)
 
 
 def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:

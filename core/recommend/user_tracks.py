@@ -11,6 +11,7 @@ build one from the feature part of the interactions only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 import numpy as np
@@ -107,7 +108,7 @@ class UserTrackMatrix:
         index = np.array([self._track.get(t, -1) for t in track_ids], dtype=np.int64)
         return np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
 
-    def top(self, scores: np.ndarray, n: int, exclude: set[str]) -> list[tuple[str, float]]:
+    def top(self, scores: np.ndarray, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
         """The n best positive scores, ties broken by popularity (deterministic, whatever the
         scores' scale: a tie at the cut is settled by popularity too)."""
         s = np.where(scores > 0, scores, -np.inf).astype(np.float64)
@@ -122,7 +123,7 @@ class UserTrackMatrix:
         ]
         return out[:n]
 
-    def popular(self, n: int, exclude: set[str]) -> list[tuple[str, float]]:
+    def popular(self, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
         for i in self._by_count:
             if len(out) >= n or self.counts[i] <= 0:
@@ -149,7 +150,7 @@ class UserTrackMatrix:
         *,
         per_artist: int,
         skip_artists: set[str],
-        exclude: set[str],
+        exclude: AbstractSet[str],
     ) -> list[tuple[str, float]]:
         """The co-listened artists' most held tracks (`ArtistIndex.proposals`) as track ids."""
         assert self.artists is not None

@@ -19,30 +19,38 @@ from pathlib import Path
 
 from core.collab.holder import ModelHolder
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
+from core.recommend.factory import build_recommender
 from core.recommend.recommender import Recommender, SeedRequest
 from core.recommend.results import RankedTrack, Recommendation
-from core.recommend.sources.content import ContentSource
 from core.store import VectorStore
 from evaluation.methods.base import Query, TrainData
+from schemas.api import RecommendationRequest
+from schemas.settings import Settings
 
-MAX_SEEDS = 50  # what POST /recommendations accepts as positive tracks
-MAX_LIMIT = 100  # and as a page
-POOL = 200  # the settings' default candidate_pool and prefetch_limit
+
+def _bound(field: str, attribute: str) -> int:
+    """A bound of POST /recommendations' request model (its one definition)."""
+    metadata = RecommendationRequest.model_fields[field].metadata
+    return int(next(getattr(m, attribute) for m in metadata if hasattr(m, attribute)))
+
+
+MAX_SEEDS = _bound("positive", "max_length")  # what POST /recommendations accepts as seeds
+MAX_LIMIT = _bound("limit", "le")  # and as a page
 ProductRecommender = Recommender  # what the protocols hold, without importing core.recommend
 
 
 def product_recommender(
-    store: VectorStore, *, model_dir: Path | None = None, pool: int = POOL
+    store: VectorStore, *, model_dir: Path | None = None, pool: int | None = None
 ) -> Recommender:
-    """The service's recommender over an evaluation collection: `pool` fused candidates per
-    modality and for the rerank (the settings candidate_pool and prefetch_limit), the LightFM
-    artefact in `model_dir` (if any) for personal queries, default weights all 1."""
-    return Recommender(
-        store,
-        ContentSource(store, prefetch_limit=pool),
-        collab=ModelHolder(model_dir) if model_dir is not None else None,
-        candidate_pool=pool,
-    )
+    """The service's recommender over an evaluation collection, built by the factory from the
+    settings (so the evaluation measures what serves): `pool`, when given, replaces the
+    settings' candidate_pool and prefetch_limit (a wider rerank); the LightFM artefact in
+    `model_dir` (if any) for personal queries."""
+    settings = Settings()
+    if pool is not None:
+        settings = settings.model_copy(update={"candidate_pool": pool, "prefetch_limit": pool})
+    collab = ModelHolder(model_dir) if model_dir is not None else None
+    return build_recommender(settings, store, collab=collab)
 
 
 def ranked_ids(response: Recommendation) -> list[str]:

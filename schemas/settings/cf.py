@@ -1,6 +1,7 @@
-"""The strong collaborative sources (EASE, iALS, RP3β, similar listeners): which serve, how
-many candidates each proposes, and their hyper-parameters. `musicrec train` fits them on the
-ranker's feature part and on all interactions; the ranker artefact carries them."""
+"""The strong collaborative models (EASE, iALS, RP3β, similar listeners): their
+hyper-parameters. `musicrec train` fits the ones whose source `MUSICREC_SOURCES` switches on
+(pool sizes `pool_<name>` beside the other sources'), on the ranker's feature part and on all
+interactions; the ranker artefact carries them."""
 
 from __future__ import annotations
 
@@ -14,17 +15,6 @@ CFName = Literal["ease", "ials", "rp3beta", "userknn"]
 
 
 class CFSettings(Section):
-    cf_sources: list[CFName] = Field(
-        default_factory=lambda: ["ease", "ials", "rp3beta", "userknn"],
-        description="The collaborative models fitted by `musicrec train` and served as "
-        "candidate sources and ranker features (JSON list; [] for none).",
-    )
-    pool_ease: int = Field(100, ge=0, le=5000, description="Candidates from EASE.")
-    pool_ials: int = Field(100, ge=0, le=5000, description="Candidates from iALS.")
-    pool_rp3beta: int = Field(100, ge=0, le=5000, description="Candidates from RP3β.")
-    pool_userknn: int = Field(
-        100, ge=0, le=5000, description="Candidates from similar listeners (UserKNN)."
-    )
     ease_lambda: float = Field(200.0, gt=0, description="EASE's L2 regularisation λ.")
     ease_max_items: int = Field(
         6000,

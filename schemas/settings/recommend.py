@@ -26,6 +26,13 @@ class RecommendSettings(Section):
         "when no learned ranker is loaded, or when a request sets collab_weight); how the "
         "default was chosen is in docs/evaluation.md.",
     )
+    sources: list[str] | None = Field(
+        None,
+        description="The candidate sources of a personalised pool, by name, as a JSON list "
+        '(e.g. \'["content", "collaborative", "cooccurrence"]\'); unset: every registered source '
+        "(core/recommend/sources/registry.py). Changing it changes the ranker's features: "
+        "retrain with `musicrec train`.",
+    )
     candidate_pool: int = Field(
         200, ge=10, le=5000, description="Fused content candidates in a personalised pool."
     )
@@ -46,6 +53,12 @@ class RecommendSettings(Section):
     )
     pool_popularity: int = Field(
         50, ge=0, le=5000, description="The most-held tracks (fallback for short histories)."
+    )
+    pool_ease: int = Field(100, ge=0, le=5000, description="Candidates from EASE.")
+    pool_ials: int = Field(100, ge=0, le=5000, description="Candidates from iALS.")
+    pool_rp3beta: int = Field(100, ge=0, le=5000, description="Candidates from RP3β.")
+    pool_userknn: int = Field(
+        100, ge=0, le=5000, description="Candidates from similar listeners (UserKNN)."
     )
     ranker_label_share: float = Field(
         0.2,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class RankerArtefact:
     index: UserTrackMatrix
     booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    features: Sequence[str] = FEATURE_NAMES  # the columns the booster was trained on
     cf: CFScores | None = None  # fitted on `index`; None: no collaborative model serves
 
     def save(self, directory: Path, keep: int | None = None) -> Path:
@@ -56,7 +58,7 @@ class RankerArtefact:
                     "cf_models": self.cf.names if self.cf is not None else [],
                 }
             ),
-            "features": _json(list(FEATURE_NAMES)),
+            "features": _json(list(self.features)),
             "booster": np.frombuffer(self.booster.model_to_string().encode(), dtype=np.uint8),
             "user_ids": _json(self.index.user_ids),
             "track_ids": _json(self.index.track_ids),
@@ -74,7 +76,8 @@ class RankerArtefact:
         return publish(directory, "ranker", ".npz", buffer.getvalue(), POINTER, keep)
 
 
-def load(path: Path) -> RankerArtefact:
+def load(path: Path, features: Sequence[str] = FEATURE_NAMES) -> RankerArtefact:
+    """The artefact at `path`, refused unless trained on `features` (the serving layout)."""
     try:
         with np.load(path, allow_pickle=False) as a:
             meta = _unjson(a["meta"])
@@ -83,8 +86,13 @@ def load(path: Path) -> RankerArtefact:
                     f"{path}: ranker format version {meta.get('format_version')}, this code "
                     f"reads {FORMAT_VERSION}; retrain with `musicrec train`"
                 )
-            if _unjson(a["features"]) != list(FEATURE_NAMES):
-                raise ArtefactError(f"{path}: trained on other features; retrain")
+            trained = _unjson(a["features"])
+            if trained != list(features):
+                raise ArtefactError(
+                    f"{path}: trained on other features (other candidate sources, "
+                    f"MUSICREC_SOURCES?): {sorted(set(trained) ^ set(features))} differ; "
+                    "retrain with `musicrec train`"
+                )
             booster = lgb.Booster(model_str=a["booster"].tobytes().decode())
             shape = tuple(int(n) for n in a["shape"])
             matrix = sp.csr_matrix(
@@ -108,11 +116,14 @@ def load(path: Path) -> RankerArtefact:
         raise
     except Exception as exc:  # BadZipFile, KeyError, LightGBMError, …: all mean "unreadable"
         raise ArtefactError(f"{path}: not a readable ranker artefact ({exc!r})") from exc
-    return RankerArtefact(index, booster, meta, cf)
+    return RankerArtefact(index, booster, meta, tuple(trained), cf)
 
 
-def ranker_holder(model_dir: Path, reload_seconds: float = 10.0) -> ArtefactHolder[RankerArtefact]:
-    return ArtefactHolder(model_dir, POINTER, load, reload_seconds)
+def ranker_holder(
+    model_dir: Path, reload_seconds: float = 10.0, features: Sequence[str] = FEATURE_NAMES
+) -> ArtefactHolder[RankerArtefact]:
+    """Hot-reloads the published ranker; one trained on other `features` is not loaded."""
+    return ArtefactHolder(model_dir, POINTER, lambda p: load(p, features), reload_seconds)
 
 
 def _json(value: object) -> np.ndarray:

@@ -22,19 +22,18 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 
-from core.recommend.features import FEATURE_NAMES, GROUP_ORDER, GROUPS
+from core.recommend.features import DEFAULT_LAYOUT, FeatureLayout
 from core.recommend.rankers.base import ScoredCandidate
 from core.recommend.results import RankedTrack
 from schemas.layout import MODALITIES
 
 BASE = "base"
-_GROUP_OF_COLUMN = np.array([GROUP_ORDER.index(GROUPS[f]) for f in FEATURE_NAMES])
 
 
-def group_contributions(contrib: np.ndarray) -> np.ndarray:
+def group_contributions(contrib: np.ndarray, layout: FeatureLayout = DEFAULT_LAYOUT) -> np.ndarray:
     """(n, features + 1) TreeSHAP matrix → (n, groups + 1): per group, base value last."""
-    out = np.zeros((contrib.shape[0], len(GROUP_ORDER) + 1), dtype=np.float64)
-    np.add.at(out.T, _GROUP_OF_COLUMN, contrib[:, :-1].T)
+    out = np.zeros((contrib.shape[0], len(layout.group_order) + 1), dtype=np.float64)
+    np.add.at(out.T, layout.group_of_column, contrib[:, :-1].T)
     out[:, -1] = contrib[:, -1]
     return out
 
@@ -42,6 +41,7 @@ def group_contributions(contrib: np.ndarray) -> np.ndarray:
 @dataclass
 class LearnedRanker:
     booster: lgb.Booster
+    layout: FeatureLayout = DEFAULT_LAYOUT
     explain_top: int = 10  # how many of the best get their explanation
     version: str | None = None
     name: str = "learned"
@@ -55,9 +55,10 @@ class LearnedRanker:
         if not candidates:
             return []
         x = np.vstack([c.features for c in candidates]).astype(np.float64)
-        scale = np.ones(len(GROUP_ORDER) + 1)
+        order_of_groups = self.layout.group_order
+        scale = np.ones(len(order_of_groups) + 1)
         for m in MODALITIES:
-            scale[GROUP_ORDER.index(m)] = float(weights.get(m, 1.0))
+            scale[order_of_groups.index(m)] = float(weights.get(m, 1.0))
         steered = not np.all(scale == 1.0)
         if steered:
             groups = self._contributions(x) * scale
@@ -69,7 +70,7 @@ class LearnedRanker:
         if not steered and len(top):
             explained = self._contributions(x[top])
         else:
-            explained = groups[top] if len(top) else np.zeros((0, len(GROUP_ORDER) + 1))
+            explained = groups[top] if len(top) else np.zeros((0, len(order_of_groups) + 1))
         explanations = {int(i): row for i, row in zip(top, explained, strict=True)}
         return [
             RankedTrack.from_payload(
@@ -77,17 +78,20 @@ class LearnedRanker:
                 score=float(score[i]),
                 similarities=candidates[i].similarities,
                 sources=list(candidates[i].candidate.sources),
-                explanation=_explanation(explanations[int(i)]) if int(i) in explanations else None,
+                explanation=(
+                    self._explanation(explanations[int(i)]) if int(i) in explanations else None
+                ),
             )
             for i in order
         ]
 
     def _contributions(self, x: np.ndarray) -> np.ndarray:
-        return group_contributions(self.booster.predict(x, pred_contrib=True, num_threads=1))
+        contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+        return group_contributions(contrib, self.layout)
 
-
-def _explanation(row: np.ndarray) -> dict[str, float]:
-    """Group → contribution (only groups that moved the score), plus the base value."""
-    out = {g: float(v) for g, v in zip(GROUP_ORDER, row[:-1], strict=True) if v != 0.0}
-    out[BASE] = float(row[-1])
-    return out
+    def _explanation(self, row: np.ndarray) -> dict[str, float]:
+        """Group → contribution (only groups that moved the score), plus the base value."""
+        groups = self.layout.group_order
+        out = {g: float(v) for g, v in zip(groups, row[:-1], strict=True) if v != 0.0}
+        out[BASE] = float(row[-1])
+        return out

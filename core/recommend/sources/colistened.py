@@ -13,21 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.recommend.seeds import SeedQuery
-from core.recommend.sources.base import IndexProvider, Proposal, query_history
+from core.recommend.sources.base import Proposal
 
 
 @dataclass
 class ColistenedSource:
-    index: IndexProvider
     per_artist: int = 3  # tracks proposed per artist, so one artist cannot fill the pool
     name: str = "colistened"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        index = self.index()
+        index = query.snapshot.index
         if index is None or n <= 0:
             return []
         own = set(query.seed_artists())
-        scores = index.colistened(query_history(query, index), sorted(own))
+        scores = index.colistened(query.history(), sorted(own))
         if scores is None:
             return []
         found = index.colistened_tracks(
@@ -35,6 +34,6 @@ class ColistenedSource:
             n,
             per_artist=self.per_artist,
             skip_artists={*own, *query.filters.exclude_artists},
-            exclude={*query.exclude, *query.positive, *query.negative},
+            exclude=query.excluded,
         )
         return [Proposal(t, s) for t, s in found]

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.collab.holder import ModelHolder
 from core.recommend.seeds import SeedQuery
 from core.recommend.sources.base import Proposal
 
 
 @dataclass
 class CollaborativeSource:
-    holder: ModelHolder
     name: str = "collaborative"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        model = self.holder.current()
-        if query.user_id is None or model is None or not model.has_user(query.user_id):
+        model = query.snapshot.model
+        if query.user_id is None or model is None or not model.has_user(query.user_id) or n <= 0:
             return []
-        excluded = set(query.exclude)
+        excluded = query.excluded
         # The model excludes what it saw in training; recorded history is excluded here.
         ranked = model.recommend(query.user_id, n + len(excluded))
         return [Proposal(t, s) for t, s in ranked if t not in excluded][:n]

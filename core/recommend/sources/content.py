@@ -1,4 +1,6 @@
-"""Content candidates: one prefetch per modality of the seed query, fused inside Qdrant."""
+"""Content candidates: one prefetch per modality of the seed query, fused inside Qdrant.
+
+Its parameters have no defaults here: they are the settings' (`build_recommender`)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from schemas.vectors import SparseVector, Vector
 @dataclass
 class ContentSource:
     store: VectorStore
-    fusion: Fusion = "rrf"
-    rrf_k: int = 60
-    prefetch_limit: int = 200
+    fusion: Fusion
+    rrf_k: int
+    prefetch_limit: int
     name: str = "content"
 
     def search(

@@ -11,31 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.recommend.seeds import SeedQuery
-from core.recommend.sources.base import IndexProvider, Proposal, query_history
+from core.recommend.sources.base import Proposal
 
 
 @dataclass
 class CooccurrenceSource:
-    index: IndexProvider
     name: str = "cooccurrence"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        index = self.index()
+        index = query.snapshot.index
         if index is None or n <= 0:
             return []
-        scores = index.history_cooccurrence(query_history(query, index))
-        excluded = {*query.exclude, *query.positive, *query.negative}
-        return [Proposal(t, s) for t, s in index.top(scores, n, excluded)]
+        scores = index.history_cooccurrence(query.history())
+        return [Proposal(t, s) for t, s in index.top(scores, n, query.excluded)]
 
 
 @dataclass
 class PopularitySource:
-    index: IndexProvider
     name: str = "popularity"
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        index = self.index()
+        index = query.snapshot.index
         if index is None or n <= 0:
             return []
-        excluded = {*query.exclude, *query.positive, *query.negative}
-        return [Proposal(t, s) for t, s in index.popular(n, excluded)]
+        return [Proposal(t, s) for t, s in index.popular(n, query.excluded)]

@@ -12,10 +12,9 @@ import pytest
 from core.artefacts import ArtefactError, ArtefactHolder, Fixed
 from core.collab.training import train
 from core.recommend.cf_models import fit_cf
+from core.recommend.factory import build_recommender
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder
-from core.recommend.recommender import Recommender
-from core.recommend.sources import ContentSource
 from core.recommend.training import (
     RankerParams,
     split_interactions,
@@ -25,11 +24,15 @@ from core.recommend.training import (
 )
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
+from schemas.settings.recommend import RecommendSettings
 from schemas.tracks import Track
 from tests.core.recommend.sources.test_contract import CF, CF_SETTINGS, USER, interactions
 from tests.core.store.contract import LAYOUT, make_points
 
-PARAMS = RankerParams(min_data_in_leaf=5, num_leaves=7, threads=1, seed=3, label_share=0.25)
+PARAMS = RankerParams(
+    label_share=0.25, max_users=2000, threads=1, seed=3, min_data_in_leaf=5, num_leaves=7
+)
+SETTINGS = RecommendSettings()
 TRACKS = [Track.from_payload(p.payload) for p in make_points()]
 
 
@@ -50,7 +53,7 @@ def store(tmp_path_factory):
 def trained(store):
     frame = interactions()
     model = fit(frame)
-    base = Recommender(store, ContentSource(store), collab=Fixed(model))
+    base = build_recommender(SETTINGS, store, collab=Fixed(model))
     return base, model, train_ranker(frame, base, fit, PARAMS, cf=CF_SETTINGS)
 
 
@@ -66,7 +69,7 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
         fitted.append(part)
         return fit(part)
 
-    base = Recommender(store, ContentSource(store), collab=Fixed(fit(frame)))
+    base = build_recommender(SETTINGS, store, collab=Fixed(fit(frame)))
     published = train_ranker(frame, base, spy, PARAMS, cf=CF_SETTINGS)
     features_part, labels = split_interactions(frame, PARAMS)
     label_pairs = {(u, t) for u, ts in labels.items() for t in ts}

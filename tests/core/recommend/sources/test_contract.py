@@ -3,47 +3,36 @@ qdrant-client :memory:), like tests/core/store/contract.py for the stores."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from qdrant_client import QdrantClient
 
-from core.artefacts import Fixed
 from core.collab.training import train
 from core.recommend.candidates import gather, hydrate
 from core.recommend.cf_models import CFScores, fit_cf
+from core.recommend.factory import build_recommender
 from core.recommend.query import passes
+from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
-from core.recommend.sources import (
-    ArtistSource,
-    CandidateSource,
-    CFSource,
-    ColistenedSource,
-    CollaborativeSource,
-    ContentSource,
-    CooccurrenceSource,
-    PopularitySource,
-)
+from core.recommend.snapshot import Snapshot
+from core.recommend.sources import CandidateSource
+from core.recommend.sources.registry import REGISTRY
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import TrackFilter, VectorStore
 from core.store.client import ClientStore
 from core.store.edge import EdgeStore
 from schemas.api import Filters
 from schemas.settings.cf import CFSettings
+from schemas.settings.recommend import RecommendSettings
 from schemas.tracks import Track
 from tests.core.store.contract import LAYOUT, N, make_points
 
+SOURCES = tuple(spec.name for spec in REGISTRY)  # every registered source
 CF = ("ease", "ials", "rp3beta", "userknn")
-SOURCES = (
-    "content",
-    "collaborative",
-    "cooccurrence",
-    "artist",
-    "colistened",
-    "popularity",
-    *CF,
-)
 # Small models for 12 users; EASE bounded below the 30 held tracks so its bound is exercised.
 CF_SETTINGS = CFSettings(
     ease_lambda=5.0,
@@ -72,13 +61,20 @@ def interactions() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "track_id"])
 
 
-@pytest.fixture(scope="module")
-def artefacts():
+@functools.cache
+def fitted() -> tuple[Snapshot, UserTrackMatrix]:
+    """A LightFM model and interaction matrix over `interactions()`, as one request's snapshot."""
     frame = interactions()
     tracks = [Track.from_payload(p.payload) for p in make_points()]
     model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
     index = UserTrackMatrix.from_pairs(frame, ARTISTS)
-    return Fixed(model), index, fit_cf(index, CF_SETTINGS)
+    artefact = RankerArtefact(index, cf=fit_cf(index, CF_SETTINGS))
+    return Snapshot(model, "m1", artefact, "r1"), index
+
+
+@pytest.fixture(scope="module")
+def artefacts() -> tuple[Snapshot, UserTrackMatrix]:
+    return fitted()
 
 
 @pytest.fixture(params=["edge", "memory"], scope="module")
@@ -93,27 +89,30 @@ def store(request, tmp_path_factory):
     s.close()
 
 
+def built(store) -> dict[str, CandidateSource]:
+    """Every registered source, built by the factory as the service builds it."""
+    recommender = build_recommender(RecommendSettings(), store)
+    return {a.spec.name: a.source for a in recommender.sources}
+
+
 @pytest.fixture(params=SOURCES)
-def source(request, store, artefacts) -> CandidateSource:
-    holder, index, cf = artefacts
-    content = ContentSource(store)
-    if request.param in CF:
-        return CFSource(request.param, lambda: cf)
-    return {
-        "content": content,
-        "collaborative": CollaborativeSource(holder),
-        "cooccurrence": CooccurrenceSource(lambda: index),
-        "artist": ArtistSource(content),
-        "colistened": ColistenedSource(lambda: index),
-        "popularity": PopularitySource(lambda: index),
-    }[request.param]
+def source(request, store) -> CandidateSource:
+    return built(store)[request.param]
 
 
-def query(store, user=USER, filters: Filters | None = None, positive=("t0", "t4", "t8", "t13")):
+def query(
+    store,
+    user=USER,
+    filters: Filters | None = None,
+    positive=("t0", "t4", "t8", "t13"),
+    snapshot: Snapshot | None = None,
+):
+    """A seeded query over `snapshot` (default: the module's model and matrix)."""
     filters = filters or Filters()
     seeds = fetch_seeds(store, list(positive))
     weights = complete_weights({}, {})
-    return seed_query(list(positive), [], seeds, weights, filters, list(positive), user)
+    snap = fitted()[0] if snapshot is None else snapshot
+    return seed_query(list(positive), [], seeds, weights, filters, list(positive), user, snap)
 
 
 def test_proposes_distinct_tracks_best_first_never_the_excluded(source, store) -> None:
@@ -167,18 +166,17 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
     """A filter nothing passes, an unknown user, no interaction matrix, or seeds whose
     artists the filter removes."""
     q = query(store, user="nobody")
-    if source.name in CF:  # no models, or a history none of whose tracks the models know
-        assert CFSource(source.name, lambda: None).propose(q, 5) == []
-        assert source.propose(query(store, user="nobody", positive=("t3",)), 5) == [] or (
-            "t3" in source.models().index.track_ids  # type: ignore[attr-defined, union-attr]
-        )
-        return
+    bare = query(store, user="nobody", snapshot=Snapshot())  # no model, no matrix
     silent = {
         "content": lambda: source.propose(query(store, filters=Filters(genres=["polka"])), 5),
-        "collaborative": lambda: source.propose(q, 5),
-        "cooccurrence": lambda: CooccurrenceSource(lambda: None).propose(q, 5),
-        "popularity": lambda: PopularitySource(lambda: None).propose(q, 5),
-        "colistened": lambda: ColistenedSource(lambda: None).propose(q, 5),
+        "collaborative": lambda: (
+            source.propose(q, 5) + source.propose(query(store, snapshot=Snapshot()), 5)
+        ),
+        "cooccurrence": lambda: source.propose(bare, 5),
+        "popularity": lambda: source.propose(bare, 5),
+        "colistened": lambda: source.propose(bare, 5),
+        # No models; or a history EASE's bound leaves out (t3 is not among the most held).
+        **dict.fromkeys(CF, lambda: source.propose(bare, 5)),
         "artist": lambda: source.propose(
             query(store, filters=Filters(exclude_artists=[f"artist{i}" for i in range(10)])), 5
         ),
@@ -188,9 +186,9 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
 
 def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
     """Tracks held with the seeds by other users score by how many such holdings there are."""
-    _, index, _ = artefacts
+    _, index = artefacts
     q = query(store, user="someone-new", positive=("t4",))
-    proposals = CooccurrenceSource(lambda: index).propose(q, 50)
+    proposals = built(store)["cooccurrence"].propose(q, 50)
     holders = [set(index.user_tracks(u)) for u in index.user_ids if "t4" in index.user_tracks(u)]
     assert holders
     expected = {t for h in holders for t in h} - {"t4"}
@@ -202,7 +200,7 @@ def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
 def test_artist_source_returns_only_the_seeds_artists(store) -> None:
     q = query(store)
     seed_artists = {a for t in q.positive for a in q.seeds[t].payload["artists"]}
-    proposals = ArtistSource(ContentSource(store)).propose(q, 30)
+    proposals = built(store)["artist"].propose(q, 30)
     assert proposals
     for p in proposals:
         assert p.record is not None and set(p.record.payload["artists"]) & seed_artists
@@ -212,9 +210,9 @@ def test_artist_source_returns_only_the_seeds_artists(store) -> None:
 def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> None:
     """Other artists' most held tracks, scored by the cosine between each artist's listeners
     and the history's (recomputed here from user sets), best artist first, 3 per artist."""
-    _, index, _ = artefacts
+    _, index = artefacts
     q = query(store, user="someone-new", positive=("t4",))
-    proposals = ColistenedSource(lambda: index).propose(q, 40)
+    proposals = built(store)["colistened"].propose(q, 40)
     own = set(q.seeds["t4"].payload["artists"])
     listeners: dict[str, set[str]] = {}
     for u in index.user_ids:
@@ -248,10 +246,11 @@ def test_cf_sources_propose_the_models_best_for_the_history(store, artefacts, na
     """A new listener holding the two most-held tracks (EASE's bound covers them): the
     proposals are the model's own scores of that history (recomputed here from the model),
     best first, the history out."""
-    _, index, cf = artefacts
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
     pair = tuple(index.track_ids[c] for c in index.most_held(2))
     q = query(store, user="someone-new", positive=pair)
-    proposals = CFSource(name, lambda: cf).propose(q, 50)
+    proposals = built(store)[name].propose(q, 50)
     assert proposals, f"{name} proposed nothing for a history it knows"
     fitted = cf.fitted[name]
     columns = fitted.columns if fitted.columns is not None else np.arange(len(index))
@@ -268,23 +267,22 @@ def test_cf_sources_propose_the_models_best_for_the_history(store, artefacts, na
 def test_ease_is_bounded_to_the_most_held_tracks(artefacts) -> None:
     """Over `ease_max_items` the exact EASE covers the most-held tracks only; the others get
     no EASE score (missing), while the unbounded models score every track."""
-    _, index, cf = artefacts
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
     columns = cf.fitted["ease"].columns
     assert columns is not None and len(columns) == CF_SETTINGS.ease_max_items < len(index)
-    assert set(index.counts[columns]) and min(index.counts[columns]) >= max(
-        np.delete(index.counts, columns)
-    )
+    assert min(index.counts[columns]) >= max(np.delete(index.counts, columns))
     history = [index.track_ids[c] for c in index.most_held(2)]
     ease = cf.scores("ease", history)
-    assert ease is not None
     assert np.isnan(np.delete(ease, columns)).all() and not np.isnan(ease[columns]).any()
-    assert not np.isnan(cf.scores("rp3beta", history)).any()  # type: ignore[arg-type]
+    assert not np.isnan(cf.scores("rp3beta", history)).any()
     outside = [index.track_ids[c] for c in np.delete(np.arange(len(index)), columns)[:2]]
-    assert np.isnan(cf.scores("ease", outside)).all(), "a history EASE does not cover: no say"  # type: ignore[arg-type]
+    assert np.isnan(cf.scores("ease", outside)).all(), "a history EASE does not cover: no say"
 
 
 def test_cf_models_round_trip_through_their_arrays(artefacts) -> None:
-    _, index, cf = artefacts
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
     again = CFScores.from_arrays(index, cf.names, cf.to_arrays())
     for name in CF:
         np.testing.assert_allclose(

@@ -4,10 +4,14 @@ size and ms per query, each model fitted in its own process (so its peak RSS is 
     python scripts/bench_cf.py --interactions FILE.csv [--label 160k] [--queries 200]
                                [--json out.json]
     python scripts/bench_cf.py --tidytuesday [--shared ../shared/data]
+    python scripts/bench_cf.py --synthetic 160000 [--users 20000]
 
 FILE has `user_id, track_id` (scripts/bench_personal.py writes
-<workdir>/g2-n160000-…/interactions-u20000-s0.csv). The models and their hyper-parameters
-are the settings' (`MUSICREC_CF_*`, `MUSICREC_EASE_*`, …), fitted through
+<workdir>/g2-n160000-…/interactions-u20000-s0.csv); `--synthetic N` draws the same kind
+of interactions (scripts/bench/interactions.py, seeded) over N synthetic tracks with synthetic
+artists (15 tracks each on average) and 12 genres, without the benchmark collection. The
+models and their hyper-parameters are the settings' (`MUSICREC_SOURCES`, `MUSICREC_EASE_*`,
+`MUSICREC_IALS_*`, …), fitted through
 `core.recommend.cf_models.fit_cf` as `musicrec train` fits them; a query is one history (a
 seeded sample of the users' own histories) scored by the model, as a request does. The
 artefact size is the model's arrays in a compressed .npz, as the ranker artefact stores them.
@@ -33,12 +37,14 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from bench.interactions import InteractionParams, generate_interactions  # noqa: E402
 
 from core.interactions.files import tidytuesday_interactions  # noqa: E402
-from core.recommend.cf_models import fit_cf  # noqa: E402
+from core.recommend.cf_models import CF_NAMES, fit_cf  # noqa: E402
+from core.recommend.factory import feature_layout  # noqa: E402
 from core.recommend.user_tracks import UserTrackMatrix  # noqa: E402
 from evaluation.datasets import TIDYTUESDAY  # noqa: E402
-from schemas.settings.cf import CFSettings  # noqa: E402
+from schemas.settings import Settings  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -50,7 +56,7 @@ def one_model(name: str, pairs: pd.DataFrame, queries: int, seed: int) -> dict[s
     index = UserTrackMatrix.from_pairs(pairs)
     before = peak_mb()
     started = time.perf_counter()
-    cf = fit_cf(index, CFSettings(cf_sources=[name]))
+    cf = fit_cf(index, Settings(), [name])
     seconds = time.perf_counter() - started
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **cf.to_arrays())
@@ -76,6 +82,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=Path)
     parser.add_argument("--tidytuesday", action="store_true")
+    parser.add_argument("--synthetic", type=int, default=0, help="tracks (no collection)")
+    parser.add_argument("--users", type=int, default=20_000, help="with --synthetic")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--label", default=None)
     parser.add_argument("--queries", type=int, default=200)
@@ -84,13 +92,27 @@ def main() -> int:
     args = parser.parse_args()
     if args.tidytuesday:
         pairs = tidytuesday_interactions(args.shared / TIDYTUESDAY)
+    elif args.synthetic:
+        rng = np.random.default_rng(args.seed)
+        ids = [f"t{i}" for i in range(args.synthetic)]
+        artists = [f"a{a}" for a in rng.integers(0, max(args.synthetic // 15, 1), len(ids))]
+        genres = [f"g{g}" for g in rng.integers(0, 12, len(ids))]
+        params = InteractionParams(users=args.users, seed=args.seed)
+        pairs = generate_interactions(ids, artists, genres, params)
     elif args.interactions:
         pairs = pd.read_csv(args.interactions, dtype=str, usecols=["user_id", "track_id"])
     else:
         parser.error("--interactions FILE or --tidytuesday")
     pairs = pairs[["user_id", "track_id"]].astype(str).drop_duplicates()
-    label = args.label or ("TidyTuesday" if args.tidytuesday else args.interactions.stem)
-    settings = CFSettings()
+    label = args.label or (
+        "TidyTuesday"
+        if args.tidytuesday
+        else f"synthetic {args.synthetic}"
+        if args.synthetic
+        else args.interactions.stem
+    )
+    settings = Settings()
+    names = [n for n in feature_layout(settings).sources if n in CF_NAMES]
     facts = {
         "label": label,
         "users": int(pairs["user_id"].nunique()),
@@ -101,7 +123,7 @@ def main() -> int:
     print(json.dumps(facts), flush=True)
     rows = []
     context = mp.get_context("spawn")
-    for name in settings.cf_sources:
+    for name in names:
         with context.Pool(1) as pool:
             row = pool.apply(one_model, (name, pairs, min(args.queries, facts["users"]), args.seed))
         rows.append(row)

@@ -63,6 +63,10 @@ SINGLE = (
     "content fusion",
     "co-listened artists",
 )
+# The product's own collaborative models (fitted on the training side by `train_ranker`),
+# each alone: the strong baselines as the product serves them.
+CF_ALONE = {"ease": "EASE alone", "ials": "iALS alone", "rp3beta": "RP3β alone",
+            "userknn": "similar listeners alone"}  # fmt: skip
 
 
 @dataclass
@@ -144,7 +148,7 @@ def run_protocol(
     base = build_recommender(settings, store, collab=Fixed(model))
     started = time.perf_counter()
     params = replace(ranker_params(settings), threads=threads, seed=seed)
-    artefact = train_ranker(protocol.train_rows, base, fit, params, log)
+    artefact = train_ranker(protocol.train_rows, base, fit, params, log, cf=settings)
     result.facts["ranker_train_seconds"] = round(time.perf_counter() - started, 1)
     result.facts["ranker_train_cpu_seconds"] = round(artefact.metadata["train_cpu_seconds"], 1)
     result.facts["ranker"] = artefact.metadata["counts"]
@@ -167,6 +171,10 @@ def run_protocol(
         SINGLE[4]: lambda u, q, n: [p.track_id for p in colistened.propose(q, n)],
         **tuned_baselines(protocol, seed, threads, result, log),
     }
+    for name, label in CF_ALONE.items():
+        if name in by_name:
+            source = by_name[name]
+            methods[label] = lambda u, q, n, s=source: [p.track_id for p in s.propose(q, n)]
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)
     pool_hits: dict[str, list[float]] = {}
@@ -316,8 +324,9 @@ def report(results: Sequence[ProtocolResult], numbers: dict, command: str) -> st
         lines += [", ".join(f"{k}: {v}" for k, v in r.facts.items() if k != "ranker")]
         lines += ["", f"Ranker training: {r.facts['ranker']}", ""]
         strong = list(r.tuning)
-        lines += method_table(block, [RANKER, BLEND, *SINGLE, *strong], RANKER)
-        best = max(SINGLE, key=lambda m: block[m][ndcg][0])
+        singles = [*SINGLE, *(m for m in CF_ALONE.values() if m in block)]
+        lines += method_table(block, [RANKER, BLEND, *singles, *strong], RANKER)
+        best = max(singles, key=lambda m: block[m][ndcg][0])
         lines += ["", verdict(block, RANKER, best, 1.2, "Best single signal")]
         if strong:
             rival = max(

@@ -156,7 +156,12 @@ def train_and_publish(
         params = ranker_params(settings)
         try:
             artefact = train_ranker(
-                interactions, build_recommender(settings, store), fit_collab, params, log
+                interactions,
+                build_recommender(settings, store),
+                fit_collab,
+                params,
+                log,
+                cf=settings,
             )
         except ValueError as exc:
             log(f"ranker not trained: {exc}")

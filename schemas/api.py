@@ -156,13 +156,14 @@ class RecommendationItem(BaseModel):
     sources: list[str] = Field(
         default_factory=list,
         description="The candidate sources that proposed the track (content, collaborative, "
-        "cooccurrence, artist, colistened, popularity).",
+        "cooccurrence, artist, colistened, popularity, ease, ials, rp3beta, userknn).",
     )
     explanation: dict[str, float] | None = Field(
         None,
         description="Learned ranker only: how much each signal (lyrics, lyrics_terms, cover, "
-        "audio, content, collaborative, cooccurrence, artist, popularity, context) moved the "
-        "score (TreeSHAP contributions summed per signal), plus `base`; they sum to `score`.",
+        "audio, content, collaborative, cooccurrence, artist, ease, ials, rp3beta, userknn "
+        "(similar listeners), popularity, context) moved the score (TreeSHAP contributions "
+        "summed per signal), plus `base`; they sum to `score`.",
     )
 
 

@@ -96,11 +96,14 @@ class EASE(ItemScorer):
         out = np.zeros((H.shape[0], self.n_items), dtype=np.float32)
         if not len(self.items):
             return out
-        Hs = sp.csr_matrix(H[:, self.items], dtype=np.float64)
+        everything = len(self.items) == self.n_items  # no column copy (per request, at scale)
+        Hs = sp.csr_matrix(H if everything else H[:, self.items], dtype=np.float64)
         if self.X is not None:
-            HXt = (Hs @ self.X.T.astype(np.float64)).toarray()
-            HP = (Hs.toarray() - np.asarray((self.X.T @ (HXt @ self.K_inv).T).T)) / self.lam
-            out[:, self.items] = Hs.toarray() - HP / self.diag
+            # X·Hᵀ in X's own float32 (counts: exact), not a float64 copy of X per call.
+            HXt = np.asarray((self.X @ sp.csr_matrix(Hs.T, dtype=np.float32)).toarray().T)
+            dense = Hs.toarray()
+            HP = (dense - np.asarray(self.X.T @ (HXt @ self.K_inv).T).T) / self.lam
+            out[:, self.items] = dense - HP / self.diag
         else:
             assert self.B is not None
             product = Hs @ self.B

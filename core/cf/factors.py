@@ -44,7 +44,7 @@ class IALS(ItemScorer):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.seed, self.threads = iterations, seed, threads
         self.item_factors = np.zeros((0, factors), dtype=np.float32)
-        self._model: AlternatingLeastSquares | None = None
+        self._gram: np.ndarray | None = None  # YᵀY + λI, for the fold-in
 
     @property
     def params(self) -> Params:
@@ -72,17 +72,23 @@ class IALS(ItemScorer):
         with threadpool_limits(1, "blas"):
             model.fit(X, show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-        self._model = model
+        self._gram = None
 
     def _score(self, H: sp.csr_matrix) -> np.ndarray:
-        if self._model is None:
-            self._model = self._als()
-            self._model.item_factors = self.item_factors
-        if H.shape[0] == 0:
-            return np.zeros((0, self.n_items), dtype=np.float32)
-        with threadpool_limits(1, "blas"):
-            users = self._model.recalculate_user(np.arange(H.shape[0]), H)
-        return np.asarray(users @ self.item_factors.T)
+        """implicit's `recalculate_user` rule (confidence α on the history's items, 1
+        elsewhere), solved here with YᵀY computed once per model: implicit recomputes it on
+        every call (items × factors², 138 ms per history at 28k items × 128 factors)."""
+        if self._gram is None:
+            y = self.item_factors.astype(np.float64)
+            self._gram = y.T @ y + self.regularization * np.eye(self.factors)
+        out = np.zeros((H.shape[0], self.n_items), dtype=np.float32)
+        for r in range(H.shape[0]):
+            held = self.item_factors[H.indices[H.indptr[r] : H.indptr[r + 1]]].astype(np.float64)
+            if len(held):
+                a = self._gram + (self.alpha - 1.0) * held.T @ held
+                user = np.linalg.solve(a, self.alpha * held.sum(axis=0))
+                out[r] = self.item_factors @ user.astype(np.float32)
+        return out
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"item_factors": self.item_factors}
@@ -90,7 +96,7 @@ class IALS(ItemScorer):
     def _load(self, arrays: Mapping[str, np.ndarray]) -> None:
         factors = array(arrays, "item_factors", ndim=2, shape=(self.n_items, self.factors))
         self.item_factors = np.ascontiguousarray(factors, dtype=np.float32)
-        self._model = None
+        self._gram = None
 
 
 class BPR(ItemScorer):

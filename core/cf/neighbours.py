@@ -83,7 +83,8 @@ class UserKNN(ItemScorer):
             return np.zeros((H.shape[0], self.n_items), dtype=np.float32)
         user_norms = np.sqrt(np.asarray(self.X.sum(axis=1)).ravel())
         history_norms = np.sqrt(np.asarray(H.sum(axis=1)).ravel())
-        sims = np.asarray((H @ self.X.T).toarray(), dtype=np.float64)
+        # X·Hᵀ, not H·Xᵀ: scipy would transpose all of X (every user's row) per request.
+        sims = np.asarray((self.X @ sp.csr_matrix(H).T).toarray().T, dtype=np.float64)
         sims /= np.maximum(history_norms, 1.0)[:, None] * user_norms[None, :]
         k = min(self.k, n_users)
         nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.recommend.candidates import Candidate
+from core.recommend.cf_models import CF_NAMES, CFScores
 from core.recommend.sources.registry import REGISTRY, SourceSpec
 from core.recommend.user_tracks import UserTrackMatrix
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS, MODALITIES
@@ -53,9 +54,9 @@ CONTEXT = "context"  # the group of what describes the query, not a signal: show
 @dataclass(frozen=True)
 class FeatureLayout:
     """The columns of a feature row and the explanation group of each, for one set of
-    sources: `<source>_score` and `<source>_rank` per source (in the registry's order), then
-    `COMMON`. `group_order` is the display order: the modalities, the sources' groups, the
-    other signals, context."""
+    sources: `<source>_score` and `<source>_rank` per source (in the registry's order),
+    `cf_<source>` per collaborative model, then `COMMON`. `group_order` is the display order:
+    the modalities, the sources' groups, the other signals, context."""
 
     sources: tuple[str, ...]
     groups_of_sources: tuple[str, ...]
@@ -70,6 +71,9 @@ class FeatureLayout:
         return (
             *((f"{s}_score", g) for s, g in pairs),
             *((f"{s}_rank", g) for s, g in pairs),
+            # A collaborative model's score of EVERY candidate (its _score/_rank: of the
+            # ones it proposed itself).
+            *((f"cf_{s}", g) for s, g in pairs if s in CF_NAMES),
             *COMMON,
         )
 
@@ -122,6 +126,7 @@ class QueryContext:
     # The query's scores its sources used too (`SeedQuery.cooccurrence` / `.colistened`).
     cooccurrence: np.ndarray | None = None
     colistened: np.ndarray | None = None
+    cf: CFScores | None = None  # the collaborative models fitted on that same index
 
     @property
     def artist_counts(self) -> Counter[str]:
@@ -189,4 +194,9 @@ def feature_rows(
             x[:, col["artist_colisten"]] = [
                 ctx.index.artists.best(colisten, p.get("artists") or ()) for p in payloads
             ]
+    if ctx.cf is not None:
+        for name in ctx.cf.names:
+            scores = ctx.cf.scores(name, ctx.history)
+            if scores is not None and f"cf_{name}" in col:
+                x[:, col[f"cf_{name}"]] = ctx.cf.index.lookup(scores, ids)
     return x

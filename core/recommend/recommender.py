@@ -4,8 +4,9 @@
 
 Seed-only requests are the engine's fused content query as it ranks it. Personalised ones
 pool what every source proposes (content, LightFM, co-occurrence, same artist, co-listened
-artists, popularity), fetch the missing points in one call, compute every candidate's signals
-and let the ranker order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`)
+artists, popularity, and the collaborative models EASE, iALS, RP3β and similar listeners),
+fetch the missing points in one call, compute every candidate's signals and let the ranker
+order them: the learned ranker (LightGBM LambdaRank, `rankers.learned`)
 when its artefact is loaded and the request does not ask for a `collab_weight`, else the
 linear blend of content and LightFM (the manual control, and the fallback without a ranker
 artefact).
@@ -241,6 +242,7 @@ class Recommender:
                 q.snapshot.index,
                 q.cooccurrence,
                 q.colistened,
+                q.snapshot.artefact.cf if q.snapshot.artefact is not None else None,
             )
             rows = self.layout.rows(
                 [s.candidate for s in scored],

@@ -3,8 +3,9 @@ interactions, labels from a held-out part.
 
 1. Each user with at least `min_history` tracks has `label_share` of them (seeded) held out:
    those are the labels. Everything else is the feature part.
-2. LightFM (`fit_collab`) and the interaction matrix (co-occurrence, co-listened artists,
-   popularity) are fitted on the feature part ONLY, so no feature of a candidate is computed
+2. LightFM (`fit_collab`), the interaction matrix (co-occurrence, co-listened artists,
+   popularity) and the collaborative models (EASE, iALS, RP3β, UserKNN: `cf_models`) are
+   fitted on the feature part ONLY, so no feature of a candidate is computed
    from the interaction that makes it a positive
    (tests/core/recommend/rankers/test_learned.py proves it on a small case).
 3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
@@ -16,8 +17,9 @@ interactions, labels from a held-out part.
    on the training side only, never on evaluation data).
 
 The published artefact pairs that booster with the interaction matrix of ALL interactions
-(serving computes co-occurrence and popularity from everything known), beside the LightFM
-model trained on all of them by `musicrec train`.
+and the collaborative models refitted on it (serving computes co-occurrence, popularity and
+the models' scores from everything known), beside the LightFM model trained on all of them by
+`musicrec train`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import pandas as pd
 
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
+from core.recommend.cf_models import CF_NAMES, CFScores, fit_cf
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.rankers.base import feature_matrix
@@ -40,6 +43,7 @@ from core.recommend.recommender import Recommender
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import VectorStore
 from schemas.settings import Settings
+from schemas.settings.cf import CFSettings
 from schemas.tracks import point_id
 
 
@@ -238,6 +242,7 @@ def train_ranker(
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     params: RankerParams,
     on_progress: Callable[[str], None] = lambda _: None,
+    cf: CFSettings | None = None,
 ) -> RankerArtefact:
     """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
 
@@ -255,7 +260,13 @@ def train_ranker(
     )
     collab = fit_collab(features_part)
     artists = stored_artists(recommender.store, pairs["track_id"].unique().tolist())
-    features_artefact = RankerArtefact(UserTrackMatrix.from_pairs(features_part, artists))
+    # The collaborative models of the recommender's sources (`cf`: their hyper-parameters).
+    models = [n for n in recommender.layout.sources if n in CF_NAMES] if cf is not None else []
+    features_index = UserTrackMatrix.from_pairs(features_part, artists)
+    features_artefact = RankerArtefact(
+        features_index,
+        cf=_fit_cf(features_index, cf, models, "feature part", on_progress),
+    )
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
     )
@@ -269,6 +280,8 @@ def train_ranker(
     pooled = time.perf_counter() - started
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
     booster, info = fit_booster(data, params)
+    index = UserTrackMatrix.from_pairs(pairs, artists)
+    serving_cf = _fit_cf(index, cf, models, "all interactions", on_progress)
     metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "lightgbm_version": lgb.__version__,
@@ -281,13 +294,25 @@ def train_ranker(
             "positives": int(data.y.sum()),
             **info,
         },
+        "cf": serving_cf.metadata() if serving_cf is not None else {},
         "train_seconds": round(time.perf_counter() - started, 3),
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),
     }
-    return RankerArtefact(
-        UserTrackMatrix.from_pairs(pairs, artists), booster, metadata, data.features
-    )
+    return RankerArtefact(index, booster, metadata, data.features, serving_cf)
+
+
+def _fit_cf(
+    index: UserTrackMatrix,
+    settings: CFSettings | None,
+    names: list[str],
+    part: str,
+    on_progress: Callable[[str], None],
+) -> CFScores | None:
+    if settings is None or not names:
+        return None
+    on_progress(f"ranker: collaborative models {names} on the {part}")
+    return fit_cf(index, settings, names, on_progress)
 
 
 def stored_artists(store: VectorStore, track_ids: list[str]) -> dict[str, list[str]]:

@@ -74,6 +74,14 @@ class UserTrackMatrix:
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         return [self.track_ids[i] for i in self.matrix.indices[start:end]]
 
+    def columns(self, track_ids: Sequence[str]) -> np.ndarray:
+        """The matrix columns of the tracks the index knows (others skipped), sorted."""
+        return np.array(sorted({self._track[t] for t in track_ids if t in self._track}), np.int64)
+
+    def most_held(self, n: int) -> np.ndarray:
+        """The columns of the `n` most-held tracks (ties in column order)."""
+        return self._by_count[:n].copy()
+
     def count(self, track_ids: Sequence[str]) -> np.ndarray:
         """Interaction counts (0 for a track nobody holds)."""
         index = np.array([self._track.get(t, -1) for t in track_ids], dtype=np.int64)
@@ -100,18 +108,17 @@ class UserTrackMatrix:
         return np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
 
     def top(self, scores: np.ndarray, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
-        """The n best positive scores, ties broken by popularity (deterministic)."""
-        keyed = scores.astype(np.float64) + self.counts / (self.counts.max(initial=0) + 1) * 1e-3
-        keyed[scores <= 0] = -np.inf
-        want = min(n + len(exclude), len(keyed))
-        if want <= 0:
+        """The n best positive scores, ties broken by popularity (deterministic, whatever the
+        scores' scale: a tie at the cut is settled by popularity too)."""
+        s = np.where(scores > 0, scores, -np.inf).astype(np.float64)
+        want = min(n + len(exclude), int(np.isfinite(s).sum()))
+        if n <= 0 or want <= 0:
             return []
-        best = np.argpartition(-keyed, want - 1)[:want]
-        best = best[np.argsort(-keyed[best], kind="stable")]
+        kth = np.partition(s, len(s) - want)[len(s) - want]
+        best = np.flatnonzero(s >= kth)
+        best = best[np.lexsort((-self.counts[best], -s[best]))]
         out = [
-            (self.track_ids[i], float(scores[i]))
-            for i in best
-            if np.isfinite(keyed[i]) and self.track_ids[i] not in exclude
+            (self.track_ids[i], float(scores[i])) for i in best if self.track_ids[i] not in exclude
         ]
         return out[:n]
 

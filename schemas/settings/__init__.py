@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 
 from schemas.settings.api import MIN_API_KEY_LENGTH, ApiSettings
+from schemas.settings.cf import CFSettings
 from schemas.settings.collaborative import CollaborativeSettings
 from schemas.settings.database import DatabaseSettings
 from schemas.settings.encoders import EncoderSettings, LyricsRuntime
@@ -44,6 +45,7 @@ class Settings(
     EncoderSettings,
     SpotifySettings,
     CollaborativeSettings,
+    CFSettings,
     RecommendSettings,
     DatabaseSettings,
     JobSettings,

@@ -54,6 +54,12 @@ class RecommendSettings(Section):
     pool_popularity: int = Field(
         50, ge=0, le=5000, description="The most-held tracks (fallback for short histories)."
     )
+    pool_ease: int = Field(100, ge=0, le=5000, description="Candidates from EASE.")
+    pool_ials: int = Field(100, ge=0, le=5000, description="Candidates from iALS.")
+    pool_rp3beta: int = Field(100, ge=0, le=5000, description="Candidates from RP3β.")
+    pool_userknn: int = Field(
+        100, ge=0, le=5000, description="Candidates from similar listeners (UserKNN)."
+    )
     ranker_label_share: float = Field(
         0.2,
         gt=0,

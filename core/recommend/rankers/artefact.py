@@ -1,6 +1,11 @@
 """The learned ranker's artefact: the LightGBM booster plus the interaction matrix (and its
 tracks' artists) its co-occurrence, co-listened artist and popularity features are computed
-from, published like the LightFM model.
+from, and the collaborative models (EASE, iALS, RP3β, UserKNN: `cf_models`) fitted on that
+matrix, published like the LightFM model.
+
+The models travel with the booster rather than in an artefact of their own: the booster was
+trained on their scores, so one version names both, a reload swaps both at once, and a broken
+model fails the whole file (the last good booster and models keep serving together).
 
 One compressed ``.npz`` (no pickle: loading must not execute code) beside the LightFM
 artefact, ``ranker-<time>-<hash>.npz``, named by the ``ranker-latest`` pointer
@@ -28,11 +33,13 @@ from core.artefacts import (
     expect_shape,
     publish,
 )
+from core.recommend.cf_models import CFScores
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.user_tracks import UserTrackMatrix
 
-FORMAT_VERSION = 2  # 2: the tracks' artists (co-listened artists)
+FORMAT_VERSION = 3  # 2: the tracks' artists (co-listened artists); 3: the CF models
 POINTER = "ranker-latest"
+CF = "cf/"  # the prefix of the collaborative models' arrays
 
 
 @dataclass
@@ -43,6 +50,7 @@ class RankerArtefact:
     booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     features: Sequence[str] = FEATURE_NAMES  # the columns the booster was trained on
+    cf: CFScores | None = None  # fitted on `index`; None: no collaborative model serves
 
     def save(self, directory: Path, keep: int | None = None) -> Path:
         """Publish beside the LightFM model; prune to the newest `keep` rankers."""
@@ -50,7 +58,13 @@ class RankerArtefact:
             raise ValueError("an artefact without a booster is never published")
         m = self.index.matrix
         arrays: dict[str, Any] = {
-            "meta": _json({**self.metadata, "format_version": FORMAT_VERSION}),
+            "meta": _json(
+                {
+                    **self.metadata,
+                    "format_version": FORMAT_VERSION,
+                    "cf_models": self.cf.names if self.cf is not None else [],
+                }
+            ),
             "features": _json(list(self.features)),
             "booster": np.frombuffer(self.booster.model_to_string().encode(), dtype=np.uint8),
             "user_ids": _json(self.index.user_ids),
@@ -62,6 +76,8 @@ class RankerArtefact:
             "indptr": m.indptr,
             "shape": np.array(m.shape),
         }
+        if self.cf is not None:
+            arrays |= {f"{CF}{k}": v for k, v in self.cf.to_arrays().items()}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         return publish(directory, "ranker", ".npz", buffer.getvalue(), POINTER, keep)
@@ -99,11 +115,19 @@ def load(path: Path, features: Sequence[str] = FEATURE_NAMES) -> RankerArtefact:
             index = UserTrackMatrix(
                 user_ids, track_ids, matrix, _track_artists(_unjson(a["track_artists"]), track_ids)
             )
+            names = meta.get("cf_models") or []
+            cf = (
+                CFScores.from_arrays(
+                    index, names, {k[len(CF) :]: a[k] for k in a.files if k.startswith(CF)}
+                )
+                if names
+                else None
+            )
     except ArtefactError:
         raise
     except Exception as exc:  # BadZipFile, zlib.error, KeyError, LightGBMError, …: "unreadable"
         raise ArtefactError(f"{path}: not a readable ranker artefact ({describe(exc)})") from exc
-    return RankerArtefact(index, booster, meta, tuple(trained))
+    return RankerArtefact(index, booster, meta, tuple(trained), cf)
 
 
 def ranker_holder(

@@ -6,6 +6,7 @@ not got yet in one store call, scores and ranks it. A new signal is one more sou
 
 from core.recommend.sources.artist import ArtistSource
 from core.recommend.sources.base import CandidateSource, Proposal
+from core.recommend.sources.cf import CFSource
 from core.recommend.sources.colistened import ColistenedSource
 from core.recommend.sources.collaborative import CollaborativeSource
 from core.recommend.sources.content import ContentSource
@@ -13,6 +14,7 @@ from core.recommend.sources.cooccurrence import CooccurrenceSource, PopularitySo
 
 __all__ = [
     "ArtistSource",
+    "CFSource",
     "CandidateSource",
     "ColistenedSource",
     "CollaborativeSource",

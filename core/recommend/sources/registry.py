@@ -33,6 +33,7 @@ from operator import attrgetter
 
 from core.recommend.sources.artist import ArtistSource
 from core.recommend.sources.base import CandidateSource
+from core.recommend.sources.cf import CFSource
 from core.recommend.sources.colistened import ColistenedSource
 from core.recommend.sources.collaborative import CollaborativeSource
 from core.recommend.sources.content import ContentSource
@@ -78,6 +79,11 @@ REGISTRY: tuple[SourceSpec, ...] = (
         "colistened", lambda d: ColistenedSource(), attrgetter("pool_colistened"), group="artist"
     ),
     SourceSpec("popularity", lambda d: PopularitySource(), attrgetter("pool_popularity")),
+    # The strong collaborative models of the ranker artefact (`cf_models`), one group each.
+    SourceSpec("ease", lambda d: CFSource("ease"), attrgetter("pool_ease")),
+    SourceSpec("ials", lambda d: CFSource("ials"), attrgetter("pool_ials")),
+    SourceSpec("rp3beta", lambda d: CFSource("rp3beta"), attrgetter("pool_rp3beta")),
+    SourceSpec("userknn", lambda d: CFSource("userknn"), attrgetter("pool_userknn")),
 )
 
 

@@ -283,6 +283,9 @@ def test_every_page_against_the_live_api(page: Page, server, data_dir) -> None:
     assert card.locator(".why").inner_text().startswith(("Recommended mostly for", "No signal"))
     assert re.search(r"[+−]\d\.\d\d", card.locator(".signals").inner_text())
     real_cover_loaded(page, "#personal")
+    # The collaborative models published by `musicrec train` have bars of their own.
+    every = page.locator("#personal").inner_text()
+    assert any(label in every for label in ("EASE", "iALS", "RP3β", "similar listeners"))
     liked = card.get_attribute("data-track-id")
     card.get_by_role("button", name=re.compile("^Record like")).click()
     page.get_by_text("Recorded a like of").wait_for()

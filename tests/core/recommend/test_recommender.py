@@ -115,10 +115,13 @@ def test_a_reload_mid_request_cannot_mix_versions(tmp_path, store, trained) -> N
     finally:
         TOY.during.clear()
     assert (got.personalization.model_version, got.personalization.ranker_version) == first
-    # The same page as served by the first artefacts alone (equal scores in any order).
-    assert sorted((round(i.score, 9), i.track.id) for i in got.items) == sorted(
-        (round(i.score, 9), i.track.id) for i in want.items
-    )
+    # Same scores; exact ties (equal trees' leaves) may come back in another engine order,
+    # so only what ranks above the last score must be the same tracks.
+    assert [i.score for i in got.items] == [i.score for i in want.items]
+    cut = min(i.score for i in want.items)
+    assert {(i.track.id, i.score) for i in got.items if i.score > cut} == {
+        (i.track.id, i.score) for i in want.items if i.score > cut
+    }
     assert TOY.seen[-1].model_version == first[0]
     # The newer artefacts are served from the next request on.
     collab.current(), ranker.current()

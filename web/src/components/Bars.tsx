@@ -27,7 +27,7 @@ export function ExplanationBars({ explanation }: { explanation: Record<string, n
     <ul className="bars signals" aria-label="What moved the score, per signal">
       {signals.map(([name, value]) => (
         <li key={name}>
-          <span className="bar-name">{name}</span>
+          <span className="bar-name">{LABELS[name] ?? name}</span>
           <span className="bar centred" aria-hidden="true">
             <span
               className={value >= 0 ? "fill up" : "fill down"}
@@ -41,6 +41,14 @@ export function ExplanationBars({ explanation }: { explanation: Record<string, n
   );
 }
 
+/** Signal groups whose API name is not what a listener reads. */
+const LABELS: Record<string, string> = {
+  ease: "EASE",
+  ials: "iALS",
+  rp3beta: "RP3β",
+  userknn: "similar listeners",
+};
+
 const WORDS: Record<string, string> = {
   lyrics: "lyrics like the history's",
   lyrics_terms: "shared lyric words",
@@ -50,6 +58,10 @@ const WORDS: Record<string, string> = {
   collaborative: "listeners like this one (LightFM)",
   cooccurrence: "playlists that hold the same tracks",
   artist: "artists already in the history",
+  ease: "tracks that complete such histories (EASE)",
+  ials: "listeners with this taste (iALS)",
+  rp3beta: "a walk through the playlists (RP3β)",
+  userknn: "similar listeners",
   popularity: "popularity",
   context: "its year and the history's length",
 };

@@ -11,6 +11,7 @@ import pytest
 
 from core.artefacts import ArtefactError, ArtefactHolder, Fixed
 from core.collab.training import train
+from core.recommend.cf_models import fit_cf
 from core.recommend.factory import build_recommender
 from core.recommend.features import FEATURE_NAMES
 from core.recommend.rankers.artefact import POINTER, RankerArtefact, load, ranker_holder
@@ -26,7 +27,7 @@ from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
 from schemas.settings.recommend import RecommendSettings
 from schemas.tracks import Track
-from tests.core.recommend.sources.test_contract import USER, interactions
+from tests.core.recommend.sources.test_contract import CF, CF_SETTINGS, USER, interactions
 from tests.core.store.contract import LAYOUT, make_points
 
 PARAMS = RankerParams(
@@ -53,7 +54,7 @@ def train_all(store, settings=SETTINGS, registry=REGISTRY):
     frame = interactions()
     model = fit(frame)
     base = build_recommender(settings, store, collab=Fixed(model), registry=registry)
-    return base, model, train_ranker(frame, base, fit, PARAMS)
+    return base, model, train_ranker(frame, base, fit, PARAMS, cf=CF_SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
         return fit(part)
 
     base = build_recommender(SETTINGS, store, collab=Fixed(fit(frame)))
-    train_ranker(frame, base, spy, PARAMS)
+    published = train_ranker(frame, base, spy, PARAMS, cf=CF_SETTINGS)
     features_part, labels = split_interactions(frame, PARAMS)
     label_pairs = {(u, t) for u, ts in labels.items() for t in ts}
     assert label_pairs
@@ -97,10 +98,13 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
     artists = stored_artists(store, frame["track_id"].unique().tolist())
     index = UserTrackMatrix.from_pairs(features_part, artists)
     training = replace(base, collab=Fixed(fit(features_part)), ranker=None)
-    data = training_set(training, RankerArtefact(index), labels, sorted(labels))
+    data = training_set(
+        training, RankerArtefact(index, cf=fit_cf(index, CF_SETTINGS)), labels, sorted(labels)
+    )
+    everything = UserTrackMatrix.from_pairs(frame, artists)
     leaky = training_set(
         training,
-        RankerArtefact(UserTrackMatrix.from_pairs(frame, artists)),
+        RankerArtefact(everything, cf=fit_cf(everything, CF_SETTINGS)),
         labels,
         sorted(labels),
     )
@@ -112,10 +116,22 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
                 checked += 1
                 assert data.x[r, col("interaction_count")] == 0
                 assert data.x[r, col("cooc_raw")] == 0
+                # No collaborative model fitted on the feature part has seen the track.
+                for name in CF:
+                    assert np.isnan(data.x[r, col(f"cf_{name}")])
+                    assert np.isnan(data.x[r, col(f"{name}_score")])
                 assert data.y[r] == 1
     assert checked, "some private label track must be in its user's pool"
     # The same rows built from all interactions do leak (the check above can fail).
     assert leaky.x[:, col("interaction_count")].sum() > data.x[:, col("interaction_count")].sum()
+    for name in CF:  # …and the models fitted on everything do score the private label tracks
+        assert (
+            np.isfinite(leaky.x[:, col(f"cf_{name}")]).sum()
+            > np.isfinite(data.x[:, col(f"cf_{name}")]).sum()
+        )
+    # The published artefact's models are refitted on all interactions, beside the booster.
+    assert published.cf is not None and published.cf.names == list(CF)
+    assert published.cf.index is published.index and len(published.index) > len(index)
     # Co-listened artists are counted from the same feature part, for every candidate.
     assert not np.isnan(data.x[:, col("artist_colisten")]).any()
 
@@ -135,7 +151,7 @@ def test_explanations_sum_to_the_score(store, trained) -> None:
             assert sum(item.explanation.values()) == pytest.approx(item.score, abs=1e-6)
             assert set(item.explanation) - {"base"} <= {
                 "lyrics", "lyrics_terms", "cover", "audio", "content", "collaborative",
-                "cooccurrence", "artist", "popularity", "context",
+                "cooccurrence", "artist", "popularity", "context", *CF,
             }  # fmt: skip
             assert item.sources
 
@@ -179,6 +195,12 @@ def test_publish_reload_and_a_broken_artefact_leaves_the_last_good(tmp_path, tra
     assert loaded.index.track_ids == artefact.index.track_ids
     assert loaded.index.artists is not None and artefact.index.artists is not None
     assert loaded.index.artists.track_artists == artefact.index.artists.track_artists
+    assert loaded.cf is not None and artefact.cf is not None and loaded.cf.names == list(CF)
+    for name in CF:
+        history = loaded.index.user_tracks(USER)
+        np.testing.assert_allclose(
+            loaded.cf.scores(name, history), artefact.cf.scores(name, history), rtol=1e-6
+        )
     broken = tmp_path / "ranker-broken.npz"
     broken.write_bytes(first.read_bytes()[: len(first.read_bytes()) // 2])
     (tmp_path / POINTER).write_text(broken.name + "\n")
@@ -207,6 +229,37 @@ def test_an_artefact_that_disagrees_with_itself_or_this_code_is_refused(tmp_path
     np.savez(tmp_path / "old.npz", **arrays)
     with pytest.raises(ArtefactError, match=r"format version 1.*retrain"):
         load(tmp_path / "old.npz")
+
+
+def test_a_broken_collaborative_model_refuses_the_whole_artefact(tmp_path, trained) -> None:
+    """A CF model's arrays cut short (or naming another model) make the file unreadable: the
+    holder keeps the last good booster and models together, never half of them."""
+    _, _, artefact = trained
+    holder: ArtefactHolder[RankerArtefact] = ranker_holder(tmp_path, reload_seconds=0)
+    good = artefact.save(tmp_path)
+    serving = holder.current()
+    assert serving is not None and serving.cf is not None
+    with np.load(good) as a:
+        arrays = dict(a)
+    factors = next(k for k in arrays if k.startswith("cf/ials/") and arrays[k].ndim == 2)
+    for name, bad in {
+        "cut": {**arrays, factors: arrays[factors][:-1]},
+        "swapped": {
+            **{k: v for k, v in arrays.items() if not k.startswith("cf/ease/")},
+            **{
+                k.replace("cf/rp3beta/", "cf/ease/"): v
+                for k, v in arrays.items()
+                if k.startswith("cf/rp3beta/")
+            },
+        },
+    }.items():
+        path = tmp_path / f"ranker-{name}.npz"
+        np.savez(path, **bad)
+        with pytest.raises(ArtefactError, match=rf"ranker-{name}\.npz"):
+            load(path)
+        (tmp_path / POINTER).write_text(path.name + "\n")
+        assert holder.current() is serving and holder.version == good.name
+        assert path.name in (holder.error or "")
 
 
 def test_without_a_ranker_the_linear_blend_serves(store, trained) -> None:

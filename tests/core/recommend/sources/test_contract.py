@@ -8,10 +8,12 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from qdrant_client import QdrantClient
 
 from core.collab.training import train
 from core.recommend.candidates import gather, hydrate
+from core.recommend.cf_models import CFScores, fit_cf
 from core.recommend.factory import build_recommender
 from core.recommend.query import passes
 from core.recommend.rankers.artefact import RankerArtefact
@@ -24,11 +26,25 @@ from core.store import TrackFilter, VectorStore
 from core.store.client import ClientStore
 from core.store.edge import EdgeStore
 from schemas.api import Filters
+from schemas.settings.cf import CFSettings
 from schemas.settings.recommend import RecommendSettings
 from schemas.tracks import Track
 from tests.core.store.contract import LAYOUT, N, make_points
 
 SOURCES = tuple(spec.name for spec in REGISTRY)  # every registered source
+CF = ("ease", "ials", "rp3beta", "userknn")
+# Small models for 12 users; EASE bounded below the 30 held tracks so its bound is exercised.
+CF_SETTINGS = CFSettings(
+    ease_lambda=5.0,
+    ease_max_items=10,
+    ease_topk=8,
+    ials_factors=8,
+    ials_regularization=0.1,
+    ials_iterations=10,
+    rp3_topk=10,
+    userknn_neighbours=4,
+    cf_threads=1,
+)
 USER = "u0"
 ARTISTS = {p.payload["track_id"]: p.payload["artists"] for p in make_points()}
 
@@ -52,7 +68,8 @@ def fitted() -> tuple[Snapshot, UserTrackMatrix]:
     tracks = [Track.from_payload(p.payload) for p in make_points()]
     model = train(frame, tracks, epochs=5, num_threads=1, seed=1)
     index = UserTrackMatrix.from_pairs(frame, ARTISTS)
-    return Snapshot(model, "m1", RankerArtefact(index), "r1"), index
+    artefact = RankerArtefact(index, cf=fit_cf(index, CF_SETTINGS))
+    return Snapshot(model, "m1", artefact, "r1"), index
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +175,8 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
         "cooccurrence": lambda: source.propose(bare, 5),
         "popularity": lambda: source.propose(bare, 5),
         "colistened": lambda: source.propose(bare, 5),
+        # No models; or a history EASE's bound leaves out (t3 is not among the most held).
+        **dict.fromkeys(CF, lambda: source.propose(bare, 5)),
         "artist": lambda: source.propose(
             query(store, filters=Filters(exclude_artists=[f"artist{i}" for i in range(10)])), 5
         ),
@@ -220,3 +239,52 @@ def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> No
     assert max(by_artist.values()) <= 3, "per_artist caps each co-listened artist"
     # An artist no listener of the seeds' artists plays is not co-listened.
     assert all(expected[a] > 0 for p in proposals for a in ARTISTS[p.track_id])
+
+
+@pytest.mark.parametrize("name", CF)
+def test_cf_sources_propose_the_models_best_for_the_history(store, artefacts, name) -> None:
+    """A new listener holding the two most-held tracks (EASE's bound covers them): the
+    proposals are the model's own scores of that history (recomputed here from the model),
+    best first, the history out."""
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
+    pair = tuple(index.track_ids[c] for c in index.most_held(2))
+    q = query(store, user="someone-new", positive=pair)
+    proposals = built(store)[name].propose(q, 50)
+    assert proposals, f"{name} proposed nothing for a history it knows"
+    fitted = cf.fitted[name]
+    columns = fitted.columns if fitted.columns is not None else np.arange(len(index))
+    held = [i for i, c in enumerate(columns) if index.track_ids[c] in pair]
+    h = sp.csr_matrix((np.ones(len(held)), ([0] * len(held), held)), shape=(1, len(columns)))
+    truth = dict(zip((index.track_ids[c] for c in columns), fitted.model.score(h)[0], strict=True))
+    for p in proposals:
+        assert p.track_id not in pair
+        assert p.score == pytest.approx(truth[p.track_id], rel=1e-5) and p.score > 0
+    positive = sorted(v for t, v in truth.items() if v > 0 and t not in pair)
+    assert [p.score for p in proposals] == pytest.approx(positive[::-1][: len(proposals)])
+
+
+def test_ease_is_bounded_to_the_most_held_tracks(artefacts) -> None:
+    """Over `ease_max_items` the exact EASE covers the most-held tracks only; the others get
+    no EASE score (missing), while the unbounded models score every track."""
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
+    columns = cf.fitted["ease"].columns
+    assert columns is not None and len(columns) == CF_SETTINGS.ease_max_items < len(index)
+    assert min(index.counts[columns]) >= max(np.delete(index.counts, columns))
+    history = [index.track_ids[c] for c in index.most_held(2)]
+    ease = cf.scores("ease", history)
+    assert np.isnan(np.delete(ease, columns)).all() and not np.isnan(ease[columns]).any()
+    assert not np.isnan(cf.scores("rp3beta", history)).any()
+    outside = [index.track_ids[c] for c in np.delete(np.arange(len(index)), columns)[:2]]
+    assert np.isnan(cf.scores("ease", outside)).all(), "a history EASE does not cover: no say"
+
+
+def test_cf_models_round_trip_through_their_arrays(artefacts) -> None:
+    snapshot, index = artefacts
+    cf = snapshot.artefact.cf
+    again = CFScores.from_arrays(index, cf.names, cf.to_arrays())
+    for name in CF:
+        np.testing.assert_allclose(
+            again.scores(name, ["t0", "t4"]), cf.scores(name, ["t0", "t4"]), rtol=1e-6
+        )

@@ -61,7 +61,7 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         app,
         endpoint="/metrics",
         include_in_schema=False,
-        dependencies=[ReadAccess],
+        dependencies=[ReadAccess] if settings.protect_reads else [],
     )
     engine = Histogram(
         "musicrec_engine_seconds",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from api.ratelimit import RateLimits
 from api.served_log import SERVED_LOG
@@ -97,7 +98,7 @@ def build_resources(settings: Settings) -> Resources:
         lyrics,
         cover,
         LyricsTermsEncoder(),
-        default_weights=settings.default_weights,
+        default_weights=cast("Mapping[str, float]", settings.default_weights),
     )
     spotify = build_spotify_client(settings)
     rate_limits = RateLimits(

@@ -35,6 +35,7 @@ from core.collab.training import train
 from core.encoders.base import Encoder
 from core.recommend.factory import build_recommender
 from core.recommend.features import GROUPS
+from core.recommend.sources.base import CandidateSource
 from core.recommend.training import ranker_params, train_ranker
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store.edge import EdgeStore
@@ -173,8 +174,7 @@ def run_protocol(
     }
     for name, label in CF_ALONE.items():
         if name in by_name:
-            source = by_name[name]
-            methods[label] = lambda u, q, n, s=source: [p.track_id for p in s.propose(q, n)]
+            methods[label] = proposals(by_name[name])
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     timing: dict[str, float] = dict.fromkeys(methods, 0.0)
     pool_hits: dict[str, list[float]] = {}
@@ -275,7 +275,7 @@ def tuned_baselines(
         result.tuning[baseline.name] = run.tuning
         result.facts[f"ms/query {baseline.name}"] = run.ms_per_query
         log(f"{protocol.name}: {baseline.name} {run.tuning}")
-        out[baseline.name] = lambda u, _, n, a=run.answers: a[u][:n]
+        out[baseline.name] = stored(run.answers)
     return out
 
 
@@ -358,6 +358,16 @@ def report(results: Sequence[ProtocolResult], numbers: dict, command: str) -> st
             top = ", ".join(f"{f} {s:.2f}" for f, s in sorted(feats, key=lambda x: -x[1])[:3])
             lines.append(f"| {g} | {sum(s for _, s in feats):.3f} | {top} |")
     return "\n".join(lines) + "\n"
+
+
+def stored(answers: dict[str, list[str]]) -> Callable[[str, Any, int], list[str]]:
+    """Answers computed ahead (a tuned baseline ranks every playlist at once), read n deep."""
+    return lambda user, query, n: answers[user][:n]
+
+
+def proposals(source: CandidateSource) -> Callable[[str, Any, int], list[str]]:
+    """A source alone as a method: its own n best proposals for the query."""
+    return lambda user, query, n: [p.track_id for p in source.propose(query, n)]
 
 
 def method_table(block: dict, methods: Sequence[str], reference: str | None) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -59,7 +60,9 @@ def evaluate_ranker(
     encoders = list(lyrics_encoders(cache))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_kaggle_csv(playlist_catalog(tidy, lyrics), Path(tmp) / "playlists.csv")
+        path = write_kaggle_csv(
+            playlist_catalog(tidy, cast("dict[str, str]", lyrics)), Path(tmp) / "playlists.csv"
+        )
         catalog = [t for batch in read_catalog(path, schema="kaggle") for t in batch]
         log(f"learned ranker: catalog {len(catalog)} tracks; indexing …")
         with indexed_store(path, encoders, store_dir) as store:
@@ -89,7 +92,9 @@ def evaluate_baselines(
     split = continuation_split(rows, seed)
     lyrics = billboard_songs(shared).set_index("track_id")["lyrics"].to_dict()
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_kaggle_csv(playlist_catalog(tidy, lyrics), Path(tmp) / "playlists.csv")
+        path = write_kaggle_csv(
+            playlist_catalog(tidy, cast("dict[str, str]", lyrics)), Path(tmp) / "playlists.csv"
+        )
         catalog = [t for batch in read_catalog(path, schema="kaggle") for t in batch]
     results = [
         run_baselines(protocol, seed=seed, threads=threads, log=log)

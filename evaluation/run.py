@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import cast
 
 from core.files import atomic_write
 from evaluation.config import Params
@@ -35,7 +36,9 @@ def measure_all(params: Params) -> Results:
     progress(f"lyrics embedding cache: {len(encoders[0].memo)} vectors in {params.cache}")
     lyrics = same_artist(params, encoders)
     lyrics_by_id = billboard_songs(params.shared).set_index("track_id")["lyrics"].to_dict()
-    playlists, warm, subset, calib = playlist_continuation(params, encoders, lyrics_by_id)
+    playlists, warm, subset, calib = playlist_continuation(
+        params, encoders, cast("dict[str, str]", lyrics_by_id)
+    )
     cover = None if params.skip_covers else covers(params)
     seconds = time.perf_counter() - started
     return Results(lyrics, playlists, warm, subset, calib, cover, seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,11 @@ def continuation_split(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, dic
         if len(index) >= MIN_TRACKS:
             chosen = rng.permutation(index)[: round(HIDE * len(index))]
             hidden_mask[chosen] = True
-    hidden = rows[hidden_mask].groupby("user_id")["track_id"].agg(lambda s: s.to_numpy())
-    return rows[~hidden_mask].reset_index(drop=True), hidden.to_dict()
+    # pandas-stubs type agg's callable as returning a scalar; an array per group is valid.
+    hidden = rows[hidden_mask].groupby("user_id")["track_id"].agg(lambda s: s.to_numpy())  # type: ignore[type-var]
+    return rows[~hidden_mask].reset_index(drop=True), cast(
+        "dict[str, np.ndarray]", hidden.to_dict()
+    )
 
 
 def playlist_split(
@@ -61,10 +65,12 @@ def playlist_split(
         rows = rows[rows["user_id"].isin(chosen)].reset_index(drop=True)
         tidy = tidy[tidy["track_id"].isin(set(rows["track_id"]))]
     train_rows, hidden = continuation_split(rows, seed)
-    known = train_rows.groupby("user_id")["track_id"].agg(set).to_dict()
+    known = cast(
+        "dict[str, set[str]]", train_rows.groupby("user_id")["track_id"].agg(set).to_dict()
+    )
     split = Split(
         train_rows,
-        {u: set(v.tolist()) for u, v in hidden.items()},
+        {str(u): set(v.tolist()) for u, v in hidden.items()},
         known,
         sorted(tidy["track_id"].unique()),
     )

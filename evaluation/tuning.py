@@ -53,7 +53,8 @@ def grid_points(grid: dict[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 def queries_for(train_rows: pd.DataFrame, users: Sequence[str]) -> list[Query]:
     """One query per playlist: its training tracks are the seeds and excluded."""
-    known = train_rows.groupby("user_id")["track_id"].agg(lambda s: frozenset(map(str, s)))
+    # pandas-stubs type agg's callable as returning a scalar; a frozenset per group is valid.
+    known = train_rows.groupby("user_id")["track_id"].agg(lambda s: frozenset(map(str, s)))  # type: ignore[type-var]
     return [
         Query(u, tuple(sorted(known.get(u, frozenset()))), known.get(u, frozenset()), u)
         for u in users
@@ -119,7 +120,8 @@ def run_baseline(
     tuned = tune(baseline, protocol.catalog, protocol.train_rows, seed, max_validation_users)
     tuning_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    method = baseline.method(tuned.params).fit(TrainData(protocol.catalog, protocol.train_rows))
+    method = baseline.method(tuned.params)
+    method.fit(TrainData(protocol.catalog, protocol.train_rows))
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     answers = dict(zip(users, method.rank_many(queries, depth), strict=True))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 CatalogSchema = Literal["auto", "kaggle", "tidytuesday"]
 
@@ -49,6 +49,13 @@ class JobResponse(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @field_validator("created_at", "started_at", "finished_at")
+    @classmethod
+    def _utc(cls, when: datetime | None) -> datetime | None:
+        """The database stores naive UTC; the answer says so (an RFC 3339 date-time needs
+        an offset)."""
+        return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 class JobList(BaseModel):

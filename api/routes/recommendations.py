@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 from fastapi import APIRouter, Request
 
 from api import responses
@@ -37,7 +40,7 @@ def recommend(
         SeedRequest(
             positive=body.positive,
             negative=body.negative,
-            weights=body.weights,
+            weights=cast("Mapping[str, float]", body.weights),
             filters=body.filters,
             limit=body.limit,
             offset=body.offset,

@@ -62,7 +62,13 @@ class AudioScaler:
             )
         finite = np.isfinite(data).all(axis=0)
         if not finite.all():
-            bad = [f for f, ok in zip(AUDIO_NUMERIC_FEATURES, finite, strict=True) if not ok]
+            bad = [
+                f
+                for f, ok in zip(
+                    AUDIO_NUMERIC_FEATURES, np.atleast_1d(finite).tolist(), strict=True
+                )
+                if not ok
+            ]
             raise ValueError(f"cannot fit the audio scaler: non-finite values in {bad}")
         mean = data.mean(axis=0)
         with np.errstate(over="ignore", invalid="ignore"):

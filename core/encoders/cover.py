@@ -14,6 +14,7 @@ import struct
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -249,7 +250,8 @@ def build_lite0(weights: Path | None = None) -> torch.nn.Module:
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
     path = weights or lite0_weights_path()
     source = torch.load(path, map_location="cpu", weights_only=True)
-    stage_depths = [len(stage) for stage in model.blocks]
+    blocks = cast(torch.nn.Sequential, model.blocks)  # timm's EfficientNet: stages of blocks
+    stage_depths = [len(cast(torch.nn.Sequential, stage)) for stage in blocks]
     model.load_state_dict(map_lite0_state_dict(source, model.state_dict(), stage_depths))
     return model.eval()
 

@@ -96,7 +96,7 @@ class LyricsEncoder(Encoder[str]):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._int8 is not None:
-            return self._int8.embed(texts, self.batch_size, self.model.max_seq_length)
+            return self._int8.embed(texts, self.batch_size, self.model.max_seq_length or 512)
         return self.model.encode(
             texts,
             batch_size=self.batch_size,

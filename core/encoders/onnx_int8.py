@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,19 @@ def _check_supported(model: SentenceTransformer) -> None:
         )
 
 
+def _transformer(model: SentenceTransformer) -> torch.nn.Module:
+    """The Hugging Face model inside the first module (its stubs say Tensor | Module)."""
+    import torch
+
+    module = model[0].auto_model
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"expected a torch module, got {type(module).__name__}")
+    return module
+
+
 def _fingerprint(model: SentenceTransformer) -> str:
     digest = hashlib.sha256(RECIPE.encode())
-    for name, tensor in model[0].auto_model.state_dict().items():
+    for name, tensor in _transformer(model).state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -82,7 +93,7 @@ def _export_fp32(model: SentenceTransformer, names: list[str], target: Path) -> 
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*aten::index.*")
         torch.onnx.export(
-            Embed(model[0].auto_model).eval(),
+            Embed(_transformer(model)).eval(),
             args,
             str(target),
             input_names=names,

@@ -92,7 +92,7 @@ def collection_info(store: VectorStore, disk_path: Path | None = None) -> Collec
     """`disk_path`: where a qdrant-client local-mode collection lives (None for a server)."""
     if not store.exists():
         raise StoreError(f"collection '{store.collection}' does not exist")
-    if isinstance(store, EdgeStore) and shard_in_use(store.path):
+    if isinstance(store, EdgeStore) and not store.is_open and shard_in_use(store.path):
         # Another process owns the shard: the metadata file and the sizes only, never an open.
         info = CollectionInfo(store.collection, store.engine, None, _encoders(store))
         info.disk_bytes = directory_bytes(store.path) + store.meta_path.stat().st_size

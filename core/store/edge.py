@@ -123,6 +123,11 @@ class EdgeStore(VectorStore):
             raise StoreError(f"cannot open Qdrant Edge shard at {self.path}: {exc}") from exc
 
     @property
+    def is_open(self) -> bool:
+        """Whether this handle holds the shard (then its lock is ours, not another's)."""
+        return self._shard is not None
+
+    @property
     def shard(self) -> qe.EdgeShard:
         if self._shard is None:
             with self._lock:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,9 @@ from core.collab.model import CollaborativeModel
 from core.collab.training import train
 from core.encoders.base import Encoder
 from core.interactions.files import tidytuesday_interactions
-from core.recommend.features import FEATURE_NAMES, GROUPS
-from core.recommend.recommender import Recommender
-from core.recommend.sources import ContentSource
-from core.recommend.training import RankerParams, train_ranker
+from core.recommend.factory import build_recommender
+from core.recommend.features import GROUPS
+from core.recommend.training import ranker_params, train_ranker
 from core.store.edge import EdgeStore
 from evaluation.datasets import TIDYTUESDAY, playlist_catalog, write_kaggle_csv
 from evaluation.methods.base import top_k
@@ -50,6 +49,7 @@ from indexer.catalog import read_catalog
 from indexer.covers import CoverFetcher, CoverUrlEncoder
 from indexer.pipeline import Indexer
 from schemas.layout import COVER
+from schemas.settings import Settings
 
 LINKED = "covers_linked"
 K = 10
@@ -265,7 +265,7 @@ def continuation(
 def _url(images: Path, links: pd.DataFrame, track_id: str) -> str | None:
     if track_id not in links.index:
         return None
-    return (images / f"{links.loc[track_id, 'album_id']}.jpg").as_uri()
+    return (images / f"{links.loc[track_id, 'album_id']!s}.jpg").as_uri()
 
 
 def _index_conditions(
@@ -313,19 +313,21 @@ def _run_condition(
 ) -> Condition:
     """Train this catalog's ranker on the training side, rank every evaluated playlist."""
     condition = Condition(name)
-    content = ContentSource(store)
-    base = Recommender(store, content, collab=Fixed(model))
+    # What serves: the settings' defaults (and MUSICREC_* overrides), through the factory.
+    settings = Settings()
+    base = build_recommender(settings, store, collab=Fixed(model))
+    params = replace(ranker_params(settings), threads=threads, seed=seed)
     started = time.perf_counter()
-    artefact = train_ranker(train_rows, base, fit, RankerParams(threads=threads, seed=seed), log)
+    artefact = train_ranker(train_rows, base, fit, params, log, cf=settings)
     condition.facts["ranker train seconds"] = round(time.perf_counter() - started, 1)
     assert artefact.booster is not None
     gain = artefact.booster.feature_importance("gain")
-    shares = dict(zip(FEATURE_NAMES, gain / (float(gain.sum()) or 1.0), strict=True))
+    shares = dict(zip(artefact.features, gain / (float(gain.sum()) or 1.0), strict=True))
     condition.facts["cover features' gain share"] = round(
         sum(float(s) for f, s in shares.items() if GROUPS[f] == COVER), 4
     )
     condition.facts["ranker rounds"] = artefact.metadata["counts"].get("rounds")
-    rec = Recommender(store, content, collab=Fixed(model), ranker=Fixed(artefact))
+    rec = build_recommender(settings, store, collab=Fixed(model), ranker=Fixed(artefact))
     for user in users:
         answer = rec.recommend_for_user(user, limit=K)
         condition.rankings[user] = [item.track.id for item in answer.items]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -127,7 +129,7 @@ def run_protocol(
         main.rows.append(lightfm_row)
         top10 = [lightfm.rank(q, max(KS))[:10] for q in queries]
         main.facts["unseen_lightfm"] = float(np.mean([t not in trained for r in top10 for t in r]))
-        counts = split.train_rows.groupby("track_id").size().to_dict()
+        counts = cast("dict[str, int]", split.train_rows.groupby("track_id").size().to_dict())
         if extras:
             calib.rows, calib.facts["pairs"] = rmse_rows(model, split, counts, params.seed)
             calib.facts["playlists"] = len(users)
@@ -136,7 +138,7 @@ def run_protocol(
             main.facts["index_seconds"] = seconds
             narrow = product_recommender(store, model_dir=model_dir)
             wide = product_recommender(store, model_dir=model_dir, pool=WIDE_POOL)
-            methods: list[tuple[str, ProductRecommender, dict[str, float], float]] = [
+            methods: list[tuple[str, ProductRecommender, Mapping[Any, float], float]] = [
                 ("audio only", narrow, ONLY_AUDIO, 0.0),
                 (FUSION_ROW, narrow, {}, 0.0),
             ]

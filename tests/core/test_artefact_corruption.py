@@ -26,13 +26,14 @@ from core.artefacts import Fixed, publish
 from core.collab.artefact import LATEST
 from core.collab.artefact import save as save_model
 from core.collab.holder import ModelHolder
+from core.recommend.factory import build_recommender
 from core.recommend.rankers.artefact import POINTER, ranker_holder
-from core.recommend.recommender import Recommender, SeedRequest
-from core.recommend.sources import ContentSource
+from core.recommend.recommender import SeedRequest
 from core.recommend.training import train_ranker
 from core.store.edge import EdgeStore
 from tests.core.recommend.rankers.test_learned import PARAMS, fit
-from tests.core.recommend.sources.test_contract import USER, interactions
+from tests.core.recommend.rankers.test_learned import SETTINGS as RECOMMEND
+from tests.core.recommend.sources.test_contract import CF_SETTINGS, USER, interactions
 from tests.core.store.contract import LAYOUT, make_points
 
 KINDS = {"lightfm": ("lightfm", LATEST), "ranker": ("ranker", POINTER)}
@@ -46,8 +47,8 @@ def small_artefacts(root: Path) -> tuple[EdgeStore, dict[str, Path]]:
     store.upsert(make_points())
     frame = interactions()
     model = fit(frame)
-    base = Recommender(store, ContentSource(store), collab=Fixed(model))
-    ranker = train_ranker(frame, base, fit, PARAMS)
+    base = build_recommender(RECOMMEND, store, collab=Fixed(model))
+    ranker = train_ranker(frame, base, fit, PARAMS, cf=CF_SETTINGS)
     models = root / "models"
     return store, {"lightfm": save_model(model, models), "ranker": ranker.save(models)}
 
@@ -59,7 +60,7 @@ def world(tmp_path_factory):
     models = good["lightfm"].parent
     collab, rankers = ModelHolder(models, 0), ranker_holder(models, 0)
     assert collab.model is not None and rankers.model is not None
-    recommender = Recommender(store, ContentSource(store), collab=collab, ranker=rankers)
+    recommender = build_recommender(RECOMMEND, store, collab=collab, ranker=rankers)
     yield World(
         dir=models,
         blobs={k: p.read_bytes() for k, p in good.items()},

@@ -14,6 +14,7 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from evaluation.methods.cf import baselines
 from evaluation.ranker_protocol import (
     BEYOND,
+    CF_ALONE,
     METRICS,
     RANKER,
     SINGLE,
@@ -48,7 +49,8 @@ def test_run_protocol_puts_the_baselines_beside_the_product(tmp_path: Path) -> N
     with indexed_store(csv_path, [LyricsTermsEncoder()]) as store:
         result = run_protocol(standard, store, seed=3, threads=1, log=lambda m: None)
     names = [b.name for b in baselines(3)]
-    assert set(result.per_query) == {RANKER, *SINGLE, *names} | {
+    # Every single signal, each collaborative source alone, the tuned baselines, the blend.
+    assert set(result.per_query) == {RANKER, *SINGLE, *CF_ALONE.values(), *names} | {
         m for m in result.per_query if m.startswith("linear blend")
     }
     for method, values in result.per_query.items():

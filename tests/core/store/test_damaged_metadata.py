@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.recommend.recommender import Recommender, SeedRequest
-from core.recommend.sources import ContentSource
+from core.recommend.factory import build_recommender
+from core.recommend.recommender import SeedRequest
 from core.store import StoreError
 from core.store.edge import EdgeStore
 from schemas.layout import LayoutMismatchError
+from schemas.settings.recommend import RecommendSettings
 from tests.core.store.contract import LAYOUT, make_points
 
 JSON_VALUES = st.recursive(
@@ -43,7 +44,7 @@ def answer(root: Path) -> None:
     store = EdgeStore(root, "tracks")
     try:
         store.layout()
-        Recommender(store, ContentSource(store)).recommend(SeedRequest(positive=["t1"]))
+        build_recommender(RecommendSettings(), store).recommend(SeedRequest(positive=["t1"]))
     finally:
         store.close()
 

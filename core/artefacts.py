@@ -42,6 +42,10 @@ class Holder(Protocol[T_co]):
 
     def current(self) -> T_co | None: ...
 
+    def pinned(self) -> tuple[T_co | None, str | None]:
+        """The artefact and its version, read together (a request snapshot's one read)."""
+        ...
+
 
 class ArtefactError(RuntimeError):
     """An artefact is unreadable or of an unknown format version."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.artefacts import Holder
 from core.collab.model import CollaborativeModel
 from core.interactions.store import InteractionStore
 from core.recommend.features import FeatureLayout
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.recommender import ActiveSource, Recommender
-from core.recommend.snapshot import Holder
 from core.recommend.sources import ContentSource
 from core.recommend.sources.registry import REGISTRY, SourceDeps, SourceSpec, enabled
 from core.store import VectorStore

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.artefacts import Holder
 from core.collab.model import CollaborativeModel
 from core.interactions.database import DatabaseUnavailableError
 from core.interactions.store import InteractionStore
@@ -34,7 +35,7 @@ from core.recommend.results import (
 )
 from core.recommend.seeds import SeedQuery, complete_weights, fetch_seeds, seed_query
 from core.recommend.signals import Similarity, collaborative_scores, similarities
-from core.recommend.snapshot import Holder, Snapshot, take_snapshot
+from core.recommend.snapshot import Snapshot, take_snapshot
 from core.recommend.sources import CandidateSource, ContentSource
 from core.recommend.sources.registry import SourceSpec
 from core.store import VectorStore

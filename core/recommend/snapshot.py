@@ -11,7 +11,9 @@ the ranker choice, the logged versions — uses that snapshot and never a holder
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING
+
+from core.artefacts import Holder
 
 if TYPE_CHECKING:  # the artefact module imports the features, which import the sources
     import lightgbm as lgb
@@ -19,21 +21,6 @@ if TYPE_CHECKING:  # the artefact module imports the features, which import the 
     from core.collab.model import CollaborativeModel
     from core.recommend.rankers.artefact import RankerArtefact
     from core.recommend.user_tracks import UserTrackMatrix
-
-T = TypeVar("T", covariant=True)
-
-
-class Holder(Protocol[T]):
-    """What serves an artefact: `core.artefacts.ArtefactHolder` (hot reload) or `Fixed`."""
-
-    @property
-    def version(self) -> str | None: ...
-
-    def current(self) -> T | None: ...
-
-    def pinned(self) -> tuple[T | None, str | None]:
-        """The artefact and its version, read together."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,14 @@ def migrate(
     try:
         quantization = source.quantization() if source.exists() else settings.quantization
         target = open_server_store(settings, to, dest_name, quantization=quantization)
+        try:
+            target.exists()  # the first call to the target: is it Qdrant at all?
+        except StoreError:
+            raise
+        except Exception as exc:  # a web server that is not Qdrant answers with anything
+            raise StoreError(
+                f"{to} does not answer as a Qdrant server ({type(exc).__name__}: {exc})"
+            ) from exc
         report = copy(
             source,
             target,

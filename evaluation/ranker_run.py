@@ -26,15 +26,14 @@ from evaluation.datasets import (
 )
 from evaluation.indexing import lyrics_encoders
 from evaluation.ranker_protocol import (
-    baselines_report,
     cooccurrence_cost,
     indexed_store,
     protocols,
-    report,
     run_baselines,
     run_protocol,
     summary,
 )
+from evaluation.report.ranker import baselines_report, report
 from evaluation.splits import continuation_split
 from indexer.catalog import read_catalog
 

@@ -40,6 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 import evaluation.protocols.linked_covers as linked  # noqa: E402
+import evaluation.report.linked_covers as linked_report  # noqa: E402
 from core.encoders.base import Encoder  # noqa: E402
 from core.encoders.cover import ClipCoverEncoder, CnnCoverEncoder  # noqa: E402
 from core.files import atomic_write  # noqa: E402
@@ -164,7 +165,7 @@ def run_linked(args: argparse.Namespace, command: str) -> None:
     if json_out.is_file():
         numbers = {**json.loads(json_out.read_text(encoding="utf-8")), **numbers}
     atomic_write(json_out, (dump_json(numbers) + "\n").encode("utf-8"))
-    text = linked.report(numbers)
+    text = linked_report.report(numbers)
     print(text)
     write_block(args.out, linked.LINKED_BLOCK, text)
     print(f"wrote section 7 of {args.out} and {json_out}")

@@ -98,10 +98,10 @@ def main() -> int:
     from evaluation.ranker_protocol import (
         Protocol,
         ProtocolResult,
-        baselines_report,
         score_rankings,
         summary,
     )
+    from evaluation.report.ranker import baselines_report
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=Path, required=True)

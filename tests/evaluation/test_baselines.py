@@ -14,10 +14,10 @@ from evaluation.metrics import beyond_accuracy, gini, r_precision
 from evaluation.ranker_protocol import (
     METRICS,
     Protocol,
-    baselines_report,
     run_baselines,
     summary,
 )
+from evaluation.report.ranker import baselines_report
 from evaluation.splits import continuation_split
 from evaluation.tuning import grid_points, tune
 from schemas.tracks import Track

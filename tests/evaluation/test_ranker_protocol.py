@@ -20,10 +20,10 @@ from evaluation.ranker_protocol import (
     SINGLE,
     indexed_store,
     protocols,
-    report,
     run_protocol,
     summary,
 )
+from evaluation.report.ranker import report
 from evaluation.splits import continuation_split
 from indexer.catalog import read_catalog
 from tests.conftest import DEMO_TRACKS, demo_rows, write_catalog

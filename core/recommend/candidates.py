@@ -2,8 +2,9 @@
 
 A candidate remembers every source that proposed it with that source's score and rank (the
 ranker's features, and the "why" shown with each result). Candidates the engine did not
-return with their vectors are fetched in ONE retrieve; since that fetch is by id, the request
-filters are applied here to them (the engine applied them to its own hits).
+return are fetched in ONE retrieve (payloads and sparse vectors: the dense cosines are the
+engine's, `signals.Similarity`); since that fetch is by id, the request filters are applied
+here to them (the engine applied them to its own hits).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from core.recommend.query import passes
 from core.recommend.seeds import SeedQuery
+from core.recommend.signals import sparse_names
 from core.recommend.sources.base import CandidateSource
 from core.store import PointRecord, VectorStore
 from schemas.tracks import point_id
@@ -54,7 +56,8 @@ def hydrate(store: VectorStore, pool: dict[str, Candidate], query: SeedQuery) ->
     trained on a larger catalog) or failing the filters are dropped."""
     missing = [c.track_id for c in pool.values() if c.record is None]
     if missing:
-        for record in store.retrieve([point_id(t) for t in missing], with_vectors=True):
+        ids = [point_id(t) for t in missing]
+        for record in store.retrieve(ids, with_vectors=sparse_names(query.queries)):
             candidate = pool.get(record.payload.get("track_id", ""))
             if candidate is not None and passes(query.filters, record.payload):
                 candidate.record = record

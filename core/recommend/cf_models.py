@@ -1,7 +1,7 @@
 """The strong collaborative models (EASE, iALS, RP3β, similar listeners) as the recommender
 uses them: fitted on the columns of one interaction matrix (`UserTrackMatrix`), each scores a
-history over the index's tracks, once per history (the candidate source and the ranker's
-features ask for the same scores).
+history over the index's tracks, once per request (`SeedQuery.cf_scores`: the candidate source
+and the ranker's feature read the same array).
 
 Histories are scored, not users: a user the models never saw (a new listener, the seeds of a
 request, a history that grew since training) is scored from what they hold, like the
@@ -50,7 +50,6 @@ class CFScores:
     def __init__(self, index: UserTrackMatrix, fitted: Sequence[FittedCF]) -> None:
         self.index = index
         self.fitted: dict[str, FittedCF] = {f.name: f for f in fitted}
-        self._scores = lru_cache(maxsize=64)(self._history_scores)
 
     @property
     def names(self) -> list[str]:
@@ -60,13 +59,10 @@ class CFScores:
         """Read-only scores of `history` by model `name`; None when it is not fitted."""
         if name not in self.fitted:
             return None
-        return self._scores(name, tuple(sorted(set(history))))
-
-    def _history_scores(self, name: str, history: tuple[str, ...]) -> np.ndarray:
         with _blas().limit(limits=1, user_api="blas"):
-            return self._scored(name, history)
+            return self._scored(name, sorted(set(history)))
 
-    def _scored(self, name: str, history: tuple[str, ...]) -> np.ndarray:
+    def _scored(self, name: str, history: Sequence[str]) -> np.ndarray:
         fitted = self.fitted[name]
         cols = self.index.columns(history)
         out = np.full(len(self.index), np.nan, dtype=np.float32)
@@ -81,7 +77,7 @@ class CFScores:
                 out[:] = row
             else:
                 out[fitted.columns] = row
-        out.flags.writeable = False  # shared through the cache
+        out.flags.writeable = False  # the query shares it between its source and a feature
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:

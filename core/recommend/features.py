@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from core.recommend.candidates import Candidate
-from core.recommend.cf_models import CF_NAMES, CFScores
+from core.recommend.cf_models import CF_NAMES
 from core.recommend.sources.registry import REGISTRY, SourceSpec
 from core.recommend.user_tracks import UserTrackMatrix
 from schemas.layout import AUDIO, COVER, LYRICS, LYRICS_TERMS, MODALITIES
@@ -126,7 +126,8 @@ class QueryContext:
     # The query's scores its sources used too (`SeedQuery.cooccurrence` / `.colistened`).
     cooccurrence: np.ndarray | None = None
     colistened: np.ndarray | None = None
-    cf: CFScores | None = None  # the collaborative models fitted on that same index
+    # Each collaborative model's scores of the history (`SeedQuery.cf_scores`), per index track.
+    cf: Mapping[str, np.ndarray | None] = field(default_factory=dict)
 
     @property
     def artist_counts(self) -> Counter[str]:
@@ -156,13 +157,13 @@ def feature_rows(
             if f"{source}_score" in col:
                 x[i, col[f"{source}_score"]] = hit.score
                 x[i, col[f"{source}_rank"]] = hit.rank
-        vectors = c.record.vectors if c.record else {}
         for name, value in similarities[i].items():
             if value is not None:
                 x[i, col[f"cos_{name}"]] = value
-        x[i, col["has_lyrics"]] = LYRICS in vectors
-        x[i, col["has_cover"]] = COVER in vectors
-        x[i, col["has_audio"]] = AUDIO in vectors
+        # Known only for the modalities the query has (a cosine, or None: no such vector).
+        for name in (LYRICS, COVER, AUDIO):
+            if name in similarities[i]:
+                x[i, col[f"has_{name}"]] = similarities[i][name] is not None
     x[:, col["lightfm"]] = [np.nan if v is None else v for v in lightfm]
     payloads = [c.record.payload if c.record else {} for c in candidates]
     artists = ctx.artist_counts
@@ -194,9 +195,8 @@ def feature_rows(
             x[:, col["artist_colisten"]] = [
                 ctx.index.artists.best(colisten, p.get("artists") or ()) for p in payloads
             ]
-    if ctx.cf is not None:
-        for name in ctx.cf.names:
-            scores = ctx.cf.scores(name, ctx.history)
+    if ctx.index is not None:
+        for name, scores in ctx.cf.items():
             if scores is not None and f"cf_{name}" in col:
-                x[:, col[f"cf_{name}"]] = ctx.cf.index.lookup(scores, ids)
+                x[:, col[f"cf_{name}"]] = ctx.index.lookup(scores, ids)
     return x

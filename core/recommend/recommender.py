@@ -23,6 +23,7 @@ from core.collab.model import CollaborativeModel
 from core.interactions.database import DatabaseUnavailableError
 from core.interactions.store import InteractionStore
 from core.recommend.candidates import gather, hydrate
+from core.recommend.cf_models import CF_NAMES
 from core.recommend.errors import UnknownUserError
 from core.recommend.features import FeatureLayout, QueryContext
 from core.recommend.rankers import LearnedRanker, LinearBlend, Ranker, ScoredCandidate
@@ -34,7 +35,7 @@ from core.recommend.results import (
     Recommendation,
 )
 from core.recommend.seeds import SeedQuery, complete_weights, fetch_seeds, seed_query
-from core.recommend.signals import Similarity, collaborative_scores, similarities
+from core.recommend.signals import Similarity, collaborative_scores
 from core.recommend.snapshot import Snapshot, take_snapshot
 from core.recommend.sources import CandidateSource, ContentSource
 from core.recommend.sources.registry import SourceSpec
@@ -162,14 +163,12 @@ class Recommender:
         used = {k: q.weights[k] for k in q.queries}
         if q.user_id is None:
             hits = self.content.search(q, limit, offset)
+            sims = Similarity(self.store, q.queries).many(hits)
             items = [
                 RankedTrack.from_payload(
-                    h.payload,
-                    score=h.score,
-                    similarities=similarities(q.queries, h.vectors),
-                    sources=[self.content.name],
+                    h.payload, score=h.score, similarities=s, sources=[self.content.name]
                 )
-                for h in hits
+                for h, s in zip(hits, sims, strict=True)
             ]
             return Recommendation(items, self.content.fusion, list(q.queries), used)
         ranker, personalization = self._choose(q.snapshot, q.user_id, collab_weight, offset + limit)
@@ -226,7 +225,7 @@ class Recommender:
             if features or a.spec.blend
         ]
         pool = hydrate(self.store, gather(asked, q), q)
-        cosines = Similarity(q.queries).many([c.record.vectors for c in pool])  # type: ignore[union-attr]
+        cosines = Similarity(self.store, q.queries).many([c.record for c in pool])  # type: ignore[misc]
         scored = [ScoredCandidate(c, s) for c, s in zip(pool, cosines, strict=True)]
         if model is not None and scored and q.user_id is not None:
             raw = collaborative_scores(
@@ -243,7 +242,7 @@ class Recommender:
                 q.snapshot.index,
                 q.cooccurrence,
                 q.colistened,
-                q.snapshot.artefact.cf if q.snapshot.artefact is not None else None,
+                {name: q.cf_scores(name) for name in self.layout.sources if name in CF_NAMES},
             )
             rows = self.layout.rows(
                 [s.candidate for s in scored],

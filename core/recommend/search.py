@@ -15,7 +15,7 @@ from core.recommend.errors import UnsupportedQueryError
 from core.recommend.query import to_filter, unit
 from core.recommend.results import RankedTrack, SearchResult
 from core.recommend.seeds import complete_weights
-from core.recommend.signals import similarities
+from core.recommend.signals import Similarity, sparse_names
 from core.recommend.sources import ContentSource
 from schemas.api import Filters
 from schemas.layout import COVER, LYRICS, LYRICS_TERMS, CollectionLayout, LayoutMismatchError
@@ -73,17 +73,19 @@ class Searcher:
         if len(queries) == 1:
             [(name, vector)] = queries.items()
             hits = self.content.store.search(
-                name, vector, limit=limit, offset=offset, flt=flt, with_vectors=True
+                name,
+                vector,
+                limit=limit,
+                offset=offset,
+                flt=flt,
+                with_vectors=sparse_names(queries),
             )
         else:
             hits = self.content.fused(queries, weights, flt, limit, offset)
+        sims = Similarity(self.content.store, queries).many(hits)
         items = [
-            RankedTrack.from_payload(
-                h.payload,
-                score=h.score,
-                similarities=similarities(queries, h.vectors),
-            )
-            for h in hits
+            RankedTrack.from_payload(h.payload, score=h.score, similarities=s)
+            for h, s in zip(hits, sims, strict=True)
         ]
         return SearchResult(query=label, modality=modality, items=items)
 

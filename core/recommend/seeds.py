@@ -51,6 +51,20 @@ class SeedQuery:
             return None
         return index.colistened(self.history(), sorted(self.seed_artists()))
 
+    def cf_scores(self, name: str) -> np.ndarray | None:
+        """Collaborative model `name`'s read-only scores of the history, per matrix track
+        (`core.recommend.cf_models`; NaN: not covered); None when the snapshot's artefact has
+        no such model. Its source and the ranker's `cf_<name>` feature both read this."""
+        if name not in self._cf:
+            artefact = self.snapshot.artefact
+            models = artefact.cf if artefact is not None else None
+            self._cf[name] = None if models is None else models.scores(name, self.history())
+        return self._cf[name]
+
+    @cached_property
+    def _cf(self) -> dict[str, np.ndarray | None]:
+        return {}
+
     @cached_property
     def excluded(self) -> frozenset[str]:
         """Every track no source may propose: the exclusions and the seeds themselves."""

@@ -78,6 +78,8 @@ class TrackFilter:
 
 
 Fusion = Literal["rrf", "dbsf"]
+# Which named vectors a read returns: all (True), none (False) or the ones named.
+WithVectors = bool | Sequence[str]
 Quantization = Literal["none", "int8"]
 
 
@@ -160,7 +162,9 @@ class VectorStore(ABC):
     def delete(self, point_ids: Sequence[str]) -> None: ...
 
     @abstractmethod
-    def retrieve(self, point_ids: Sequence[str], with_vectors: bool = False) -> list[PointRecord]:
+    def retrieve(
+        self, point_ids: Sequence[str], with_vectors: WithVectors = False
+    ) -> list[PointRecord]:
         """The points that exist among `point_ids` (missing ids are left out), any order."""
 
     @abstractmethod
@@ -183,7 +187,7 @@ class VectorStore(ABC):
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         """Nearest neighbours on one named vector (dense, or sparse with IDF applied)."""
 
@@ -198,12 +202,24 @@ class VectorStore(ABC):
         fusion: Fusion = "rrf",
         prefetch_limit: int = 200,
         rrf_k: int = 60,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         """One prefetch per named vector in `queries`, fused inside the engine.
 
         `weights` scale each prefetch in weighted RRF; DBSF ignores them (it has no weights).
         """
+
+    @abstractmethod
+    def score_points(
+        self, vector_name: str, vector: Vector, point_ids: Sequence[str]
+    ) -> dict[str, float]:
+        """The engine's score of `vector` against each of `point_ids` that has a `vector_name`
+        vector (the others are left out), by point id: exact, on the original vectors, with
+        neither payloads nor vectors returned. For a cosine vector that is the cosine.
+
+        Why: a personalised pool is ~600 candidates, and pulling their stored vectors into
+        Python to compute cosines there moved about a million floats per request; the engine
+        scores them where they lie and returns 600 numbers."""
 
     @abstractmethod
     def optimize(self) -> None:
@@ -244,6 +260,11 @@ def engine_vector(v: Vector, sparse: Callable[[list[int], list[float]], Any]) ->
     if isinstance(v, SparseVector):
         return sparse(list(v.indices), list(v.values))
     return list(map(float, v))
+
+
+def vector_selection(with_vectors: WithVectors) -> bool | list[str]:
+    """`WithVectors` as both engines take it (a list of names, or a bool)."""
+    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
 
 
 def stored_vectors(raw: Any, sparse_type: type[Any]) -> dict[str, Vector]:

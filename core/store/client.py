@@ -25,9 +25,11 @@ from core.store.base import (
     StoreUnavailableError,
     TrackFilter,
     VectorStore,
+    WithVectors,
     engine_vector,
     filter_conditions,
     stored_vectors,
+    vector_selection,
 )
 from core.store.cluster import ClusterConfig
 from schemas.layout import CollectionLayout
@@ -236,14 +238,16 @@ class ClientStore(VectorStore):
         self._exact = None
 
     @_translate_errors
-    def retrieve(self, point_ids: Sequence[str], with_vectors: bool = False) -> list[PointRecord]:
+    def retrieve(
+        self, point_ids: Sequence[str], with_vectors: WithVectors = False
+    ) -> list[PointRecord]:
         if not point_ids:
             return []
         records = self.client.retrieve(
             self.collection,
             ids=list(point_ids),
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=vector_selection(with_vectors),
             consistency=self.cluster.consistency(),
         )
         return [_record(r) for r in records]
@@ -296,7 +300,7 @@ class ClientStore(VectorStore):
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         response = self.client.query_points(
             self.collection,
@@ -307,7 +311,7 @@ class ClientStore(VectorStore):
             limit=limit,
             offset=offset,
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=vector_selection(with_vectors),
             consistency=self.cluster.consistency(),
         )
         return self._scored(response.points)
@@ -323,7 +327,7 @@ class ClientStore(VectorStore):
         fusion: Fusion = "rrf",
         prefetch_limit: int = 200,
         rrf_k: int = 60,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         names = list(queries)
         server_filter = _filter(flt)
@@ -353,7 +357,29 @@ class ClientStore(VectorStore):
             limit=limit,
             offset=offset,
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=vector_selection(with_vectors),
             consistency=self.cluster.consistency(),
         )
         return self._scored(response.points)
+
+    @_translate_errors
+    def score_points(
+        self, vector_name: str, vector: Vector, point_ids: Sequence[str]
+    ) -> dict[str, float]:
+        ids = sorted(set(point_ids))
+        if not ids:
+            return {}
+        response = self.client.query_points(
+            self.collection,
+            query=_to_engine(vector),
+            using=vector_name,
+            query_filter=models.Filter(must=[models.HasIdCondition(has_id=list(ids))]),
+            search_params=models.SearchParams(
+                exact=True, quantization=models.QuantizationSearchParams(ignore=True)
+            ),
+            limit=len(ids),
+            with_payload=False,
+            with_vectors=False,
+            consistency=self.cluster.consistency(),
+        )
+        return {str(p.id): float(p.score) for p in response.points}

@@ -35,9 +35,11 @@ from core.store.base import (
     StoreTuning,
     TrackFilter,
     VectorStore,
+    WithVectors,
     engine_vector,
     filter_conditions,
     stored_vectors,
+    vector_selection,
 )
 from core.store.owner import pid_alive
 from schemas.layout import CollectionLayout
@@ -312,10 +314,14 @@ class EdgeStore(VectorStore):
             self.shard.flush()
             self._refresh_exact()
 
-    def retrieve(self, point_ids: Sequence[str], with_vectors: bool = False) -> list[PointRecord]:
+    def retrieve(
+        self, point_ids: Sequence[str], with_vectors: WithVectors = False
+    ) -> list[PointRecord]:
         if not point_ids:
             return []
-        records = self.shard.retrieve(list(point_ids), with_payload=True, with_vector=with_vectors)
+        records = self.shard.retrieve(
+            list(point_ids), with_payload=True, with_vector=vector_selection(with_vectors)
+        )
         return [PointRecord(str(r.id), _vectors(r.vector), r.payload or {}) for r in records]
 
     def count(self, flt: TrackFilter | None = None) -> int:
@@ -350,7 +356,7 @@ class EdgeStore(VectorStore):
         limit: int,
         offset: int = 0,
         flt: TrackFilter | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         request = qe.QueryRequest(
             limit=limit,
@@ -359,7 +365,7 @@ class EdgeStore(VectorStore):
             filter=_filter(flt),
             params=self._params(),
             with_payload=True,
-            with_vector=with_vectors,
+            with_vector=vector_selection(with_vectors),
         )
         return self._scored(self.shard.query(request))
 
@@ -373,7 +379,7 @@ class EdgeStore(VectorStore):
         fusion: Fusion = "rrf",
         prefetch_limit: int = 200,
         rrf_k: int = 60,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         names = list(queries)
         engine_filter = _filter(flt)
@@ -400,9 +406,27 @@ class EdgeStore(VectorStore):
             query=fuse,  # type: ignore[arg-type]
             filter=engine_filter,
             with_payload=True,
-            with_vector=with_vectors,
+            with_vector=vector_selection(with_vectors),
         )
         return self._scored(self.shard.query(request))
+
+    def score_points(
+        self, vector_name: str, vector: Vector, point_ids: Sequence[str]
+    ) -> dict[str, float]:
+        ids: set[Any] = set(point_ids)
+        if not ids:
+            return {}
+        request = qe.QueryRequest(
+            limit=len(ids),
+            query=qe.Query.Nearest(_to_engine(vector), using=vector_name),
+            filter=qe.Filter(must=[qe.HasIdCondition(ids)]),
+            params=qe.SearchParams(
+                exact=True, quantization=qe.QuantizationSearchParams(ignore=True)
+            ),
+            with_payload=False,
+            with_vector=False,
+        )
+        return {str(p.id): float(p.score) for p in self.shard.query(request)}
 
 
 def shard_in_use(path: Path) -> bool:

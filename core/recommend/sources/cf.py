@@ -23,13 +23,10 @@ class CFSource:
     name: str  # the model's name in `CFScores` (ease, ials, rp3beta, userknn)
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:
-        artefact = query.snapshot.artefact
-        models = artefact.cf if artefact is not None else None
-        if models is None or n <= 0:
-            return []
-        scores = models.scores(self.name, query.history())
-        if scores is None:
+        index = query.snapshot.index
+        scores = query.cf_scores(self.name) if n > 0 else None
+        if index is None or scores is None:
             return []
         # `top` keeps positive scores only: a negative EASE or iALS score is no recommendation.
         known = np.nan_to_num(scores, nan=-np.inf)
-        return [Proposal(t, s) for t, s in models.index.top(known, n, query.excluded)]
+        return [Proposal(t, s) for t, s in index.top(known, n, query.excluded)]

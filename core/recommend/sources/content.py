@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from core.recommend.query import to_filter
 from core.recommend.seeds import SeedQuery
+from core.recommend.signals import sparse_names
 from core.recommend.sources.base import Proposal
 from core.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from core.store.base import Fusion
@@ -51,7 +52,8 @@ class ContentSource:
         offset: int = 0,
     ) -> list[ScoredRecord]:
         """One prefetch per named vector, fused inside the engine with this source's fusion
-        settings (text search runs the same query)."""
+        settings (text search runs the same query). The hits carry their sparse vectors only:
+        the dense cosines are the engine's (`signals.Similarity`)."""
         return self.store.fused_search(
             {k: v if isinstance(v, SparseVector) else list(v) for k, v in queries.items()},
             dict(weights),
@@ -61,7 +63,7 @@ class ContentSource:
             fusion=self.fusion,
             prefetch_limit=self.prefetch_limit,
             rrf_k=self.rrf_k,
-            with_vectors=True,
+            with_vectors=sparse_names(queries),
         )
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:

@@ -285,6 +285,33 @@ class StoreContract:
         assert hits[0].id == points[11].id
         assert isinstance(hits[0].vectors[TERMS], SparseVector)
 
+    def test_score_points_is_the_exact_cosine_of_the_points_asked(self, filled) -> None:
+        """Scores only for the ids asked that hold the vector (every 3rd point has no lyrics),
+        equal to the cosine computed from the vectors as written, missing ids left out."""
+        store, points = filled
+        query = np.random.default_rng(3).normal(size=DIMS["lyrics"])
+        asked = [p.id for p in points[:40]] + [point_id("missing")]
+        got = store.score_points("lyrics", query.tolist(), asked)
+        expected = {
+            p.id: float(unit(np.array(p.vectors["lyrics"])) @ unit(query))
+            for p in points[:40]
+            if "lyrics" in p.vectors
+        }
+        assert set(got) == set(expected)
+        for pid, value in expected.items():
+            assert got[pid] == pytest.approx(value, abs=1e-5)
+        assert store.score_points("lyrics", query.tolist(), []) == {}
+
+    def test_reads_return_only_the_named_vectors(self, filled) -> None:
+        store, points = filled
+        [record] = store.retrieve([points[1].id], with_vectors=[TERMS])
+        assert set(record.vectors) == {TERMS}
+        hits = store.fused_search(
+            {"lyrics": points[1].vectors["lyrics"]}, {"lyrics": 1.0}, limit=3, with_vectors=[TERMS]
+        )
+        assert hits[0].id == points[1].id
+        assert set(hits[0].vectors) == {TERMS}
+
     def test_drop(self, filled) -> None:
         store, _ = filled
         store.drop()

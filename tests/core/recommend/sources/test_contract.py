@@ -18,6 +18,7 @@ from core.recommend.factory import build_recommender
 from core.recommend.query import passes
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
+from core.recommend.signals import sparse_names
 from core.recommend.snapshot import Snapshot
 from core.recommend.sources import CandidateSource
 from core.recommend.sources.registry import REGISTRY
@@ -130,10 +131,13 @@ def test_proposes_distinct_tracks_best_first_never_the_excluded(source, store) -
 
 
 def test_a_record_given_is_the_tracks_own_point(source, store) -> None:
-    for p in source.propose(query(store), 10):
+    """With its payload and at most the query's sparse vectors: the pool's dense cosines are
+    the engine's (`signals.Similarity`), no dense vector travels through Python."""
+    q = query(store)
+    for p in source.propose(q, 10):
         if p.record is not None:
             assert p.record.payload["track_id"] == p.track_id
-            assert p.record.vectors, "records come with their vectors (no second fetch)"
+            assert set(p.record.vectors) <= set(sparse_names(q.queries))
 
 
 def test_zero_asked_zero_given_and_deterministic(source, store) -> None:

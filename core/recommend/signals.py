@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, cast
 
 import numpy as np
@@ -64,8 +65,9 @@ def sparse_cosines(query: SparseVector, vectors: Sequence[Vector | None]) -> dic
         return dict.fromkeys(rows, 0.0)
     vs = [cast(SparseVector, vectors[i]) for i in rows]
     lengths = np.fromiter((len(v.indices) for v in vs), np.int64, len(vs))
-    idx = np.fromiter((t for v in vs for t in v.indices), np.int64, int(lengths.sum()))
-    val = np.fromiter((x for v in vs for x in v.values), np.float64, len(idx))
+    total = int(lengths.sum())
+    idx = np.fromiter(chain.from_iterable(v.indices for v in vs), np.int64, total)
+    val = np.fromiter(chain.from_iterable(v.values for v in vs), np.float64, total)
     seg = np.repeat(np.arange(len(vs)), lengths)
     q_idx = np.asarray(query.indices, np.int64)
     q_val = np.asarray(query.values, np.float64)

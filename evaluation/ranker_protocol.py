@@ -127,7 +127,11 @@ def run_protocol(
     seed: int,
     threads: int,
     log: Callable[[str], None],
+    baselines: bool = True,
 ) -> ProtocolResult:
+    """The product (learned ranker, blend) and the signals it combines, trained on the
+    protocol's training side over `store`, answering every hidden user; with `baselines`, the
+    tuned strong baselines too (scripts/eval_dense.py runs those in processes of their own)."""
     result = ProtocolResult(protocol.name)
     present = {t.id for t in protocol.catalog}
     stored = {r.payload["track_id"] for batch in store.scroll() for r in batch}
@@ -169,7 +173,7 @@ def run_protocol(
         SINGLE[2]: lambda u, q, n: [p.track_id for p in artist.propose(q, n)],
         SINGLE[3]: lambda u, q, n: served(u, 0.0, n),
         SINGLE[4]: lambda u, q, n: [p.track_id for p in colistened.propose(q, n)],
-        **tuned_baselines(protocol, seed, threads, result, log),
+        **(tuned_baselines(protocol, seed, threads, result, log) if baselines else {}),
     }
     for name, label in CF_ALONE.items():
         if name in by_name:

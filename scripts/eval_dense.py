@@ -15,8 +15,13 @@ artefact size (the compressed .npz of `to_arrays`) and ms per query. The catalog
 tracks the interactions name. Synthetic data is no proof of quality: this shows whether
 collaborative strength is measurable, and what it costs, at scale.
 
-The product's own row needs the collection and models of the data dir (`build_recommender`
-on `--data-dir`); it is not run here yet (see the report).
+With `--data-dir` (the directory scripts/bench_personal.py built, whose collection holds the
+160k tracks the interactions name), the product runs too, in a process of its own: LightFM,
+the collaborative models and the learned ranker trained on the training side only
+(`evaluation.ranker_protocol.run_protocol`, the TidyTuesday protocol's code, baselines left to
+the processes above), then every evaluated user answered by `recommend_for_user` through
+`build_recommender` with the settings' defaults, as the API serves. Its catalog is every track
+of the collection (a superset of the baselines' catalog: a handicap, never a help).
 """
 
 from __future__ import annotations
@@ -94,14 +99,41 @@ def one_baseline(name: str, options: dict) -> dict:
     }
 
 
+def product_run(options: dict) -> tuple[object, int]:
+    """In a fresh process: the product trained on the training side over the bench
+    collection and answering every evaluated user (`run_protocol`); its result and peak RSS."""
+    from core.store import open_store
+    from evaluation.ranker_protocol import Protocol, run_protocol
+    from schemas.settings import Settings
+
+    dense = dense_protocol(Path(options["interactions"]), options["users"], options["seed"])
+    settings = Settings(data_dir=Path(options["data_dir"]), collection=options["collection"])  # type: ignore[call-arg]
+    store = open_store(settings)
+    catalog = [Track.from_payload(r.payload) for batch in store.scroll(2048) for r in batch]
+    protocol = Protocol(dense.name, dense.train_rows, dense.hidden, catalog)
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] product: {message}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_protocol(
+            protocol, store, seed=options["seed"], threads=options["threads"], log=log,
+            baselines=False,
+        )  # fmt: skip
+    finally:
+        store.close()
+    return result, round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def main() -> int:
     from evaluation.ranker_protocol import (
+        RANKER,
         Protocol,
         ProtocolResult,
         score_rankings,
         summary,
     )
-    from evaluation.report.ranker import baselines_report
+    from evaluation.report.ranker import baselines_report, report
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=Path, required=True)
@@ -113,6 +145,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="baseline names to run")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "dense-evaluation.md")
+    parser.add_argument("--data-dir", type=Path, help="bench_personal.py's directory: the product")
+    parser.add_argument("--collection", default="bench")
     args = parser.parse_args()
     options = {
         "interactions": str(args.interactions),
@@ -121,6 +155,8 @@ def main() -> int:
         "threads": args.threads,
         "ease_items": args.ease_items,
         "validation_users": args.validation_users,
+        "data_dir": str(args.data_dir),
+        "collection": args.collection,
     }
     dense = dense_protocol(args.interactions, args.users, args.seed)
     protocol = Protocol(dense.name, dense.train_rows, dense.hidden, dense.catalog)
@@ -145,6 +181,18 @@ def main() -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {name}: {costs[name]}", file=sys.stderr, flush=True)
         users = sorted(protocol.hidden)
         score_rankings(result, protocol, {name: {u: out["answers"][u] for u in users}})
+    if args.data_dir is not None:
+        started = time.perf_counter()
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            product, peak = pool.submit(product_run, options).result()
+        assert isinstance(product, ProtocolResult)
+        result.per_query |= product.per_query
+        result.recall, result.importance = product.recall, product.importance
+        result.beyond |= product.beyond
+        result.facts |= product.facts | {
+            "product peak RSS MB (train and answer)": peak,
+            "product wall s": round(time.perf_counter() - started, 1),
+        }
     result.facts.update(
         {
             "evaluated users": len(protocol.hidden),
@@ -158,18 +206,32 @@ def main() -> int:
     command = (
         f"python scripts/eval_dense.py --interactions {args.interactions} --users {args.users}"
         f" --seed {args.seed} --ease-items {args.ease_items}"
+        f" --validation-users {args.validation_users} --threads {args.threads}"
+        + (f" --data-dir {args.data_dir} --collection {args.collection}" if args.data_dir else "")
     )
     intro = (
         f"Produced by `{command}`. The synthetic interactions of scripts/bench_personal.py, "
         "split by `continuation_split`; a seeded draw of evaluated users. Intervals: 95% "
-        "bootstrap over users. Synthetic data is no proof of quality. The product's row is "
-        "not measured here yet (it needs the data dir's collection and models)."
+        "bootstrap over users. Synthetic data is no proof of quality. "
+        + (
+            "The product's rows: trained on the training side over the benchmark's collection, "
+            "answering through `build_recommender` with the default settings."
+            if args.data_dir
+            else "The product's row is not measured in this run (`--data-dir` runs it)."
+        )
     )
-    text = baselines_report([result], numbers, "Dense check: strong baselines at scale", intro)
-    text += "\n## Cost per model\n\n| model | " + " | ".join(next(iter(costs.values()))) + " |\n"
-    text += "|---" * (len(next(iter(costs.values()))) + 1) + "|\n"
-    for name, cost in costs.items():
-        text += f"| {name} | " + " | ".join(str(v) for v in cost.values()) + " |\n"
+    title = "Dense check: strong baselines at scale"
+    text = (
+        report([result], numbers, command, title, intro)
+        if RANKER in result.per_query
+        else baselines_report([result], numbers, title, intro)
+    )
+    if costs:
+        head = list(next(iter(costs.values())))
+        text += "\n## Cost per model\n\n| model | " + " | ".join(head) + " |\n"
+        text += "|---" * (len(head) + 1) + "|\n"
+        for name, cost in costs.items():
+            text += f"| {name} | " + " | ".join(str(v) for v in cost.values()) + " |\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     args.out.with_suffix(".json").write_text(

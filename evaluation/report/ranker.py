@@ -20,14 +20,21 @@ from evaluation.ranker_protocol import (
 )
 
 
-def report(results: Sequence[ProtocolResult], numbers: dict, command: str) -> str:
+def report(
+    results: Sequence[ProtocolResult],
+    numbers: dict,
+    command: str,
+    title: str = "Learned ranker: evaluation",
+    intro: str | None = None,
+) -> str:
     """The markdown report: tables, verdicts against the 1.2x bar (best single signal) and the
     1.1x bar (best of every method, the strong baselines included), tuning, recall,
-    importances."""
+    importances. `intro` replaces the TidyTuesday protocol's description (the dense check)."""
     lines = [
-        "# Learned ranker: evaluation",
+        f"# {title}",
         "",
-        f"Produced by `{command}`. Playlist continuation on the TidyTuesday playlists "
+        intro
+        or f"Produced by `{command}`. Playlist continuation on the TidyTuesday playlists "
         "(playlist = user, 20% of each playlist with >= 10 tracks hidden, seeded), through "
         "the product's `Recommender` and candidate sources. Intervals: 95% bootstrap over "
         "playlists.",

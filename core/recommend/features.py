@@ -38,7 +38,6 @@ COMMON: tuple[tuple[str, str], ...] = (
     (f"cos_{AUDIO}", AUDIO),
     ("has_audio", AUDIO),
     ("lightfm", "collaborative"),
-    ("cooc_raw", "cooccurrence"),
     ("cooc_norm", "cooccurrence"),
     ("artist_overlap", "artist"),
     ("artist_share", "artist"),
@@ -186,8 +185,8 @@ def feature_rows(
         raw = np.nan_to_num(ctx.index.lookup(ctx.cooccurrence, ids))
         held = ctx.index.count(list(ctx.history)).sum()
         x[:, col["interaction_count"]] = counts
-        x[:, col["cooc_raw"]] = raw
-        # Cosine-like: a track held by everyone co-occurs with everything.
+        # Cosine-like, never raw: a track held by everyone co-occurs with everything, and the
+        # raw count was popularity in disguise (issue 27; interaction_count says that apart).
         x[:, col["cooc_norm"]] = raw / np.sqrt(np.maximum(counts, 1.0) * max(held, 1.0))
         colisten = ctx.colistened
         if colisten is not None:

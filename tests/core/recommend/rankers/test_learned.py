@@ -115,7 +115,7 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
             if (user, data.track_ids[r]) in private:
                 checked += 1
                 assert data.x[r, col("interaction_count")] == 0
-                assert data.x[r, col("cooc_raw")] == 0
+                assert data.x[r, col("cooc_norm")] == 0
                 # No collaborative model fitted on the feature part has seen the track.
                 for name in CF:
                     assert np.isnan(data.x[r, col(f"cf_{name}")])

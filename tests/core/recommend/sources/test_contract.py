@@ -189,7 +189,9 @@ def test_nothing_to_say_is_an_empty_list(source, store) -> None:
 
 
 def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
-    """Tracks held with the seeds by other users score by how many such holdings there are."""
+    """Tracks held with the seeds by other users score by how many such holdings there are,
+    divided by the square root of how many users hold the track (normalised: the most-held
+    tracks are not proposed to everyone)."""
     _, index = artefacts
     q = query(store, user="someone-new", positive=("t4",))
     proposals = built(store)["cooccurrence"].propose(q, 50)
@@ -197,8 +199,11 @@ def test_cooccurrence_follows_the_shared_users(store, artefacts) -> None:
     assert holders
     expected = {t for h in holders for t in h} - {"t4"}
     assert {p.track_id for p in proposals} == expected
+    everyone = [set(index.user_tracks(u)) for u in index.user_ids]
     for p in proposals:
-        assert p.score == sum(p.track_id in h for h in holders)
+        shared = sum(p.track_id in h for h in holders)
+        held = sum(p.track_id in h for h in everyone)
+        assert p.score == pytest.approx(shared / np.sqrt(held), rel=1e-5)
 
 
 def test_artist_source_returns_only_the_seeds_artists(store) -> None:

@@ -110,13 +110,19 @@ class UserTrackMatrix:
     def top(self, scores: np.ndarray, n: int, exclude: AbstractSet[str]) -> list[tuple[str, float]]:
         """The n best positive scores, ties broken by popularity (deterministic, whatever the
         scores' scale: a tie at the cut is settled by popularity too)."""
-        s = np.where(scores > 0, scores, -np.inf).astype(np.float64)
-        want = min(n + len(exclude), int(np.isfinite(s).sum()))
+        # Only the positive scores are partitioned (NaN compares False): partitioning the whole
+        # index with most entries equal (-inf, 0) took 11 ms a call at 160k tracks, six calls
+        # a request.
+        best = np.flatnonzero(scores > 0)
+        want = min(n + len(exclude), len(best))
         if n <= 0 or want <= 0:
             return []
-        kth = np.partition(s, len(s) - want)[len(s) - want]
-        best = np.flatnonzero(s >= kth)
-        best = best[np.lexsort((-self.counts[best], -s[best]))]
+        s = scores[best].astype(np.float64)
+        if want < len(best):
+            kth = np.partition(s, len(s) - want)[len(s) - want]
+            keep = s >= kth
+            best, s = best[keep], s[keep]
+        best = best[np.lexsort((-self.counts[best], -s))]
         out = [
             (self.track_ids[i], float(scores[i])) for i in best if self.track_ids[i] not in exclude
         ]

@@ -210,11 +210,14 @@ def test_artist_source_returns_only_the_seeds_artists(store) -> None:
 
 
 class ReversedEngine(EdgeStore):
-    """The engine returning its hits in another order, as it does for exact RRF ties from one
-    process to the next (ranks swapped between two modalities give equal sums)."""
+    """The engine returning hits and points in another order, as it does from one process to
+    the next (exact RRF ties: ranks swapped between two modalities give equal sums)."""
 
     def fused_search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return super().fused_search(*args, **kwargs)[::-1]
+
+    def retrieve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super().retrieve(*args, **kwargs)[::-1]
 
 
 def test_the_content_pool_does_not_take_the_engines_order(store, tmp_path) -> None:
@@ -223,6 +226,8 @@ def test_the_content_pool_does_not_take_the_engines_order(store, tmp_path) -> No
     reversed_store.create(LAYOUT, {})
     reversed_store.upsert(make_points())
     proposals = built(reversed_store)["content"].propose(query(reversed_store), 30)
+    seeds = ["t8", "t0", "t13", "t4"]  # the seeds' order is the order their vectors are summed
+    assert list(fetch_seeds(reversed_store, seeds)) == seeds
     reversed_store.close()
     assert proposals == sorted(proposals, key=lambda p: (-p.score, p.track_id))
     assert [p.track_id for p in proposals] == [

@@ -95,13 +95,17 @@ class SeedQuery:
 def fetch_seeds(
     store: VectorStore, track_ids: Sequence[str], *, strict: bool = True
 ) -> dict[str, PointRecord]:
-    """Stored points (with vectors) for the ids, by track id; with `strict`, all must exist."""
+    """Stored points (with vectors) for the ids, by track id in the order asked for (the
+    engine's own order differs between processes, and the seeds' order is the order their
+    vectors are summed in: another order, other rounding, another ranking); with `strict`,
+    all must exist."""
     found = store.retrieve([point_id(t) for t in track_ids], with_vectors=True)
     by_track = {r.payload["track_id"]: r for r in found}
-    missing = [t for t in dict.fromkeys(track_ids) if t not in by_track]
+    wanted = list(dict.fromkeys(track_ids))
+    missing = [t for t in wanted if t not in by_track]
     if missing and strict:
         raise UnknownTracksError(missing)
-    return by_track
+    return {t: by_track[t] for t in wanted if t in by_track}
 
 
 def complete_weights(

@@ -212,7 +212,7 @@ def continuation(
     }
     users = sorted(set().union(*evaluated.values()))
     images = (shared / LINKED / "images").resolve()
-    out: dict[str, Any] = {"seed": seed, "k": K, "conditions": {}}
+    out: dict[str, Any] = {"seed": seed, "k": K, "catalog tracks": len(frame), "conditions": {}}
     with tempfile.TemporaryDirectory(prefix="musicrec-covers-eval-") as tmp:
         work = workdir or Path(tmp)
         catalogs = {"none": frame.assign(album_url="")}
@@ -254,7 +254,7 @@ def continuation(
             ("all hidden tracks", {u: hidden[u] for u in mine}),
             ("hidden covered tracks", with_cover),
         ):
-            block[relevance] = _compare(
+            block[relevance] = paired_comparison(
                 conditions[name].rankings, conditions["none"].rankings, sets, bootstrap, seed
             )
         out["conditions"][name] = block
@@ -336,13 +336,16 @@ def _run_condition(
     return condition
 
 
-def _compare(
+def paired_comparison(
     with_covers: dict[str, list[str]],
     without: dict[str, list[str]],
     relevant: dict[str, set[str]],
     rounds: int,
     seed: int,
 ) -> dict[str, Any]:
+    """Both runs' metrics on the same playlists (those in `relevant`) and their per-playlist
+    difference, with how many playlists each run wins: paired, so the playlists' own spread
+    (some are easy to continue, some are not) does not hide a small, consistent change."""
     users = sorted(relevant)
     a = ranking_metrics(((with_covers[u], relevant[u]) for u in users), [K])
     b = ranking_metrics(((without[u], relevant[u]) for u in users), [K])

@@ -22,10 +22,53 @@ def _signed(triple: Sequence[float]) -> str:
 
 
 def _measured(part: dict[str, Any]) -> str:
+    took = f"{part['seconds'] / 60:.0f} min, " if "seconds" in part else ""
     return (
-        f"Measured by `{part['command']}` (load average {part['load before']} before, "
+        f"Measured by `{part['command']}` ({took}load average {part['load before']} before, "
         f"{part['load after']} after; 2 shared cores)."
     )
+
+
+def _verdict(triple: Sequence[float]) -> str:
+    """A paired difference's interval in words: which way it excludes 0, or that it does not."""
+    _, low, high = triple
+    if low > 0:
+        return "higher with covers"
+    if high < 0:
+        return "lower with covers"
+    return "no significant difference"
+
+
+def _reading(conditions: dict[str, Any]) -> list[str]:
+    """The continuation table in words, with what each kind of row can and cannot say."""
+    lines = ["", "Reading:", ""]
+    for name, block in conditions.items():
+        parts = []
+        for relevance in ("all hidden tracks", "hidden covered tracks"):
+            comp = block[relevance]
+            verdicts = ", ".join(
+                f"{metric} {_verdict(comp[metric]['with - without'])}" for metric in METRICS
+            )
+            parts.append(f"on {relevance} ({comp['n']} playlists) {verdicts}")
+        lines.append(f"* {name} links: " + "; ".join(parts) + ".")
+    lines.append(
+        "* The all-hidden rows say whether covers improve the continuation of a playlist; the "
+        "covered-track rows favour the run with covers by construction (every relevant track "
+        "there has a cover, and only with covers can the cover prefetch propose one or the "
+        "cover features lift it). The linked tracks of one album share one image, so album "
+        "mates have a cover cosine of 1.0: part of what covers add here may be album identity "
+        "rather than how a cover looks. Each run trains its own ranker (rounds below), so a "
+        "difference also carries the rankers' training variance; `cover features' gain "
+        "share` is the share of the with-covers ranker's split gain on the cover features."
+    )
+    lines.append(
+        "* Two runs of the same command give close but not identical numbers: tracks with "
+        "identical vectors (the catalog's duplicate tracks) tie in each modality's ranking, "
+        "the engine orders those ties its own way in each process, and the fused RRF sums, "
+        "the pools and so the rankers follow. Read the intervals and the verdicts, not the "
+        "third decimal; a verdict whose interval ends near 0 can flip between runs."
+    )
+    return lines
 
 
 def report(numbers: dict[str, Any]) -> str:
@@ -73,20 +116,20 @@ def report(numbers: dict[str, Any]) -> str:
             "",
             "**(b) Playlist continuation with and without covers**: not measured yet. "
             "`python scripts/eval_covers.py --linked --shared ../shared/data --skip-retrieval "
-            "--seed 7 --threads 2` measures it (it indexes the 28,356-track catalog, embeds "
-            "the linked covers once per link set and trains three rankers; not timed yet: the "
-            "first run, on 2 cores under a load average of 30-45, was stopped unfinished).",
+            "--seed 7` measures it (it indexes the TidyTuesday catalog, embeds the linked "
+            "covers once per link set and trains three rankers).",
         ]
     else:
         lines += [
             "",
             "**(b) Playlist continuation with and without covers.** TidyTuesday playlists "
             "(playlist = user), 20% of each playlist with at least 10 tracks hidden (seeded, "
-            "the split of sections 1 and 6); the catalog is all 28,356 tracks with their "
-            "audio vector and no lyrics, no genre. The product runs twice on it with the same "
-            "LightFM model: **with** the linked covers indexed through the local-cover path "
-            "(CNN `cover` vectors: the content source's cover prefetch and the ranker's cover "
-            "features — cosine to the seeds, has-cover — exist) and **without** (no track "
+            f"the split of sections 1 and 6); the catalog is all {c['catalog tracks']:,} "
+            "tracks with their audio vector and no lyrics, no genre. The product runs on it "
+            "with the same LightFM model **with** the linked covers indexed through the "
+            "local-cover path (CNN `cover` vectors: the content source's cover prefetch and "
+            "the ranker's cover features — cosine to the seeds, has-cover — exist) and "
+            "**without** (no track "
             "has a cover). Each run trains its own LambdaRank ranker on the training side "
             f"only, then serves the top {c['k']} of `GET /users/{{id}}/recommendations` for "
             f"each playlist holding at least {MIN_COVERED} covered tracks. Exact-id links "
@@ -111,7 +154,7 @@ def report(numbers: dict[str, Any]) -> str:
                         f"{m['playlists better / worse'][0]} / "
                         f"{m['playlists better / worse'][1]} |"
                     )
-        lines += [""]
+        lines += [*_reading(c["conditions"]), ""]
         for name, block in c["conditions"].items():
             facts = {
                 k: v

@@ -12,12 +12,21 @@ recommender's defaults"). The ranker still gets every candidate's `lyrics_terms`
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from core.recommend.seeds import SeedQuery
 from core.recommend.sources.base import Proposal
 from core.recommend.sources.content import ContentSource
 from core.store import PointRecord
+
+
+def most_shared(counts: Counter[str], k: int) -> list[str]:
+    """The `k` artists most seeds share, ties by name. `Counter.most_common` breaks ties by
+    insertion order, which follows the set each seed's artists were deduplicated in, so the
+    cut at `k` moved with Python's string hash seed: the same request in another process got
+    another pool, and a ranker trained twice on the same data two different models."""
+    return sorted(counts, key=lambda a: (-counts[a], a))[:k]
 
 
 @dataclass
@@ -30,7 +39,7 @@ class ArtistSource:
         counts = query.seed_artists()
         if not counts or n <= 0:
             return []
-        artists = [a for a, _ in counts.most_common(self.max_artists)]
+        artists = most_shared(counts, self.max_artists)
         hits = self.content.search(query, n, artists=artists, dense_only=True)
         shared = [sum(counts[a] for a in set(h.payload.get("artists") or ())) for h in hits]
         # Exact RRF ties come back in an engine-dependent order: break them by id.

@@ -41,7 +41,11 @@ class ContentSource:
         dense = {k: v for k, v in queries.items() if not isinstance(v, SparseVector)}
         if dense_only and dense:
             queries = dense
-        return self.fused(queries, query.weights, flt, n, offset)
+        hits = self.fused(queries, query.weights, flt, n, offset)
+        # Exact RRF ties (ranks swapped between modalities) come back in the engine's own
+        # order, which differs from one process to the next: by track id, so a request's pool,
+        # and a ranker trained on such pools, are the same in every run.
+        return sorted(hits, key=lambda h: (-h.score, h.payload["track_id"]))
 
     def fused(
         self,

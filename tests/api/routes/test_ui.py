@@ -1,20 +1,20 @@
-"""The web app (web/, React) in a real headless Chromium against a live API: an indexed demo
-slice whose covers went through the indexer (cover cache, CNN cover vectors), a trained
-LightFM model and learned ranker, so every page has real data. Screenshots of each page go
-to tests/artifacts/ (not committed)."""
+"""The web app (web/, React) in a real headless Chromium against a live API: a demo slice
+with a few real albums whose committed covers went through the indexer (the local-cover path,
+its cache, CNN cover vectors), a trained LightFM model and learned ranker, so every page has
+real data and real cover images. Screenshots of each page go to tests/artifacts/ (not
+committed; docs/img/ui.png is the Discover one)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
+import json
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Request, Route, sync_playwright
 
 from api.main import create_app
 from api.routes.ui import BUILD_HINT, WEB_DIST
@@ -22,9 +22,19 @@ from core.cover_cache import cover_cache_dir
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store.edge import EdgeStore
 from indexer.covers import CoverFetcher, build_cover_url_encoder
+from indexer.local_covers import LocalCoverDir
 from indexer.pipeline import Indexer
-from tests.api.routes.test_users import USER, USERS, slice_ids, train
-from tests.conftest import ROOT, LiveServer, demo_rows, make_settings, write_catalog
+from tests.api.routes.test_users import OTHER, USER, USERS, slice_ids, train
+from tests.conftest import (
+    DEMO_COVERS,
+    ROOT,
+    LiveServer,
+    copy_demo_covers,
+    covered_demo_rows,
+    demo_rows,
+    make_settings,
+    write_catalog,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -41,53 +51,60 @@ FLAGS = [
     "--disable-sync",
 ]
 KEY = "ui-test-key-0123456789"
-COVER_HOST = "https://covers.test/"
+#: Real demo albums indexed with their covers: few, so the cover embedding stays quick, enough
+#: that the listener's twelve recommendations hold covered tracks.
+ALBUMS = 8
 
 
-def cover_url(album: str) -> str:
-    return f"{COVER_HOST}{hashlib.sha1(album.encode()).hexdigest()[:12]}.png"
+def catalog_rows(data_dir: Path) -> list[dict[str, str]]:
+    with (data_dir / "catalog" / "tracks.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
-def draw_cover(path: Path, album: str) -> None:
-    """A distinct two-colour cover per album, as the indexer would have cached it."""
-    digest = hashlib.sha1(album.encode()).digest()
-    image = Image.new("RGB", (120, 120), tuple(digest[:3]))
-    ImageDraw.Draw(image).polygon([(0, 120), (120, 0), (120, 120)], fill=tuple(digest[3:6]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG")
+def covered_albums(data_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """The indexed rows by the cover their catalog names (`album_url`)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for row in catalog_rows(data_dir):
+        if row["album_url"]:
+            out.setdefault(row["album_url"], []).append(row)
+    return out
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
-    """Two playlists and some lyrics tracks, indexed with lyrics, terms, audio and CNN cover
-    vectors (covers read from the indexer's cache), LightFM and the ranker trained; then one
-    album's cached cover is removed (it must be a 404, never a redirect), and a scratch
-    collection sits beside the served one for the console to drop."""
+    """The listener's playlist, some lyrics tracks and every track of a few real demo albums
+    with their committed covers, indexed with lyrics, terms, audio and CNN cover vectors (the
+    covers read by the local-cover path into the indexer's cache, as `musicrec index` does),
+    LightFM and the ranker trained; then one album's cached cover is removed (it must be a
+    404, never a read of the catalog's file), and a scratch collection sits beside the served
+    one for the console to drop."""
     header, rows = demo_rows()
-    wanted = set(slice_ids())
-    chosen = [r for r in rows if r["id"] in wanted]
-    albums = sorted({r["album_name"] for r in chosen if r["album_name"]})
-    for row in chosen:
-        row["album_url"] = cover_url(row["album_name"]) if row["album_name"] else ""
+    _, covered = covered_demo_rows(ALBUMS, lyrics=True)
+    others_only = set(USERS[OTHER]) - set(USERS[USER])  # a second playlist: no need here
+    wanted = set(slice_ids()) - others_only - {r["id"] for r in covered}
+    chosen = [r for r in rows if r["id"] in wanted] + covered
     root = tmp_path_factory.mktemp("ui")
     settings = make_settings(root)
-    fetcher = CoverFetcher(cover_cache_dir(settings))
-    for album in albums:
-        draw_cover(fetcher.cache_path(cover_url(album)), album)
-    columns = list(dict.fromkeys([*header, "album_url"]))  # the demo may name its covers
-    path = write_catalog(root / "catalog.csv", columns, chosen)
+    copy_demo_covers(covered, root / "catalog")
+    path = write_catalog(root / "catalog" / "tracks.csv", header, chosen)
     covers = build_cover_url_encoder(settings)
     assert covers is not None
-    for name, catalog in (("tracks", path), ("scratch", path)):
+    for name in ("tracks", "scratch"):
         store = EdgeStore(settings.qdrant_path, name)
         encoders = [lyrics_encoder, LyricsTermsEncoder(), covers] if name == "tracks" else []
-        Indexer(store, encoders, batch_size=64, progress=False).run(catalog)
+        indexer = Indexer(
+            store, encoders, batch_size=64, progress=False, cover_local_dir=settings.cover_local_dir
+        )
+        indexer.run(path)
         store.close()
+    covers.close()
     with pytest.MonkeyPatch.context() as mp:
         train(root, mp)
-    fetcher.cache_path(cover_url(albums[0])).unlink()
-    fetcher.close()
-    (root / "uncached.txt").write_text(albums[0])
+    uncached = sorted(covered_albums(root))[0]
+    url = LocalCoverDir(path, settings.cover_local_dir).canonical(uncached)
+    with CoverFetcher(cover_cache_dir(settings)) as fetcher:
+        fetcher.cache_path(url).unlink()
+    (root / "uncached.txt").write_text(uncached)
     return root
 
 
@@ -159,24 +176,23 @@ def real_cover_loaded(page: Page, scope: str) -> None:
 
 
 def test_covers_come_from_the_cache_never_from_a_redirect(server, data_dir) -> None:
-    with (data_dir / "catalog.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    by_album = {r["album_name"]: r["id"] for r in rows if r["album_name"]}
-    no_album = next(r["id"] for r in rows if not r["album_name"])
+    albums = covered_albums(data_dir)
     uncached = (data_dir / "uncached.txt").read_text()
-    cached = next(a for a in by_album if a != uncached)
+    cached = next(url for url in sorted(albums) if url != uncached)
+    no_cover = next(r["id"] for r in catalog_rows(data_dir) if not r["album_url"])
     client = server.client
 
-    hit = client.get(f"/covers/{by_album[cached]}")
+    hit = client.get(f"/covers/{albums[cached][0]['id']}")
     assert hit.status_code == 200
-    assert hit.headers["content-type"] == "image/png"
+    assert hit.headers["content-type"] == "image/jpeg"
+    assert hit.content == (DEMO_COVERS / Path(cached).name).read_bytes()  # the committed file
     assert "max-age" in hit.headers["cache-control"]
 
-    miss = client.get(f"/covers/{by_album[uncached]}")
-    assert miss.status_code == 404  # not an open redirect to the catalog's URL
+    miss = client.get(f"/covers/{albums[uncached][0]['id']}")
+    assert miss.status_code == 404  # not a read of the catalog's file, nor a redirect
     assert "location" not in miss.headers
 
-    assert client.get(f"/covers/{no_album}").status_code == 404
+    assert client.get(f"/covers/{no_cover}").status_code == 404
     assert client.get("/covers/no-such-track").status_code == 404
 
 
@@ -227,7 +243,6 @@ def test_every_page_against_the_live_api(page: Page, server, data_dir) -> None:
     page.locator("#positive li").first.wait_for()
     page.locator("#recommended .card").first.wait_for()
     assert page.locator("#recommended .card").count() > 5
-    real_cover_loaded(page, "#recommended")
     assert all(page.eval_on_selector_all("img", "imgs => imgs.map(i => i.alt)"))
 
     # A modality weighed 0 leaves the query.
@@ -242,25 +257,33 @@ def test_every_page_against_the_live_api(page: Page, server, data_dir) -> None:
     page.get_by_label("From year").fill("")
     page.locator("#recommended .card").first.wait_for()
 
-    # Cover-image search: an album's own cover finds tracks of that album first.
-    with (data_dir / "catalog.csv").open(newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["album_name"]]
+    # Cover-image search: a real album's committed cover finds that album first, shown with
+    # its real cover; liking one of its tracks (the only seed now) brings the album's other
+    # tracks, real covers loaded, into the recommendations.
+    page.locator("#positive").get_by_role("button", name=re.compile("^Remove:")).click()
+    page.locator("#positive").wait_for(state="detached")
+    albums = covered_albums(data_dir)
     uncached = (data_dir / "uncached.txt").read_text()
-    album = next(r["album_name"] for r in rows if r["album_name"] != uncached)
-    image = CoverFetcher(cover_cache_dir(make_settings(data_dir))).cache_path(cover_url(album))
+    url = next(u for u in sorted(albums) if u != uncached)
+    album = albums[url][0]["album_name"]
     page.get_by_role("radio", name="cover image").check()
-    page.get_by_label("Image file").set_input_files(image)
+    page.get_by_label("Image file").set_input_files(DEMO_COVERS / Path(url).name)
     page.get_by_role("button", name="Search", exact=True).click()
-    page.locator("#found .card .meta", has_text=album).first.wait_for()
-    assert album in page.locator("#found .card .meta").first.inner_text()
+    hit = page.locator("#found .card").first
+    hit.locator(".meta", has_text=album).wait_for()  # the new results, not the kept ones
     real_cover_loaded(page, "#found")
+    hit.get_by_role("button", name=re.compile("^Like:")).click()
+    mates = {r["id"] for r in albums[url]} - {hit.get_attribute("data-track-id")}
+    mate = page.locator(", ".join(f'#recommended .card[data-track-id="{m}"]' for m in mates))
+    mate.first.wait_for()  # not all: a seed with lyrics has its lyrics neighbours fused in
+    real_cover_loaded(page, "#recommended")
     shot(page, "discover")
     fits_the_phone(page)
 
-    # Track: stored metadata, nearest per modality and fused.
-    page.locator("#recommended .card .title").first.click()
+    # Track (one with a real cover): stored metadata, nearest per modality and fused.
+    mate.first.locator(".title").click()
     page.get_by_label("Stored metadata").wait_for()
-    for view in ("lyrics", "audio", "fused"):
+    for view in ("audio", "cover", "fused"):
         page.get_by_label(f"Nearest by {view}").locator(".card").first.wait_for()
     real_cover_loaded(page, ".nearest")
     shot(page, "track")
@@ -334,6 +357,56 @@ def test_every_page_against_the_live_api(page: Page, server, data_dir) -> None:
     page.locator("#collection-list").get_by_role("link", name="scratch").wait_for(state="detached")
     assert not (data_dir / "qdrant" / "scratch").exists()
     assert server.client.get("/health").json()["status"] == "ok"
+
+
+def sent_weights(request: Request) -> dict[str, float] | None:
+    """The modality weights of a `POST /recommendations` the page sent; None for others."""
+    if request.method != "POST" or not request.url.endswith("/recommendations"):
+        return None
+    return json.loads(request.post_data or "{}")["weights"]
+
+
+def test_weights_and_seeds_work_from_the_keyboard(page: Page) -> None:
+    """No mouse: Like and Not like this toggle with Space and Enter; a weight slider reached
+    by focus or Tab moves with the arrow keys, Home and End, and the value shown beside it and
+    the weight the next request sends move with it."""
+    box = page.get_by_label("Words, a lyric, a mood")
+    box.fill("love")
+    box.press("Enter")
+    cards = page.locator("#found .card")
+    cards.nth(1).wait_for()
+    like = cards.first.get_by_role("button", name=re.compile("^Like:"))
+    like.focus()
+    page.keyboard.press("Space")
+    assert like.get_attribute("aria-pressed") == "true"
+    page.locator("#positive li").first.wait_for()
+    dislike = cards.nth(1).get_by_role("button", name=re.compile("^Not like this:"))
+    dislike.focus()
+    page.keyboard.press("Enter")
+    assert dislike.get_attribute("aria-pressed") == "true"
+    page.locator("#negative li").first.wait_for()
+    page.locator("#recommended .card").first.wait_for()
+
+    def moved(modality: str, key: str, value: float) -> None:
+        """`key` on the focused slider sends `value` for `modality` and shows it."""
+        with page.expect_request(lambda r: (sent_weights(r) or {}).get(modality) == value):
+            page.keyboard.press(key)
+        slider = page.get_by_role("slider", name=f"{modality} weight")
+        assert slider.evaluate("e => e === document.activeElement")
+        assert float(slider.input_value()) == value
+        shown = page.locator(".weights label").filter(has=slider).inner_text()
+        assert f"{value:.2f}" in shown
+
+    # Every step a new set of weights: one seen before may be answered from the query cache.
+    page.get_by_role("slider", name="lyrics weight").focus()
+    moved("lyrics", "ArrowRight", 1.25)
+    moved("lyrics", "ArrowRight", 1.5)
+    page.keyboard.press("Tab")  # the next modality's slider, in the order shown
+    moved("lyrics_terms", "ArrowLeft", 0.75)
+    page.keyboard.press("Tab")
+    moved("cover", "End", 2.0)
+    moved("cover", "Home", 0.0)
+    page.locator("#rec-note", has_text=re.compile(r"^(?!.*cover).*$")).wait_for()
 
 
 def test_every_control_is_labelled(page: Page) -> None:

@@ -4,6 +4,7 @@ qdrant-client :memory:), like tests/core/store/contract.py for the stores."""
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from core.recommend.seeds import complete_weights, fetch_seeds, seed_query
 from core.recommend.signals import sparse_names
 from core.recommend.snapshot import Snapshot
 from core.recommend.sources import CandidateSource
+from core.recommend.sources.artist import most_shared
 from core.recommend.sources.registry import REGISTRY
 from core.recommend.user_tracks import UserTrackMatrix
 from core.store import TrackFilter, VectorStore
@@ -214,6 +216,42 @@ def test_artist_source_returns_only_the_seeds_artists(store) -> None:
     for p in proposals:
         assert p.record is not None and set(p.record.payload["artists"]) & seed_artists
     assert all(np.diff([p.score for p in proposals]) <= 0)
+
+
+class ReversedEngine(EdgeStore):
+    """The engine returning hits and points in another order, as it does from one process to
+    the next (exact RRF ties: ranks swapped between two modalities give equal sums)."""
+
+    def fused_search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super().fused_search(*args, **kwargs)[::-1]
+
+    def retrieve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super().retrieve(*args, **kwargs)[::-1]
+
+
+def test_the_content_pool_does_not_take_the_engines_order(store, tmp_path) -> None:
+    """Best score first, ties by track id, whatever order the engine returned them in."""
+    reversed_store = ReversedEngine(tmp_path / "q", "reversed")
+    reversed_store.create(LAYOUT, {})
+    reversed_store.upsert(make_points())
+    proposals = built(reversed_store)["content"].propose(query(reversed_store), 30)
+    seeds = ["t8", "t0", "t13", "t4"]  # the seeds' order is the order their vectors are summed
+    assert list(fetch_seeds(reversed_store, seeds)) == seeds
+    reversed_store.close()
+    assert proposals == sorted(proposals, key=lambda p: (-p.score, p.track_id))
+    assert [p.track_id for p in proposals] == [
+        p.track_id for p in built(store)["content"].propose(query(store), 30)
+    ]
+
+
+def test_the_artists_asked_for_do_not_depend_on_insertion_order() -> None:
+    """Ties at the cut are settled by name: the seeds' artists are deduplicated through sets,
+    whose order changes with the process's hash seed (PYTHONHASHSEED)."""
+    counts = {"b": 1, "a": 1, "d": 2, "c": 1}
+    forward = Counter(counts)
+    backward = Counter(dict(reversed(counts.items())))
+    assert most_shared(forward, 3) == most_shared(backward, 3) == ["d", "a", "b"]
+    assert most_shared(forward, 10) == ["d", "a", "b", "c"]
 
 
 def test_co_listened_artists_follow_the_shared_listeners(store, artefacts) -> None:

@@ -21,8 +21,9 @@ class Similarity:
 
     Dense cosines come from the engine (`VectorStore.score_points`: one exact query per
     modality restricted to the points' ids, scores only): the points' dense vectors never pass
-    through Python. Pulling them did: ~600 candidates x 1,677 floats per personalised request,
-    ~30 ms at 160k tracks (docs/performance.md). The sparse BM25 terms are small and come with
+    through Python. Pulling them (hundreds of candidates x every dense dimension) was the
+    largest per-candidate cost of a personalised request (docs/performance.md, "The
+    personalised path"). The sparse BM25 terms are small and come with
     the points (`sparse_names`): their plain cosine is computed here, because the engine's
     sparse score is IDF-weighted and unbounded, and the page shows a cosine."""
 
@@ -58,8 +59,8 @@ def sparse_names(queries: Mapping[str, Vector]) -> list[str]:
 
 def sparse_cosines(query: SparseVector, vectors: Sequence[Vector | None]) -> dict[int, float]:
     """Position → cosine of `query` with each sparse vector (positions without one left out),
-    as one vectorised pass over all their terms (the pool's ~12k terms summed one by one in
-    Python generators cost ~9 ms a request)."""
+    as one vectorised pass over all their terms (summing a pool's terms one by one in Python
+    generators was a visible share of a request: docs/performance.md)."""
     rows = [i for i, v in enumerate(vectors) if isinstance(v, SparseVector)]
     if not rows or not query:
         return dict.fromkeys(rows, 0.0)

@@ -111,8 +111,8 @@ class UserTrackMatrix:
         """The n best positive scores, ties broken by popularity (deterministic, whatever the
         scores' scale: a tie at the cut is settled by popularity too)."""
         # Only the positive scores are partitioned (NaN compares False): partitioning the whole
-        # index with most entries equal (-inf, 0) took 11 ms a call at 160k tracks, six calls
-        # a request.
+        # index, most of it equal (-inf, 0), was the largest cost of a request at 160k tracks
+        # (several sources call this; docs/performance.md).
         best = np.flatnonzero(scores > 0)
         want = min(n + len(exclude), len(best))
         if n <= 0 or want <= 0:

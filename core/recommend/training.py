@@ -69,8 +69,10 @@ class RankerParams:
     cv_below: int = 1000
     folds: int = 5
     learning_rate: float = 0.1
-    num_leaves: int = 15
-    min_data_in_leaf: int = 50
+    # Tree size, chosen on the same validation as the rounds (issue 27: the parameters are
+    # the validation's choice): (num_leaves, min_data_in_leaf), simplest first; the first
+    # wins a tie. One entry: no choice.
+    trees: tuple[tuple[int, int], ...] = ((7, 100), (15, 50), (31, 20))
 
 
 def ranker_params(settings: Settings, **overrides: Any) -> RankerParams:
@@ -163,21 +165,36 @@ def training_set(
 
 
 def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict[str, Any]]:
-    """LambdaRank, its number of rounds early-stopped on NDCG@10 of held-out users: k-fold
-    over the users when they are few (`cv_below`), else one validation split."""
+    """LambdaRank with the tree size (`params.trees`) and number of rounds that score best on
+    NDCG@10 of held-out users: k-fold over the users when they are few (`cv_below`), else one
+    validation split; every candidate's score is in the returned info."""
     if not data.groups:
         raise ValueError(
             "no training user's candidate pool holds any of their held-out tracks: "
             "too few interactions to train a ranker"
         )
+    fits = [_fit_trees(data, params, leaves, min_data) for leaves, min_data in params.trees]
+    key = "cv_ndcg@10" if "cv_ndcg@10" in fits[0][1] else "valid_ndcg@10"
+    best = max(range(len(fits)), key=lambda i: (fits[i][1].get(key, 0.0), -i))
+    booster, info = fits[best]
+    if len(fits) > 1 and key in info:
+        sizes = (f"{leaves}/{m}" for leaves, m in params.trees)
+        info["trees"] = {size: f[1][key] for size, f in zip(sizes, fits, strict=True)}
+    return booster, info
+
+
+def _fit_trees(
+    data: TrainingSet, params: RankerParams, num_leaves: int, min_data_in_leaf: int
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """One tree size: its rounds early-stopped on the held-out users (see `fit_booster`)."""
     n = len(data.groups)
     config = {
         "objective": "lambdarank",
         "metric": "ndcg",
         "eval_at": [10],
         "learning_rate": params.learning_rate,
-        "num_leaves": params.num_leaves,
-        "min_data_in_leaf": params.min_data_in_leaf,
+        "num_leaves": num_leaves,
+        "min_data_in_leaf": min_data_in_leaf,
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
@@ -189,9 +206,10 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
         "force_row_wise": True,
         "verbose": -1,
     }
+    sizes = {"num_leaves": num_leaves, "min_data_in_leaf": min_data_in_leaf}
     if n < 2 * params.folds:  # too few users to hold any out: the full number of rounds
         booster = lgb.train(config, _dataset(data, np.ones(n, bool)), params.rounds)
-        return booster, {"rounds": params.rounds, "train_users": n, "valid_users": 0}
+        return booster, {"rounds": params.rounds, "train_users": n, "valid_users": 0, **sizes}
     stop: list[Callable[..., Any]] = [lgb.early_stopping(params.early_stopping, verbose=False)]
     if n < params.cv_below:
         everyone = _dataset(data, np.ones(n, bool))
@@ -207,6 +225,7 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
             "train_users": n,
             "cv_folds": params.folds,
             "cv_ndcg@10": round(float(score), 4),
+            **sizes,
         }
     valid = np.random.default_rng(params.seed + 1).random(n) < params.validation_share
     booster = lgb.train(
@@ -225,6 +244,7 @@ def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, d
         "train_users": int((~valid).sum()),
         "valid_users": int(valid.sum()),
         "valid_ndcg@10": round(float(score), 4),
+        **sizes,
     }
 
 

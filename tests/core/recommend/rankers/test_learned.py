@@ -30,9 +30,7 @@ from schemas.tracks import Track
 from tests.core.recommend.sources.test_contract import CF, CF_SETTINGS, USER, interactions
 from tests.core.store.contract import LAYOUT, make_points
 
-PARAMS = RankerParams(
-    label_share=0.25, max_users=2000, threads=1, seed=3, min_data_in_leaf=5, num_leaves=7
-)
+PARAMS = RankerParams(label_share=0.25, max_users=2000, threads=1, seed=3, trees=((3, 10), (7, 5)))
 SETTINGS = RecommendSettings()
 TRACKS = [Track.from_payload(p.payload) for p in make_points()]
 
@@ -134,6 +132,17 @@ def test_no_feature_comes_from_the_labels_own_interaction(store) -> None:
     assert published.cf.index is published.index and len(published.index) > len(index)
     # Co-listened artists are counted from the same feature part, for every candidate.
     assert not np.isnan(data.x[:, col("artist_colisten")]).any()
+
+
+def test_the_tree_size_is_the_validations_choice(trained) -> None:
+    """Every candidate size is scored on the held-out users, and the best one is kept."""
+    _, _, artefact = trained
+    counts = artefact.metadata["counts"]
+    scores = counts["trees"]
+    assert set(scores) == {"3/10", "7/5"}
+    chosen = f"{counts['num_leaves']}/{counts['min_data_in_leaf']}"
+    key = "cv_ndcg@10" if "cv_ndcg@10" in counts else "valid_ndcg@10"
+    assert scores[chosen] == counts[key] == max(scores.values())
 
 
 def test_explanations_sum_to_the_score(store, trained) -> None:

@@ -36,6 +36,7 @@ import pandas as pd
 from core.artefacts import Fixed
 from core.collab.model import CollaborativeModel
 from core.recommend.cf_models import CF_NAMES, CFScores, fit_cf
+from core.recommend.cf_tuning import tune_cf
 from core.recommend.errors import UnknownUserError, UnsupportedQueryError
 from core.recommend.rankers.artefact import RankerArtefact
 from core.recommend.rankers.base import feature_matrix
@@ -289,10 +290,16 @@ def train_ranker(
     # The collaborative models of the recommender's sources (`cf`: their hyper-parameters).
     models = [n for n in recommender.layout.sources if n in CF_NAMES] if cf is not None else []
     features_index = UserTrackMatrix.from_pairs(features_part, artists)
-    features_artefact = RankerArtefact(
-        features_index,
-        cf=_fit_cf(features_index, cf, models, "feature part", on_progress),
-    )
+    feature_cf: CFScores | None = None
+    tuning: dict[str, dict[str, float]] = {}
+    if cf is not None and models:
+        # Their hyper-parameters chosen on this split's labels (`cf_tuning`); the served
+        # models below are refitted with the chosen values.
+        on_progress(f"ranker: collaborative models {models} on the feature part, tuned")
+        feature_cf, cf, tuning = tune_cf(
+            features_index, labels, cf, models, seed=params.seed, on_progress=on_progress
+        )
+    features_artefact = RankerArtefact(features_index, cf=feature_cf)
     training = replace(
         recommender, collab=Fixed(collab), ranker=Fixed(features_artefact), history=None
     )
@@ -321,6 +328,7 @@ def train_ranker(
             **info,
         },
         "cf": serving_cf.metadata() if serving_cf is not None else {},
+        "cf_tuning": tuning,
         "train_seconds": round(time.perf_counter() - started, 3),
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),

@@ -37,6 +37,7 @@ from core.recommend.factory import build_recommender
 from core.recommend.sources.base import CandidateSource
 from core.recommend.training import ranker_params, train_ranker
 from core.recommend.user_tracks import UserTrackMatrix
+from core.store import VectorStore
 from core.store.edge import EdgeStore
 from evaluation.methods.cf import baselines
 from evaluation.metrics import (
@@ -122,7 +123,7 @@ def indexed_store(csv_path: Path, encoders: list[Encoder], directory: Path | Non
 
 def run_protocol(
     protocol: Protocol,
-    store: EdgeStore,
+    store: VectorStore,
     *,
     seed: int,
     threads: int,

@@ -53,7 +53,7 @@ from core.interactions.importer import import_file
 from core.recommend.rankers.artefact import POINTER
 from core.recommend.rankers.artefact import load as load_ranker
 from core.store import open_store
-from jobs.train import fit_and_publish
+from jobs.train import collection_tracks, fit_and_publish
 from schemas.settings import Settings, load_settings
 from schemas.tracks import Track
 
@@ -63,7 +63,7 @@ def catalog(settings: Settings) -> list[Track]:
     the catalog CSV)."""
     store = open_store(settings)
     try:
-        return [Track.from_payload(r.payload) for batch in store.scroll(1000) for r in batch]
+        return collection_tracks(store)
     finally:
         store.close()  # the embedded shard has one owner: the ranker's training opens it next
 

@@ -30,13 +30,13 @@ import argparse
 import io
 import json
 import os
-import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +48,15 @@ import pandas as pd  # noqa: E402
 
 # Light imports only: each model's process re-imports this module, and its peak RSS should
 # be the model's, not torch's (evaluation.ranker_protocol, imported in main, pulls it in).
+from bench.machine import rss_mb  # noqa: E402
+
 from evaluation.methods.cf import baselines  # noqa: E402
 from evaluation.splits import continuation_split  # noqa: E402
 from evaluation.tuning import run_baseline  # noqa: E402
 from schemas.tracks import Track  # noqa: E402
+
+if TYPE_CHECKING:
+    from evaluation.ranker_protocol import ProtocolResult
 
 
 @dataclass
@@ -94,23 +99,23 @@ def one_baseline(name: str, options: dict) -> dict:
         "answers": run.answers,
         "tuning": run.tuning,
         "ms per query": run.ms_per_query,
-        "peak RSS MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak RSS MB": round(rss_mb()[1]),
         "artefact MB": round(len(buffer.getvalue()) / 2**20, 1),
     }
 
 
-def product_run(options: dict) -> tuple[object, int]:
+def product_run(options: dict) -> tuple[ProtocolResult, int]:
     """In a fresh process: the product trained on the training side over the bench
     collection and answering every evaluated user (`run_protocol`); its result and peak RSS."""
     from core.store import open_store
     from evaluation.ranker_protocol import Protocol, run_protocol
+    from jobs.train import collection_tracks
     from schemas.settings import Settings
 
     dense = dense_protocol(Path(options["interactions"]), options["users"], options["seed"])
-    settings = Settings(data_dir=Path(options["data_dir"]), collection=options["collection"])  # type: ignore[call-arg]
+    settings = Settings(data_dir=Path(options["data_dir"]), collection=options["collection"])
     store = open_store(settings)
-    catalog = [Track.from_payload(r.payload) for batch in store.scroll(2048) for r in batch]
-    protocol = Protocol(dense.name, dense.train_rows, dense.hidden, catalog)
+    protocol = Protocol(dense.name, dense.train_rows, dense.hidden, collection_tracks(store))
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] product: {message}", file=sys.stderr, flush=True)
@@ -122,7 +127,7 @@ def product_run(options: dict) -> tuple[object, int]:
         )  # fmt: skip
     finally:
         store.close()
-    return result, round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return result, round(rss_mb()[1])
 
 
 def main() -> int:
@@ -185,7 +190,6 @@ def main() -> int:
         started = time.perf_counter()
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             product, peak = pool.submit(product_run, options).result()
-        assert isinstance(product, ProtocolResult)
         result.per_query |= product.per_query
         result.recall, result.importance = product.recall, product.importance
         result.beyond |= product.beyond

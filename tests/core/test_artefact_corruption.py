@@ -98,7 +98,10 @@ def mutate(array: np.ndarray, how: str, data: st.DataObject) -> np.ndarray:
     if how == "reshape":
         return array.reshape(-1, 1) if array.ndim < 2 else array.ravel()
     if how == "float":
-        return array.astype(np.float64) + data.draw(st.sampled_from([0.5, np.nan, np.inf]))
+        bad = data.draw(st.sampled_from([0.5, np.nan, np.inf]))
+        if array.dtype.kind not in "biuf":  # a name (a model's kind): floats where text was
+            return np.full(array.shape, bad)
+        return array.astype(np.float64) + bad
     if how == "text":
         return np.array(["x"] * max(array.size, 1))
     if how == "values":  # same shape and dtype, values out of any sane range

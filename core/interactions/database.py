@@ -49,6 +49,8 @@ class DatabaseCorruptError(DatabaseUnavailableError):
 
 #: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB.
 _DAMAGED = {11, 26}
+#: sqlite3's message for a stored text that is not UTF-8 (it sets no result code for it).
+_UNDECODABLE = "Could not decode to UTF-8"
 
 
 @contextlib.contextmanager
@@ -77,25 +79,30 @@ def create_database_engine(
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
-        _configure_sqlite(engine, busy_timeout)
-        _name_damaged_files(engine, parsed.database or ":memory:")
+        path = parsed.database or ":memory:"
+        _configure_sqlite(engine, busy_timeout, path)
+        _name_damaged_files(engine, path)
         return engine
     return create_engine(
         url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, round(connect_timeout))}
     )
 
 
-def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float, path: str) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:  # a DB-API connection: untyped
         # Take transaction control from the sqlite3 module so BEGIN is ours (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cursor.close()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        except UnicodeDecodeError as exc:  # not a DB-API error: SQLAlchemy's hook never sees it
+            raise _damaged_error(path, exc) from exc
+        finally:
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -106,17 +113,30 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 def _name_damaged_files(engine: Engine, path: str) -> None:
     """A damaged file fails anywhere (the first PRAGMA at connect, or any later query) with
     sqlite3's bare "file is not a database": this names the file and says what to do, as a
-    domain error every caller (API, CLI) already translates."""
+    domain error every caller (API, CLI) already translates. A damaged schema text or stored
+    text can hold bytes that are not UTF-8: sqlite3 then raises a bare UnicodeDecodeError
+    (decoding SQLite's own error message) or "Could not decode" (a value), which this names
+    the same way; every text musicrec writes is valid UTF-8, so such bytes are damage."""
 
     @event.listens_for(engine, "handle_error")
     def _damaged(context: ExceptionContext) -> None:
         exc = context.original_exception
         code = getattr(exc, "sqlite_errorcode", None)
-        if isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in _DAMAGED:
-            raise DatabaseCorruptError(
-                f"the SQLite database {path} is damaged ({exc}): restore it from a backup, or "
-                "move it aside to start an empty one (MUSICREC_DATABASE_URL names another)"
-            ) from exc
+        corrupt = (
+            isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in _DAMAGED
+        )
+        undecodable = isinstance(exc, UnicodeDecodeError) or (
+            isinstance(exc, sqlite3.OperationalError) and _UNDECODABLE in str(exc)
+        )
+        if corrupt or undecodable:
+            raise _damaged_error(path, exc) from exc
+
+
+def _damaged_error(path: str, exc: BaseException) -> DatabaseCorruptError:
+    return DatabaseCorruptError(
+        f"the SQLite database {path} is damaged ({exc}): restore it from a backup, or "
+        "move it aside to start an empty one (MUSICREC_DATABASE_URL names another)"
+    )
 
 
 def _config(connection: Connection | None = None) -> Config:

@@ -87,3 +87,33 @@ def test_not_a_database_at_all_is_one_clear_error(tmp_path) -> None:
     path.write_bytes(b"this is no database " * 500)
     with pytest.raises(DatabaseCorruptError, match=rf"{path}.*is damaged.*not a database"):
         use(path)
+
+
+def _with_bytes_replaced(good_db: Path, tmp_path: Path, find: bytes, offset: int) -> Path:
+    path = tmp_path / "damaged.db"
+    shutil.copyfile(good_db, path)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(find)
+    assert at >= 0, find
+    raw[at + offset] = 0xB3  # never a UTF-8 start byte
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_schema_text_that_is_not_utf8_is_named(good_db, tmp_path) -> None:
+    # sqlite3 fails decoding SQLite's own "malformed database schema (jobs) - near ..." and
+    # raised a bare UnicodeDecodeError from the first PRAGMA (hypothesis found it in CI).
+    table = b"CREATE TABLE jobs ("
+    path = _with_bytes_replaced(good_db, tmp_path, table, len(table) - 1)
+    with pytest.raises(DatabaseCorruptError, match=rf"{path} is damaged.*utf-8"):
+        use(path)
+
+
+def test_a_stored_text_that_is_not_utf8_is_named(good_db, tmp_path) -> None:
+    path = _with_bytes_replaced(good_db, tmp_path, b"t52", 1)
+    store = SqlInteractionStore.open(f"sqlite:///{path}")
+    try:
+        with pytest.raises(DatabaseCorruptError, match=rf"{path} is damaged.*decode"):
+            store.training_frame()
+    finally:
+        store.close()

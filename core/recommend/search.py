@@ -17,6 +17,7 @@ from core.recommend.results import RankedTrack, SearchResult
 from core.recommend.seeds import complete_weights
 from core.recommend.signals import Similarity, sparse_names
 from core.recommend.sources import ContentSource
+from core.recommend.ties import stable_top
 from schemas.api import Filters
 from schemas.layout import COVER, LYRICS, LYRICS_TERMS, CollectionLayout, LayoutMismatchError
 from schemas.vectors import SparseVector, Vector
@@ -72,13 +73,12 @@ class Searcher:
         flt = to_filter(filters or Filters())
         if len(queries) == 1:
             [(name, vector)] = queries.items()
-            hits = self.content.store.search(
-                name,
-                vector,
-                limit=limit,
-                offset=offset,
-                flt=flt,
-                with_vectors=sparse_names(queries),
+            hits = stable_top(
+                lambda n: self.content.store.search(
+                    name, vector, limit=n, flt=flt, with_vectors=sparse_names(queries)
+                ),
+                limit,
+                offset,
             )
         else:
             hits = self.content.fused(queries, weights, flt, limit, offset)

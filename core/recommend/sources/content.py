@@ -11,6 +11,7 @@ from core.recommend.query import to_filter
 from core.recommend.seeds import SeedQuery
 from core.recommend.signals import sparse_names
 from core.recommend.sources.base import Proposal
+from core.recommend.ties import stable_top
 from core.store import PointRecord, ScoredRecord, TrackFilter, VectorStore
 from core.store.base import Fusion
 from schemas.vectors import SparseVector, Vector
@@ -41,11 +42,7 @@ class ContentSource:
         dense = {k: v for k, v in queries.items() if not isinstance(v, SparseVector)}
         if dense_only and dense:
             queries = dense
-        hits = self.fused(queries, query.weights, flt, n, offset)
-        # Exact RRF ties (ranks swapped between modalities) come back in the engine's own
-        # order, which differs from one process to the next: by track id, so a request's pool,
-        # and a ranker trained on such pools, are the same in every run.
-        return sorted(hits, key=lambda h: (-h.score, h.payload["track_id"]))
+        return self.fused(queries, query.weights, flt, n, offset)
 
     def fused(
         self,
@@ -56,18 +53,26 @@ class ContentSource:
         offset: int = 0,
     ) -> list[ScoredRecord]:
         """One prefetch per named vector, fused inside the engine with this source's fusion
-        settings (text search runs the same query). The hits carry their sparse vectors only:
-        the dense cosines are the engine's (`signals.Similarity`)."""
-        return self.store.fused_search(
-            {k: v if isinstance(v, SparseVector) else list(v) for k, v in queries.items()},
-            dict(weights),
-            limit=n,
-            offset=offset,
-            flt=flt,
-            fusion=self.fusion,
-            prefetch_limit=self.prefetch_limit,
-            rrf_k=self.rrf_k,
-            with_vectors=sparse_names(queries),
+        settings (text search runs the same query), exact ties by track id (`ties`): a
+        request's pool, and a ranker trained on such pools, are the same in every call. The
+        hits carry their sparse vectors only: the dense cosines are the engine's
+        (`signals.Similarity`)."""
+        engine_queries: dict[str, Vector] = {
+            k: v if isinstance(v, SparseVector) else list(v) for k, v in queries.items()
+        }
+        return stable_top(
+            lambda limit: self.store.fused_search(
+                engine_queries,
+                dict(weights),
+                limit=limit,
+                flt=flt,
+                fusion=self.fusion,
+                prefetch_limit=self.prefetch_limit,
+                rrf_k=self.rrf_k,
+                with_vectors=sparse_names(queries),
+            ),
+            n,
+            offset,
         )
 
     def propose(self, query: SeedQuery, n: int) -> list[Proposal]:

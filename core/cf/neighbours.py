@@ -68,29 +68,45 @@ class UserKNN(ItemScorer):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         self.k = k
-        self.X = empty(0, 0)  # the training users with a positive
+        self._set(empty(0, 0))  # the training users with a positive
 
     @property
     def params(self) -> Params:
         return {"k": self.k}
 
     def _fit(self, X: sp.csr_matrix) -> None:
-        self.X = sp.csr_matrix(X[np.flatnonzero(np.diff(X.indptr))], dtype=np.float32)
+        self._set(sp.csr_matrix(X[np.flatnonzero(np.diff(X.indptr))], dtype=np.float32))
+
+    def _set(self, X: sp.csr_matrix) -> None:
+        """X and what every request reads from it: per track its users (so a history finds
+        the users who share one of its tracks through its own rows; X·Hᵀ scanned every
+        user's row, 12 ms of a request at 20,000 users) and the users' norms."""
+        self.X = X
+        self._by_track = sp.csr_matrix(X.T)
+        self._user_norms = np.sqrt(np.asarray(X.sum(axis=1)).ravel())
 
     def _score(self, H: sp.csr_matrix) -> np.ndarray:
         n_users = self.X.shape[0]
         if n_users == 0 or H.shape[0] == 0:
             return np.zeros((H.shape[0], self.n_items), dtype=np.float32)
-        user_norms = np.sqrt(np.asarray(self.X.sum(axis=1)).ravel())
         history_norms = np.sqrt(np.asarray(H.sum(axis=1)).ravel())
-        # X·Hᵀ, not H·Xᵀ: scipy would transpose all of X (every user's row) per request.
-        sims = np.asarray((self.X @ sp.csr_matrix(H).T).toarray().T, dtype=np.float64)
-        sims /= np.maximum(history_norms, 1.0)[:, None] * user_norms[None, :]
-        k = min(self.k, n_users)
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        rows = np.repeat(np.arange(H.shape[0]), k)
+        shared = sp.csr_matrix(H @ self._by_track)  # histories × users: tracks in common
+        rows, users, sims = [], [], []
+        for r in range(H.shape[0]):
+            span = slice(shared.indptr[r], shared.indptr[r + 1])
+            who = shared.indices[span]
+            sim = shared.data[span].astype(np.float64) / (
+                np.maximum(history_norms[r], 1.0) * self._user_norms[who]
+            )
+            # The k most similar users sharing a track (a user sharing none weighs 0), ties
+            # by user order.
+            best = np.lexsort((who, -sim))[: self.k]
+            rows.append(np.full(len(best), r))
+            users.append(who[best])
+            sims.append(sim[best])
         weights = sp.csr_matrix(
-            (sims[rows, nearest.ravel()], (rows, nearest.ravel())), shape=sims.shape
+            (np.concatenate(sims), (np.concatenate(rows), np.concatenate(users))),
+            shape=(H.shape[0], n_users),
         )
         return np.asarray((weights @ self.X).toarray())
 
@@ -98,6 +114,7 @@ class UserKNN(ItemScorer):
         return csr_arrays("X", self.X)
 
     def _load(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.X = csr_from(arrays, "X", (None, self.n_items))
-        if (np.diff(self.X.indptr) == 0).any() or (self.X.data <= 0).any():
+        X = csr_from(arrays, "X", (None, self.n_items))
+        if (np.diff(X.indptr) == 0).any() or (X.data <= 0).any():
             raise ModelArraysError("X: every stored user needs a positive")
+        self._set(X)

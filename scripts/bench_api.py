@@ -107,7 +107,13 @@ def main() -> None:
     with ThreadPoolExecutor(args.concurrency) as pool:
         concurrent = list(pool.map(call, bodies))
     throughput = len(bodies) / (time.perf_counter() - started)
+    assert settings.model_dir is not None  # load_settings derives it from the data dir
     personal = user_latency(client, args.users, rng, settings.model_dir) if args.users else {}
+    personal_throughput = (
+        user_throughput(client, args.users, args.concurrency, rng, settings.model_dir)
+        if args.users
+        else 0.0
+    )
     client.close()
     server.should_exit = True
     thread.join()
@@ -129,6 +135,10 @@ def main() -> None:
         print(f"| GET /users/{{id}}/recommendations, {what}, 1 client | {percentiles(ms)} |")
     print(f"throughput with {args.concurrency} clients: {throughput:.0f} requests/s, 0 errors")
     if personal:
+        print(
+            f"throughput of GET /users/{{id}}/recommendations (learned ranker) with "
+            f"{args.concurrency} clients: {personal_throughput:.1f} requests/s, 0 errors"
+        )
         blend, learned = (statistics.median(ms) for ms in personal.values())
         print(f"p50 learned ranker / linear blend: {learned / blend:.2f}x")
 
@@ -155,6 +165,26 @@ def user_latency(
             if i >= 5:  # warm-up
                 out[what].append(elapsed)
     return out
+
+
+def user_throughput(
+    client: httpx.Client, n: int, concurrency: int, rng: random.Random, model_dir: Path
+) -> float:
+    """Requests per second of the learned ranker's personalised call, `concurrency` clients
+    at once on `n` sampled model users."""
+    model = load_latest(model_dir)
+    assert model is not None  # user_latency refused to run without one
+    users = [rng.choice(sorted(model.user_ids)) for _ in range(n)]
+
+    def get(user: str) -> None:
+        response = client.get(f"/users/{user}/recommendations")
+        response.raise_for_status()
+        assert response.json()["personalization"]["ranker"] == "learned"
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(get, users))
+    return n / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ artefact).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.artefacts import Holder
@@ -212,10 +212,20 @@ class Recommender:
             return "off"  # the model is not consulted at all
         return "applied" if snap.model.has_user(user_id) else "unknown-user"
 
-    def scored_pool(self, q: SeedQuery, page: int, *, features: bool) -> list[ScoredCandidate]:
+    def scored_pool(
+        self,
+        q: SeedQuery,
+        page: int,
+        *,
+        features: bool,
+        keep: Callable[[list[str]], Collection[str]] | None = None,
+    ) -> list[ScoredCandidate]:
         """The hydrated pool of `q` (its snapshot's model and matrix) with every candidate's
         signals. With `features` (the learned ranker, and training), every switched-on source
-        takes part and each candidate gets its feature row; without, the blend's sources."""
+        takes part and each candidate gets its feature row; without, the blend's sources.
+        `keep` (training) picks, from the gathered track ids in pool order, the candidates
+        that are fetched and scored at all: a candidate's signals and features depend on it
+        and the query only, so the kept rows are those of the whole pool."""
         model = q.snapshot.model
         if model is not None and not model.has_user(q.user_id or ""):
             model = None
@@ -224,7 +234,11 @@ class Recommender:
             for a in self.sources
             if features or a.spec.blend
         ]
-        pool = hydrate(self.store, gather(asked, q), q)
+        gathered = gather(asked, q)
+        if keep is not None:
+            chosen = set(keep(list(gathered)))
+            gathered = {t: c for t, c in gathered.items() if t in chosen}
+        pool = hydrate(self.store, gathered, q)
         cosines = Similarity(self.store, q.queries).many([c.record for c in pool])  # type: ignore[misc]
         scored = [ScoredCandidate(c, s) for c, s in zip(pool, cosines, strict=True)]
         if model is not None and scored and q.user_id is not None:

@@ -68,7 +68,11 @@ class RecommendSettings(Section):
         "train` fits the learned ranker (features come from the rest only).",
     )
     ranker_max_users: int = Field(
-        2000, ge=10, description="Training queries for the ranker (a seeded sample above it)."
+        4000,
+        ge=10,
+        description="Training queries for the ranker (a seeded sample above it). Pooling "
+        "them is most of `musicrec train`'s time at scale; more of them rank better "
+        "(docs/ranker-training.md).",
     )
     ranker_threads: int = Field(
         1,

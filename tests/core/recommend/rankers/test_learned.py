@@ -276,3 +276,33 @@ def test_without_a_ranker_the_linear_blend_serves(store, trained) -> None:
     result = base.recommend_for_user(USER, limit=5)
     assert result.personalization.ranker == "linear-blend"
     assert all(i.blended_score is not None for i in result.items)
+
+
+def test_training_rows_sampled_before_scoring_are_the_whole_pools_rows(store) -> None:
+    """Training fetches and scores only the labelled candidates and a sample of the others
+    (`scored_pool(keep=...)`): each kept row must be the row that candidate has in the whole
+    pool, and every labelled candidate of the pool must be kept."""
+    frame = interactions()
+    features_part, labels = split_interactions(frame, PARAMS)
+    artists = stored_artists(store, frame["track_id"].unique().tolist())
+    index = UserTrackMatrix.from_pairs(features_part, artists)
+    artefact = RankerArtefact(index, cf=fit_cf(index, CF_SETTINGS))
+    training = replace(
+        build_recommender(SETTINGS, store), collab=Fixed(fit(features_part)), ranker=Fixed(artefact)
+    )
+    data = training_set(training, artefact, labels, sorted(labels), max_negatives=3, seed=5)
+    starts = np.concatenate([[0], np.cumsum(data.groups)])
+    compared = 0
+    for g, user in enumerate(data.users):
+        q = training.user_query(user)
+        whole = {
+            s.candidate.track_id: s.features for s in training.scored_pool(q, 0, features=True)
+        }
+        rows = range(starts[g], starts[g + 1])
+        assert {t for t in whole if t in labels[user]} <= {data.track_ids[r] for r in rows}
+        assert int((data.y[starts[g] : starts[g + 1]] == 0).sum()) <= 3
+        for r in rows:
+            # LightFM's float32 dot products round by the batch they are computed in: 1 ulp.
+            np.testing.assert_allclose(data.x[r], whole[data.track_ids[r]], rtol=1e-6, atol=1e-6)
+            compared += 1
+    assert compared > 3 * len(data.users) / 2 and len(whole) > 3 + 4  # pools were cut

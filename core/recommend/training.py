@@ -274,20 +274,31 @@ def _dataset(data: TrainingSet, users: np.ndarray) -> lgb.Dataset:
     )
 
 
-def train_ranker(
+@dataclass
+class Pooled:
+    """What `pooled_training_set` built: the rows, and what the artefact is made from."""
+
+    data: TrainingSet
+    pairs: pd.DataFrame  # the unique (user_id, track_id) pairs
+    artists: dict[str, list[str]]
+    cf: CFSettings | None  # with the values `tune_cf` chose
+    models: list[str]  # the collaborative models of the recommender's sources
+    tuning: dict[str, dict[str, float]]
+
+
+def pooled_training_set(
     interactions: pd.DataFrame,
     recommender: Recommender,
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     params: RankerParams,
     on_progress: Callable[[str], None] = lambda _: None,
     cf: CFSettings | None = None,
-) -> RankerArtefact:
-    """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
-
-    `recommender` gives the store, the content source and the pool settings; its holders are
-    replaced here by the feature-part LightFM model and interaction matrix.
-    """
-    started, cpu = time.perf_counter(), time.process_time()
+) -> Pooled:
+    """The ranker's training rows for `interactions` (user_id, track_id): the labels split
+    off, LightFM and the collaborative models fitted (and tuned) on the feature part, the
+    sampled users pooled through the serving pipeline. `train_ranker` fits on them;
+    scripts/tune_ranker_training.py compares training choices on the same rows."""
+    started = time.perf_counter()
     if "weight" in interactions:
         interactions = interactions[interactions["weight"] > 0]
     pairs = interactions[["user_id", "track_id"]].astype(str).drop_duplicates()
@@ -305,7 +316,7 @@ def train_ranker(
     tuning: dict[str, dict[str, float]] = {}
     if cf is not None and models:
         # Their hyper-parameters chosen on this split's labels (`cf_tuning`); the served
-        # models below are refitted with the chosen values.
+        # models are refitted with the chosen values.
         on_progress(f"ranker: collaborative models {models} on the feature part, tuned")
         feature_cf, cf, tuning = tune_cf(
             features_index, labels, cf, models, seed=params.seed, on_progress=on_progress
@@ -323,9 +334,28 @@ def train_ranker(
     )
     pooled = time.perf_counter() - started
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
+    return Pooled(data, pairs, artists, cf, models, tuning)
+
+
+def train_ranker(
+    interactions: pd.DataFrame,
+    recommender: Recommender,
+    fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
+    params: RankerParams,
+    on_progress: Callable[[str], None] = lambda _: None,
+    cf: CFSettings | None = None,
+) -> RankerArtefact:
+    """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
+
+    `recommender` gives the store, the content source and the pool settings; its holders are
+    replaced here by the feature-part LightFM model and interaction matrix.
+    """
+    started, cpu = time.perf_counter(), time.process_time()
+    pooled = pooled_training_set(interactions, recommender, fit_collab, params, on_progress, cf)
+    data, pairs = pooled.data, pooled.pairs
     booster, info = fit_booster(data, params)
-    index = UserTrackMatrix.from_pairs(pairs, artists)
-    serving_cf = _fit_cf(index, cf, models, "all interactions", on_progress)
+    index = UserTrackMatrix.from_pairs(pairs, pooled.artists)
+    serving_cf = _fit_cf(index, pooled.cf, pooled.models, "all interactions", on_progress)
     metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "lightgbm_version": lgb.__version__,
@@ -339,7 +369,7 @@ def train_ranker(
             **info,
         },
         "cf": serving_cf.metadata() if serving_cf is not None else {},
-        "cf_tuning": tuning,
+        "cf_tuning": pooled.tuning,
         "train_seconds": round(time.perf_counter() - started, 3),
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),

@@ -10,8 +10,10 @@ interactions, labels from a held-out part.
    (tests/core/recommend/rankers/test_learned.py proves it on a small case).
 3. For each such user the product's own pipeline (`Recommender.user_query` + `scored_pool`)
    builds the candidate pool and its feature rows, exactly as at serving time; a candidate is
-   relevant when it is one of the user's held-out tracks. Users whose pool holds none of their
-   held-out tracks carry no ranking signal and are dropped.
+   relevant when it is one of the user's held-out tracks. Only the relevant candidates and a
+   seeded sample of `max_negatives` others are fetched and scored (a row depends on its
+   candidate and the query only). Users whose pool holds none of their held-out tracks carry
+   no ranking signal and are dropped.
 4. LightGBM LambdaRank is fitted with one query per user, early-stopped on NDCG@10 of held-out
    users: k-fold over the users when they are few, else a validation share of them (tuning
    on the training side only, never on evaluation data).

@@ -5,8 +5,8 @@ Reciprocal-rank fusion ties exactly and often: a track found by one modality onl
 r, scores w/(k + r) like the track another modality found at the same rank, and identical
 vectors (one song on two albums) tie within a modality. The engine returns tied hits in its
 own order, which changes from call to call, so a cut at n kept one of the tied tracks one
-call and another the next: the same request got another pool (measured at 160k, one track in
-most users' content pools), and a ranker trained twice on the same data two models. Sorting
+call and another the next: the same request got another pool (docs/performance.md), and a
+ranker trained twice on the same data two models. Sorting
 the returned hits is not enough when the tie group straddles the cut; this asks for a margin
 beyond it and widens the margin until the group is whole."""
 

@@ -108,11 +108,10 @@ def main() -> None:
         concurrent = list(pool.map(call, bodies))
     throughput = len(bodies) / (time.perf_counter() - started)
     assert settings.model_dir is not None  # load_settings derives it from the data dir
-    personal = user_latency(client, args.users, rng, settings.model_dir) if args.users else {}
+    users = model_users(settings.model_dir) if args.users else []
+    personal = user_latency(client, args.users, rng, users) if args.users else {}
     personal_throughput = (
-        user_throughput(client, args.users, args.concurrency, rng, settings.model_dir)
-        if args.users
-        else 0.0
+        user_throughput(client, args.users, args.concurrency, rng, users) if args.users else 0.0
     )
     client.close()
     server.should_exit = True
@@ -143,15 +142,19 @@ def main() -> None:
         print(f"p50 learned ranker / linear blend: {learned / blend:.2f}x")
 
 
-def user_latency(
-    client: httpx.Client, n: int, rng: random.Random, model_dir: Path
-) -> dict[str, list[float]]:
-    """Both rankers on the same users, alternating request by request, so machine load
-    affects both alike; the ranker's use is checked on every answer."""
+def model_users(model_dir: Path) -> list[str]:
+    """The users of the published model (the personalised calls are asked for them)."""
     model = load_latest(model_dir)
     if model is None:
         raise SystemExit(f"--users needs a trained model in {model_dir} (`musicrec train`)")
-    users = sorted(model.user_ids)
+    return sorted(model.user_ids)
+
+
+def user_latency(
+    client: httpx.Client, n: int, rng: random.Random, users: list[str]
+) -> dict[str, list[float]]:
+    """Both rankers on the same users, alternating request by request, so machine load
+    affects both alike; the ranker's use is checked on every answer."""
     out: dict[str, list[float]] = {"linear blend": [], "learned ranker": []}
     for i in range(n):
         user = rng.choice(users)
@@ -168,13 +171,11 @@ def user_latency(
 
 
 def user_throughput(
-    client: httpx.Client, n: int, concurrency: int, rng: random.Random, model_dir: Path
+    client: httpx.Client, n: int, concurrency: int, rng: random.Random, users: list[str]
 ) -> float:
     """Requests per second of the learned ranker's personalised call, `concurrency` clients
     at once on `n` sampled model users."""
-    model = load_latest(model_dir)
-    assert model is not None  # user_latency refused to run without one
-    users = [rng.choice(sorted(model.user_ids)) for _ in range(n)]
+    sampled = [rng.choice(users) for _ in range(n)]
 
     def get(user: str) -> None:
         response = client.get(f"/users/{user}/recommendations")
@@ -183,7 +184,7 @@ def user_throughput(
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(get, users))
+        list(pool.map(get, sampled))
     return n / (time.perf_counter() - started)
 
 

@@ -6,9 +6,9 @@ r, scores w/(k + r) like the track another modality found at the same rank, and 
 vectors (one song on two albums) tie within a modality. The engine returns tied hits in its
 own order, which changes from call to call, so a cut at n kept one of the tied tracks one
 call and another the next: the same request got another pool (docs/performance.md), and a
-ranker trained twice on the same data two models. Sorting
-the returned hits is not enough when the tie group straddles the cut; this asks for a margin
-beyond it and widens the margin until the group is whole."""
+ranker trained twice on the same data two models. Sorting the returned hits is not enough
+when the tie group straddles the cut; this asks for a margin beyond it and widens the margin
+until the group is whole."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, cast
 
 import lightgbm as lgb
@@ -147,17 +148,8 @@ def training_set(
             continue  # no seed in the collection: nothing to learn from
         q = replace(q, snapshot=replace(q.snapshot, artefact=features_artefact))
         held = labels[user]
-
-        def sample(pool: list[str], held: set[str] = held) -> list[str]:
-            """Every labelled candidate and at most `max_negatives` others (seeded), chosen
-            before the pool is fetched and scored: scoring the whole pool to drop most of it
-            was a quarter of the pooling time at 160k (docs/performance.md)."""
-            negatives = [t for t in pool if t not in held]
-            if len(negatives) > max_negatives:
-                negatives = [negatives[i] for i in rng.choice(len(negatives), max_negatives, False)]
-            return [t for t in pool if t in held] + negatives
-
-        scored = recommender.scored_pool(q, 0, features=True, keep=sample)
+        keep = partial(_sample, held=held, max_negatives=max_negatives, rng=rng)
+        scored = recommender.scored_pool(q, 0, features=True, keep=keep)
         y = np.array([s.candidate.track_id in held for s in scored], dtype=np.float32)
         if not y.any():
             continue
@@ -175,6 +167,18 @@ def training_set(
         ids,
         recommender.layout.names,
     )
+
+
+def _sample(
+    pool: list[str], *, held: set[str], max_negatives: int, rng: np.random.Generator
+) -> list[str]:
+    """Every labelled candidate of `pool` and at most `max_negatives` others (seeded), chosen
+    before the pool is fetched and scored: scoring the whole pool to drop most of it was a
+    quarter of the pooling time at 160k (docs/performance.md)."""
+    negatives = [t for t in pool if t not in held]
+    if len(negatives) > max_negatives:
+        negatives = [negatives[i] for i in rng.choice(len(negatives), max_negatives, False)]
+    return [t for t in pool if t in held] + negatives
 
 
 def fit_booster(data: TrainingSet, params: RankerParams) -> tuple[lgb.Booster, dict[str, Any]]:

@@ -106,6 +106,19 @@ def catalog_slice(tmp_path_factory) -> Path:
     return write_catalog(tmp_path_factory.mktemp("catalog") / "slice.csv", header, rows)
 
 
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory, request) -> Iterator[Path]:
+    """A directory for one test module's shared fixtures, removed when the module ends unless
+    one of its tests failed (then kept, like a failed test's `tmp_path`). An embedded shard
+    preallocates about 240 MB on disk; kept until the session's end, every module's copies
+    together filled CI's disk."""
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    failed = request.session.testsfailed
+    yield path
+    if request.session.testsfailed == failed:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture
 def store(tmp_path) -> Iterator[EdgeStore]:
     """A fresh, empty embedded collection (not created yet)."""

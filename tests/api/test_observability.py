@@ -17,10 +17,10 @@ from tests.conftest import LiveServer, make_settings, slice_rows, write_catalog
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, lyrics_encoder):
+def data_dir(module_dir, lyrics_encoder):
     """Its own small collection: the session's indexed dir is owned by the shared API server
     (an embedded shard has one owner)."""
-    root = tmp_path_factory.mktemp("observed")
+    root = module_dir
     catalog = write_catalog(root / "c.csv", *slice_rows(12, 8))
     settings = make_settings(root)
     store = EdgeStore(settings.qdrant_path, settings.collection)

@@ -20,10 +20,10 @@ RATE = "4/minute"
 
 
 @pytest.fixture(scope="module")
-def replicas(indexed_dir, tmp_path_factory, redis_server) -> Iterator[tuple[ApiProcess, ...]]:
+def replicas(indexed_dir, module_dir, redis_server) -> Iterator[tuple[ApiProcess, ...]]:
     """Two replicas on one Redis: `strict` trusts no proxy (the default), `proxied` trusts
     loopback as its proxy. Each owns a copy of the shard (an embedded shard has one owner)."""
-    root = tmp_path_factory.mktemp("replicas")
+    root = module_dir
     processes = []
     for name, trusted in (("strict", None), ("proxied", '["127.0.0.1/32"]')):
         shutil.copytree(indexed_dir / "qdrant", root / name / "qdrant")

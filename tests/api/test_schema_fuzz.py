@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server_url(indexed_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
+def server_url(indexed_dir, module_dir):
+    root = module_dir
     shutil.copytree(indexed_dir / "qdrant", root / "qdrant")
     app = create_app(make_settings(root, api_key=KEY))
     server = LiveServer(app)

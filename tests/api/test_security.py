@@ -18,9 +18,9 @@ EVENT = {"events": [{"user_id": "u1", "track_id": "nope"}]}
 
 
 @pytest.fixture(scope="module")
-def data_copy(indexed_dir, tmp_path_factory):
+def data_copy(indexed_dir, module_dir):
     """Each server here owns its own copy: an embedded shard has one owner at a time."""
-    root = tmp_path_factory.mktemp("security")
+    root = module_dir
 
     def make(name: str):
         target = root / name

@@ -19,8 +19,8 @@ KEY = "swagger-key-0123456789"
 
 
 @pytest.fixture(scope="module")
-def server(indexed_dir, tmp_path_factory):
-    data = tmp_path_factory.mktemp("swagger")
+def server(indexed_dir, module_dir):
+    data = module_dir
     shutil.copytree(indexed_dir / "qdrant", data / "qdrant")  # one owner per embedded shard
     with LiveServer(create_app(make_settings(data, api_key=KEY))) as live:
         yield live

@@ -54,9 +54,9 @@ def small_artefacts(root: Path) -> tuple[EdgeStore, dict[str, Path]]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(module_dir):
     """A store, a model directory with a good artefact of each kind, and their bytes."""
-    store, good = small_artefacts(tmp_path_factory.mktemp("corrupt"))
+    store, good = small_artefacts(module_dir)
     models = good["lightfm"].parent
     collab, rankers = ModelHolder(models, 0), ranker_holder(models, 0)
     assert collab.model is not None and rankers.model is not None

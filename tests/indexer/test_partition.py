@@ -29,12 +29,12 @@ def valid_ids(path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory):
+def catalog(module_dir):
     """200 demo rows plus rows the reader rejects (a duplicate id, a bad number)."""
     header, rows = demo_rows()
     rows = rows[:200]
     bad = [dict(rows[0]), {**rows[1], "id": "broken-tempo", "tempo": "fast"}]
-    return write_catalog(tmp_path_factory.mktemp("part") / "c.csv", header, rows + bad)
+    return write_catalog(module_dir / "c.csv", header, rows + bad)
 
 
 @settings(max_examples=60, deadline=None)

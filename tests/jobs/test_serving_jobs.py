@@ -18,9 +18,9 @@ from tests.jobs.helpers import FAST, HEADERS, build_world, cli, copy_world, wait
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, lyrics_encoder) -> Path:
+def world(module_dir, lyrics_encoder) -> Path:
     """A data dir (indexed base slice + listeners) to copy; new.csv beside it."""
-    root = tmp_path_factory.mktemp("world")
+    root = module_dir
     build_world(root / "data", lyrics_encoder, root)
     return root
 

@@ -31,9 +31,9 @@ def fill(store, n: int) -> None:
 
 
 @pytest.fixture(scope="module", params=["edge", "local"])
-def engine(request, tmp_path_factory) -> Iterator[tuple[str, httpx.Client, Path]]:
+def engine(request, module_dir) -> Iterator[tuple[str, httpx.Client, Path]]:
     """A live API over three collections of one engine; yields (engine, keyed client, data)."""
-    data = tmp_path_factory.mktemp(f"collections-{request.param}")
+    data = module_dir / request.param
     overrides: dict[str, object] = {"api_key": KEY, "cover_encoder": "none"}
     if request.param == "edge":
         for name, n in COLLECTIONS.items():

@@ -29,13 +29,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, lyrics_encoder) -> dict:
+def demo(module_dir, lyrics_encoder) -> dict:
     """Six real albums (every demo track of each, lyrics included) and 20 tracks without a
     cover, indexed as `musicrec index` would, with the settings' cover encoder."""
     header, rows = covered_demo_rows(albums=6, lyrics=True)
     _, all_rows = demo_rows(covers=True)
     rows += [r for r in all_rows if not r["album_url"]][:20]
-    tmp = tmp_path_factory.mktemp("demo-covers")
+    tmp = module_dir
     copy_demo_covers(rows, tmp / "catalog")
     path = write_catalog(tmp / "catalog" / "tracks.csv", header, rows)
     settings = make_settings(tmp / "data")

@@ -24,9 +24,9 @@ TRACKS = [r["id"] for r in ROWS if r["lyrics"].strip()][:12]
 
 
 @pytest.fixture(scope="module")
-def data_copy(indexed_dir, tmp_path_factory):
+def data_copy(indexed_dir, module_dir):
     """Each server owns its copy of the indexed shard (an embedded shard has one owner)."""
-    root = tmp_path_factory.mktemp("interactions")
+    root = module_dir
 
     def make(name: str) -> Path:
         target = root / name

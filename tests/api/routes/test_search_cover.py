@@ -77,7 +77,7 @@ def cover_files() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def covered(tmp_path_factory, host, cnn, lyrics_encoder):
+def covered(module_dir, host, cnn, lyrics_encoder):
     """12 covers over 24 tracks (two tracks per album), plus one track with a dead URL."""
     base = f"http://127.0.0.1:{host.server_address[1]}"
     header, rows = slice_rows(n_lyrics=10, n_other=20)
@@ -85,7 +85,7 @@ def covered(tmp_path_factory, host, cnn, lyrics_encoder):
     for i, row in enumerate(rows[:24]):
         row["album_url"] = f"{base}/{files[i // 2]}"
     rows[24]["album_url"] = f"{base}/missing/cover.jpg"
-    tmp = tmp_path_factory.mktemp("covered")
+    tmp = module_dir
     path = write_catalog(tmp / "catalog.csv", header, rows)
     settings = make_settings(tmp / "data")
     errors: list[tuple[str, str]] = []

@@ -71,7 +71,7 @@ def covered_albums(data_dir: Path) -> dict[str, list[dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
+def data_dir(module_dir, lyrics_encoder) -> Path:
     """The listener's playlist, some lyrics tracks and every track of a few real demo albums
     with their committed covers, indexed with lyrics, terms, audio and CNN cover vectors (the
     covers read by the local-cover path into the indexer's cache, as `musicrec index` does),
@@ -83,7 +83,7 @@ def data_dir(tmp_path_factory, lyrics_encoder) -> Path:
     others_only = set(USERS[OTHER]) - set(USERS[USER])  # a second playlist: no need here
     wanted = set(slice_ids()) - others_only - {r["id"] for r in covered}
     chosen = [r for r in rows if r["id"] in wanted] + covered
-    root = tmp_path_factory.mktemp("ui")
+    root = module_dir
     settings = make_settings(root)
     copy_demo_covers(covered, root / "catalog")
     path = write_catalog(root / "catalog" / "tracks.csv", header, chosen)

@@ -66,11 +66,11 @@ def train(data_dir, monkeypatch, *extra: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, lyrics_encoder):
+def data_dir(module_dir, lyrics_encoder):
     """Two whole playlists plus some lyrics tracks, indexed; LightFM trained on the demo."""
     header, rows = demo_rows()
     chosen = set(slice_ids())
-    root = tmp_path_factory.mktemp("users")
+    root = module_dir
     index_and_train(root, header, [r for r in rows if r["id"] in chosen], lyrics_encoder)
     return root
 

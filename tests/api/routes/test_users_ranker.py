@@ -26,12 +26,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, lyrics_encoder):
+def data_dir(module_dir, lyrics_encoder):
     """The eight largest demo playlists plus some lyrics tracks, indexed and trained."""
     header, rows = demo_rows()
     largest = sorted(USERS, key=lambda u: (-len(USERS[u]), u))[:8]
     chosen = set(slice_ids()).union(*(USERS[u] for u in largest))
-    root = tmp_path_factory.mktemp("ranker-api")
+    root = module_dir
     index_and_train(root, header, [r for r in rows if r["id"] in chosen], lyrics_encoder)
     return root
 

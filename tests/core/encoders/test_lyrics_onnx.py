@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def int8_encoder(tmp_path_factory) -> LyricsEncoder:
-    data_dir = tmp_path_factory.mktemp("onnx")
+def int8_encoder(module_dir) -> LyricsEncoder:
+    data_dir = module_dir
     return build_lyrics_encoder(make_settings(data_dir, lyrics_runtime="onnx-int8", device="cpu"))
 
 

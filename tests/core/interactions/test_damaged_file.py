@@ -23,8 +23,8 @@ PAGE = 4096
 
 
 @pytest.fixture(scope="module")
-def good_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("db") / "good.db"
+def good_db(module_dir) -> Path:
+    path = module_dir / "good.db"
     store = SqlInteractionStore.open(f"sqlite:///{path}")
     store.record(
         Interaction(f"u{i % 17}", f"t{i % 53}", 1.0, "listen", event_id=f"e{i}") for i in range(400)

@@ -53,8 +53,8 @@ SETTINGS = RecommendSettings(sources=[*(s.name for s in REGISTRY), "toy"])
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = points_store(tmp_path_factory.mktemp("recommender"), "recommender")
+def store(module_dir):
+    s = points_store(module_dir, "recommender")
     yield s
     s.close()
 

@@ -31,8 +31,8 @@ JSON_VALUES = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("meta") / "q"
+def good(module_dir) -> Path:
+    root = module_dir / "q"
     store = EdgeStore(root, "tracks")
     store.create(LAYOUT, {"audio_scaler": {"mean": [0.0], "std": [1.0]}})
     store.upsert(make_points())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,8 +50,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    tmp = tmp_path_factory.mktemp("ranker-contract")
+def world(module_dir: Path) -> World:
+    tmp = module_dir
     interactions = pd.read_csv(DEMO_TRACKS.parent / "interactions.csv", dtype=str)
     users = interactions.groupby("user_id").size().sort_values(ascending=False).index[:N_USERS]
     rows = interactions[interactions["user_id"].isin(users)][["user_id", "track_id"]]

@@ -56,8 +56,8 @@ def train_all(store, settings=SETTINGS, registry=REGISTRY):
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = points_store(tmp_path_factory.mktemp("ranker"), "ranker")
+def store(module_dir):
+    s = points_store(module_dir, "ranker")
     yield s
     s.close()
 

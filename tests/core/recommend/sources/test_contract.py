@@ -81,9 +81,9 @@ def artefacts() -> tuple[Snapshot, UserTrackMatrix]:
 
 
 @pytest.fixture(params=["edge", "memory"], scope="module")
-def store(request, tmp_path_factory):
+def store(request, module_dir):
     if request.param == "edge":
-        s: VectorStore = EdgeStore(tmp_path_factory.mktemp("sources") / "q", "sources")
+        s: VectorStore = EdgeStore(module_dir / "q", "sources")
     else:
         s = ClientStore(QdrantClient(location=":memory:"), "sources", engine="memory")
     s.create(LAYOUT, {})

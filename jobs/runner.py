@@ -232,7 +232,7 @@ class JobRunner:
         lines: list[str] = []
 
         def on_epoch(_epoch: int, _total: int) -> None:
-            # LightFM is fitted twice (all events, then the ranker's feature share).
+            # LightFM is fitted twice, side by side (all events, and the ranker's feature share).
             seen[0] += 1
             running.report(min(0.9, seen[0] / (2 * epochs)), {"epochs": seen[0]})
 

@@ -1,14 +1,17 @@
-"""Training, composed from settings: LightFM on the events, then the learned ranker on the
-indexed collection, both published atomically beside each other. `musicrec train` runs it
-after reading its inputs; the API's job runner and `musicrec worker` run `train_on_collection`
-(the catalog is the indexed collection, the events the database) on the store they hold;
-scripts/bench_personal.py calls `fit_and_publish` so the benchmark's artefacts are the ones
-the command would publish."""
+"""Training, composed from settings: LightFM on the events and the learned ranker on the
+indexed collection, fitted side by side, both published atomically beside each other.
+`musicrec train` runs it after reading its inputs; the API's job runner and `musicrec worker`
+run `train_on_collection` (the catalog is the indexed collection, the events the database) on
+the store they hold; scripts/bench_personal.py calls `fit_and_publish` so the benchmark's
+artefacts are the ones the command would publish."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +21,7 @@ from core.collab.model import CollaborativeModel
 from core.interactions.factory import training_interactions
 from core.interactions.files import InteractionStats
 from core.recommend.factory import build_recommender
-from core.recommend.rankers.artefact import POINTER
+from core.recommend.rankers.artefact import POINTER, RankerArtefact
 from core.recommend.training import ranker_params, train_ranker
 from core.store import StoreError, VectorStore
 from core.store.factory import open_store
@@ -71,9 +74,9 @@ def fit_and_publish(
     log: Callable[[str], None],
 ) -> int:
     """`musicrec train` after reading: fit LightFM on `events` (user_id, track_id[, weight])
-    over the catalog `tracks`, publish it to `out`, then train and publish the learned ranker
-    beside it. Also called by scripts/bench_personal.py, so the benchmark's artefacts are the
-    ones this command would publish."""
+    over the catalog `tracks` and the learned ranker, and publish both to `out`. Also called
+    by scripts/bench_personal.py, so the benchmark's artefacts are the ones this command
+    would publish."""
     publish_models(settings, tracks, events, out, log)
     return 0
 
@@ -87,30 +90,42 @@ def publish_models(
     store: VectorStore | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
 ) -> Published:
-    """LightFM, then the ranker (on `store`, or a store this opens); `on_epoch(epoch,
-    epochs)` after each LightFM epoch may raise to stop the run (a cancelled job) before
-    anything more is published."""
+    """LightFM on every event and the ranker, fitted side by side, then published in that
+    order (LightFM first: a new ranker never serves beside the previous model). The ranker
+    needs only its own LightFM, fitted on its feature part, so the served model is fitted in a
+    second thread meanwhile: the ranker's pooling runs one core through the GIL, and LightFM's
+    Cython loop releases it (at 160k this hid most of LightFM's time: docs/performance.md).
+    `on_epoch(epoch, epochs)` after each epoch of either fit may raise to stop the run (a
+    cancelled job) before anything is published; so may `log` (the ranker's progress); then
+    the other fit stops at its next epoch too."""
     epochs = settings.lightfm_epochs
-    catalog = list(tracks)  # fitted twice: on all events, then on the ranker's feature part
+    catalog = list(tracks)  # fitted twice: on all events, and on the ranker's feature part
+    stop = threading.Event()
 
     # LightFM is the `train` extra: imported when a job trains, so the API that runs jobs
     # serves without it.
     from core.collab.training import train
 
-    def fit(frame: pd.DataFrame) -> CollaborativeModel:
-        return train(
-            frame,
-            catalog,
-            **settings.lightfm_options(),
-            on_epoch=lambda e, s: epoch_done(e, s),
-        )
+    def fit(frame: pd.DataFrame, part: str) -> CollaborativeModel:
+        def epoch_done(epoch: int, seconds: float) -> None:
+            if stop.is_set():
+                raise _Stopped
+            log(f"  LightFM on {part}: epoch {epoch}/{epochs} ({seconds:.1f} s)")
+            if on_epoch is not None:
+                on_epoch(epoch, epochs)
 
-    def epoch_done(epoch: int, seconds: float) -> None:
-        log(f"  epoch {epoch}/{epochs} ({seconds:.1f} s)")
-        if on_epoch is not None:
-            on_epoch(epoch, epochs)
+        return train(frame, catalog, **settings.lightfm_options(), on_epoch=epoch_done)
 
-    model = fit(events)
+    with ThreadPoolExecutor(1, thread_name_prefix="lightfm") as background:
+        served = background.submit(fit, events, "all events")
+        try:
+            ranker = fit_ranker(
+                settings, events, partial(fit, part="the ranker's feature part"), log, store
+            )
+        except BaseException:
+            stop.set()  # the served fit stops at its next epoch; nothing is published
+            raise
+        model = served.result()
     path = save(model, out, keep=settings.model_keep)
     counts = model.metadata["counts"]
     log(
@@ -120,23 +135,34 @@ def publish_models(
         f"{counts['features']} features in {model.metadata['train_seconds']:.1f} s\n"
         f"artefact {path} ({path.stat().st_size / 1e6:.2f} MB), published as {out / LATEST}"
     )
-    ranker = train_and_publish(settings, events, fit, out, log, store)  # then the ranker
-    return Published(path.name, ranker.name if ranker else None)
+    if ranker is None:
+        return Published(path.name, None)
+    ranker_path = ranker.save(out, keep=settings.model_keep)
+    counts = ranker.metadata["counts"]
+    log(
+        f"ranker trained on {counts['query_users']} users ({counts['rows']} candidates, "
+        f"{counts['rounds']} rounds) in {ranker.metadata['train_seconds']:.1f} s; "
+        f"artefact {ranker_path}, published as {out / POINTER}"
+    )
+    return Published(path.name, ranker_path.name)
 
 
-def train_and_publish(
+class _Stopped(Exception):
+    """The other fit failed or was cancelled: this one stops at its next epoch."""
+
+
+def fit_ranker(
     settings: Settings,
     interactions: pd.DataFrame,
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
-    out: Path,
     log: Callable[[str], None],
     store: VectorStore | None = None,
-) -> Path | None:
-    """`musicrec train`'s second step (`fit_collab`: how it trains LightFM): fit the ranker on
-    the indexed collection and publish it beside the LightFM model. The features need every
-    candidate's stored vectors: `store` when the caller owns it (the API's job runner),
-    otherwise this opens one (a Qdrant server, or the embedded shard no API owns; a locked
-    one is reported and None returned: the last ranker, or the linear blend, keeps serving)."""
+) -> RankerArtefact | None:
+    """The learned ranker of `musicrec train` (`fit_collab`: how it trains LightFM), fitted on
+    the indexed collection, not yet published. The pools are the collection's: `store` when
+    the caller owns it (the API's job runner), otherwise this opens one (a Qdrant server, or
+    the embedded shard no API owns; a locked one is reported and None returned: the last
+    ranker, or the linear blend, keeps serving)."""
     owned = store is None
     try:
         if store is None:
@@ -153,27 +179,18 @@ def train_and_publish(
             log(f"ranker not trained: collection '{settings.collection}' is empty or missing")
             return None
 
-        params = ranker_params(settings)
         try:
-            artefact = train_ranker(
+            return train_ranker(
                 interactions,
                 build_recommender(settings, store),
                 fit_collab,
-                params,
+                ranker_params(settings),
                 log,
                 cf=settings,
             )
         except ValueError as exc:
             log(f"ranker not trained: {exc}")
             return None
-        path = artefact.save(out, keep=settings.model_keep)
-        counts = artefact.metadata["counts"]
-        log(
-            f"ranker trained on {counts['query_users']} users ({counts['rows']} candidates, "
-            f"{counts['rounds']} rounds) in {artefact.metadata['train_seconds']:.1f} s; "
-            f"artefact {path}, published as {out / POINTER}"
-        )
-        return path
     finally:
         if owned:
             store.close()

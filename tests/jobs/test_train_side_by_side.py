@@ -1,0 +1,91 @@
+"""`musicrec train`'s two fits side by side (jobs.train.publish_models), on a real indexed
+slice and real listeners: LightFM on every event runs in a second thread while the ranker
+trains; both are published, LightFM first; a stop raised by the ranker's progress stops the
+other fit too and publishes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.collab.artefact import LATEST
+from core.recommend.rankers.artefact import POINTER
+from core.store.edge import EdgeStore
+from jobs.train import collection_tracks, publish_models
+from schemas.settings import Settings
+from tests.jobs.helpers import build_world, listeners, split_demo
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def world(module_dir: Path, lyrics_encoder) -> Settings:
+    return build_world(module_dir / "data", lyrics_encoder, module_dir, lightfm_epochs=30)
+
+
+def _inputs(settings: Settings):
+    store = EdgeStore(settings.qdrant_path, settings.collection)
+    tracks = collection_tracks(store)
+    _, base, _ = split_demo()
+    events = pd.DataFrame(
+        [{"user_id": e.user_id, "track_id": e.track_id} for e in listeners([r["id"] for r in base])]
+    )
+    return store, tracks, events
+
+
+def test_both_fits_run_side_by_side_and_publish_in_order(world: Settings, tmp_path: Path) -> None:
+    store, tracks, events = _inputs(world)
+    lines: list[tuple[str, str]] = []
+    try:
+        published = publish_models(
+            world,
+            tracks,
+            events,
+            tmp_path,
+            lambda line: lines.append((threading.current_thread().name, line)),
+            store,
+        )
+    finally:
+        store.close()
+    assert published.ranker is not None
+    assert (tmp_path / LATEST).exists() and (tmp_path / POINTER).exists()
+    served = [name for name, line in lines if "LightFM on all events: epoch" in line]
+    own = [name for name, line in lines if "LightFM on the ranker's feature part: epoch" in line]
+    assert len(served) == len(own) == 30
+    main = threading.main_thread().name
+    assert set(own) == {main} and main not in served  # the served model: another thread
+    texts = [line for _, line in lines]
+    first_lightfm = next(i for i, t in enumerate(texts) if t.startswith("trained "))
+    assert texts[-1].startswith("ranker trained on") and first_lightfm < len(texts) - 1
+
+
+def test_a_stop_in_the_ranker_stops_both_and_publishes_nothing(
+    world: Settings, tmp_path: Path
+) -> None:
+    store, tracks, events = _inputs(world)
+    served_epochs = []
+
+    def log(line: str) -> None:
+        if "LightFM on all events: epoch" in line:
+            served_epochs.append(line)
+        if line.startswith("ranker:") and "users with held-out tracks" in line:
+            raise Stop("cancelled")
+
+    def slow_served_epochs(_epoch: int, _epochs: int) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.05)  # 30 epochs: 1.5 s, far longer than the ranker takes to log
+
+    try:
+        with pytest.raises(Stop):
+            publish_models(world, tracks, events, tmp_path, log, store, slow_served_epochs)
+    finally:
+        store.close()
+    assert not (tmp_path / LATEST).exists() and not (tmp_path / POINTER).exists()
+    assert not any(t.name.startswith("lightfm") for t in threading.enumerate())
+    assert len(served_epochs) < 30, "the served fit ran to its end after the stop"

@@ -106,7 +106,7 @@ def publish_models(
     # serves without it.
     from core.collab.training import train
 
-    def fit(frame: pd.DataFrame, part: str) -> CollaborativeModel:
+    def fit(frame: pd.DataFrame, part: str, threads: int) -> CollaborativeModel:
         def epoch_done(epoch: int, seconds: float) -> None:
             if stop.is_set():
                 raise _Stopped
@@ -114,14 +114,17 @@ def publish_models(
             if on_epoch is not None:
                 on_epoch(epoch, epochs)
 
-        return train(frame, catalog, **settings.lightfm_options(), on_epoch=epoch_done)
+        options = {**settings.lightfm_options(), "num_threads": threads}
+        return train(frame, catalog, **options, on_epoch=epoch_done)
 
     with ThreadPoolExecutor(1, thread_name_prefix="lightfm") as background:
-        served = background.submit(fit, events, "all events")
+        # Half the threads for the served fit: the ranker's own fit needs its model first,
+        # the served one only at the end, and it then shares the cores with the pooling.
+        threads = settings.lightfm_threads
+        served = background.submit(fit, events, "all events", max(1, threads // 2))
         try:
-            ranker = fit_ranker(
-                settings, events, partial(fit, part="the ranker's feature part"), log, store
-            )
+            own = partial(fit, part="the ranker's feature part", threads=threads)
+            ranker = fit_ranker(settings, events, own, log, store)
         except BaseException:
             stop.set()  # the served fit stops at its next epoch; nothing is published
             raise

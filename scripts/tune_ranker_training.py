@@ -7,12 +7,13 @@ set, several ways to fit on it, paired.
         --users 4000 --cache /tmp/ranker-pools.npz
 
 Pools `--users` label users once through `musicrec train`'s own code
-(`core.recommend.training.pooled_training_set`, every negative kept; cached in `--cache`), sets
-`--valid` of them aside, and fits each variant of `VARIANTS` on a number of the others (their
-negatives sampled as in training). Each fit is scored by NDCG@10 over the whole candidate pools
-of the set-aside users (the labels of `split_interactions`: training data, never evaluation
-data), and compared with the first variant user by user (mean difference ± its standard
-error). Prints a markdown table; the numbers go to docs/ranker-training.md with the command.
+(`core.recommend.training.prepare_training` and `pool_users`, every negative kept; cached in
+`--cache`), sets `--valid` of them aside, and fits each variant of `VARIANTS` on a number of
+the others (their negatives sampled as in training). Each fit is scored by NDCG@10 over the
+whole candidate pools of the set-aside users (the labels of `split_interactions`: training
+data, never evaluation data), and compared with the first variant user by user (mean difference
+± its standard error). Prints a markdown table; the numbers go to docs/ranker-training.md with
+the command.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,13 @@ from bench.machine import load_text
 
 from core.collab.training import train
 from core.recommend.factory import build_recommender
-from core.recommend.training import TrainingSet, fit_booster, pooled_training_set, ranker_params
+from core.recommend.training import (
+    TrainingSet,
+    fit_booster,
+    pool_users,
+    prepare_training,
+    ranker_params,
+)
 from core.store import open_store
 from jobs.train import collection_tracks
 from schemas.settings import load_settings
@@ -60,16 +68,17 @@ def pooled(args: argparse.Namespace) -> TrainingSet:
     params = replace(
         ranker_params(settings), max_users=args.users, max_negatives=10**9, threads=args.threads
     )
-    pool = pooled_training_set(
+    say = partial(print, flush=True)
+    prepared = prepare_training(
         pairs,
         build_recommender(settings, store),
         lambda part: train(part, catalog, num_threads=args.threads, seed=settings.lightfm_seed),
         params,
-        lambda message: print(message, flush=True),
+        say,
         cf=settings,
     )
+    data = pool_users(prepared, params, say)
     store.close()
-    data = pool.data
     if args.cache:
         np.savez(
             args.cache,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, cast
@@ -281,10 +282,14 @@ def _dataset(data: TrainingSet, users: np.ndarray) -> lgb.Dataset:
 
 
 @dataclass
-class Pooled:
-    """What `pooled_training_set` built: the rows, and what the artefact is made from."""
+class Prepared:
+    """What `prepare_training` built: the labels, the feature-part models the pools are
+    scored with, the users to pool, and what the served artefact is made from."""
 
-    data: TrainingSet
+    recommender: Recommender  # the serving pipeline over the feature-part models
+    features_artefact: RankerArtefact
+    labels: dict[str, set[str]]
+    users: list[str]  # the sampled users to pool
     pairs: pd.DataFrame  # the unique (user_id, track_id) pairs
     artists: dict[str, list[str]]
     cf: CFSettings | None  # with the values `tune_cf` chose
@@ -292,19 +297,18 @@ class Pooled:
     tuning: dict[str, dict[str, float]]
 
 
-def pooled_training_set(
+def prepare_training(
     interactions: pd.DataFrame,
     recommender: Recommender,
     fit_collab: Callable[[pd.DataFrame], CollaborativeModel],
     params: RankerParams,
     on_progress: Callable[[str], None] = lambda _: None,
     cf: CFSettings | None = None,
-) -> Pooled:
-    """The ranker's training rows for `interactions` (user_id, track_id): the labels split
-    off, LightFM and the collaborative models fitted (and tuned) on the feature part, the
-    sampled users pooled through the serving pipeline. `train_ranker` fits on them;
-    scripts/tune_ranker_training.py compares training choices on the same rows."""
-    started = time.perf_counter()
+) -> Prepared:
+    """For `interactions` (user_id, track_id): the labels split off, LightFM and the
+    collaborative models fitted (and tuned) on the feature part, the users to pool sampled.
+    `pool_users` then builds the rows; scripts/tune_ranker_training.py compares training
+    choices on the same rows."""
     if "weight" in interactions:
         interactions = interactions[interactions["weight"] > 0]
     pairs = interactions[["user_id", "track_id"]].astype(str).drop_duplicates()
@@ -335,12 +339,26 @@ def pooled_training_set(
     if len(users) > params.max_users:
         chosen = np.random.default_rng(params.seed + 2).choice(len(users), params.max_users, False)
         users = [users[i] for i in sorted(chosen)]
+    return Prepared(training, features_artefact, labels, users, pairs, artists, cf, models, tuning)
+
+
+def pool_users(
+    prepared: Prepared, params: RankerParams, on_progress: Callable[[str], None] = lambda _: None
+) -> TrainingSet:
+    """The training rows of the prepared users, pooled through the serving pipeline."""
+    started = time.perf_counter()
     data = training_set(
-        training, features_artefact, labels, users, params.max_negatives, params.seed, on_progress
+        prepared.recommender,
+        prepared.features_artefact,
+        prepared.labels,
+        prepared.users,
+        params.max_negatives,
+        params.seed,
+        on_progress,
     )
     pooled = time.perf_counter() - started
     on_progress(f"ranker: {len(data.y)} rows for {len(data.users)} users ({pooled:.1f} s)")
-    return Pooled(data, pairs, artists, cf, models, tuning)
+    return data
 
 
 def train_ranker(
@@ -354,14 +372,21 @@ def train_ranker(
     """The ranker artefact (not yet published) for `interactions` (user_id, track_id).
 
     `recommender` gives the store, the content source and the pool settings; its holders are
-    replaced here by the feature-part LightFM model and interaction matrix.
-    """
+    replaced here by the feature-part LightFM model and interaction matrix. The served
+    collaborative models (all interactions) are fitted in a second thread while the users are
+    pooled: pooling runs one core through the GIL, the fits mostly in native code
+    (docs/performance.md, "Training at 160k")."""
     started, cpu = time.perf_counter(), time.process_time()
-    pooled = pooled_training_set(interactions, recommender, fit_collab, params, on_progress, cf)
-    data, pairs = pooled.data, pooled.pairs
-    booster, info = fit_booster(data, params)
-    index = UserTrackMatrix.from_pairs(pairs, pooled.artists)
-    serving_cf = _fit_cf(index, pooled.cf, pooled.models, "all interactions", on_progress)
+    prepared = prepare_training(interactions, recommender, fit_collab, params, on_progress, cf)
+    pairs = prepared.pairs
+    index = UserTrackMatrix.from_pairs(pairs, prepared.artists)
+    with ThreadPoolExecutor(1, thread_name_prefix="cf") as background:
+        serving = background.submit(
+            _fit_cf, index, prepared.cf, prepared.models, "all interactions", on_progress
+        )
+        data = pool_users(prepared, params, on_progress)
+        booster, info = fit_booster(data, params)
+        serving_cf = serving.result()
     metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "lightgbm_version": lgb.__version__,
@@ -375,7 +400,7 @@ def train_ranker(
             **info,
         },
         "cf": serving_cf.metadata() if serving_cf is not None else {},
-        "cf_tuning": pooled.tuning,
+        "cf_tuning": prepared.tuning,
         "train_seconds": round(time.perf_counter() - started, 3),
         # CPU time of this process: what the training costs on cores it does not share.
         "train_cpu_seconds": round(time.process_time() - cpu, 3),

@@ -381,9 +381,7 @@ def train_ranker(
     pairs = prepared.pairs
     index = UserTrackMatrix.from_pairs(pairs, prepared.artists)
     with ThreadPoolExecutor(1, thread_name_prefix="cf") as background:
-        serving = background.submit(
-            _fit_cf, index, prepared.cf, prepared.models, "all interactions", on_progress
-        )
+        serving = background.submit(_served_cf, index, prepared.cf, prepared.models, on_progress)
         data = pool_users(prepared, params, on_progress)
         booster, info = fit_booster(data, params)
         serving_cf = serving.result()
@@ -408,16 +406,16 @@ def train_ranker(
     return RankerArtefact(index, booster, metadata, data.features, serving_cf)
 
 
-def _fit_cf(
+def _served_cf(
     index: UserTrackMatrix,
     settings: CFSettings | None,
     names: list[str],
-    part: str,
     on_progress: Callable[[str], None],
 ) -> CFScores | None:
+    """The served collaborative models, on all interactions (`settings`: the tuned values)."""
     if settings is None or not names:
         return None
-    on_progress(f"ranker: collaborative models {names} on the {part}")
+    on_progress(f"ranker: collaborative models {names} on all interactions")
     return fit_cf(index, settings, names, on_progress)
 
 

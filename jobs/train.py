@@ -97,7 +97,8 @@ def publish_models(
     Cython loop releases it (at 160k this hid most of LightFM's time: docs/performance.md).
     `on_epoch(epoch, epochs)` after each epoch of either fit may raise to stop the run (a
     cancelled job) before anything is published; so may `log` (the ranker's progress); then
-    the other fit stops at its next epoch too."""
+    the other fit stops at its next epoch too, and a failed served fit stops the ranker at its
+    next progress line."""
     epochs = settings.lightfm_epochs
     catalog = list(tracks)  # fitted twice: on all events, and on the ranker's feature part
     stop = threading.Event()
@@ -122,9 +123,15 @@ def publish_models(
         # the served one only at the end, and it then shares the cores with the pooling.
         threads = settings.lightfm_threads
         served = background.submit(fit, events, "all events", max(1, threads // 2))
+
+        def progress(line: str) -> None:
+            log(line)
+            if served.done():
+                served.result()  # the served fit failed: its error now, not after the pooling
+
         try:
             own = partial(fit, part="the ranker's feature part", threads=threads)
-            ranker = fit_ranker(settings, events, own, log, store)
+            ranker = fit_ranker(settings, events, own, progress, store)
         except BaseException:
             stop.set()  # the served fit stops at its next epoch; nothing is published
             raise

@@ -89,3 +89,27 @@ def test_a_stop_in_the_ranker_stops_both_and_publishes_nothing(
     assert not (tmp_path / LATEST).exists() and not (tmp_path / POINTER).exists()
     assert not any(t.name.startswith("lightfm") for t in threading.enumerate())
     assert len(served_epochs) < 30, "the served fit ran to its end after the stop"
+
+
+def test_a_failed_served_fit_stops_the_ranker_at_its_next_progress_line(
+    world: Settings, tmp_path: Path
+) -> None:
+    store, tracks, events = _inputs(world)
+    lines: list[str] = []
+
+    def served_fails(_epoch: int, _epochs: int) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise MemoryError("the served fit ran out of memory")
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line.startswith("ranker:"):
+            time.sleep(0.3)  # the served fit has failed long before the ranker's next line
+
+    try:
+        with pytest.raises(MemoryError, match="served fit"):
+            publish_models(world, tracks, events, tmp_path, log, store, served_fails)
+    finally:
+        store.close()
+    assert not any(" rows for " in line for line in lines), "the ranker pooled to its end"
+    assert not (tmp_path / LATEST).exists() and not (tmp_path / POINTER).exists()

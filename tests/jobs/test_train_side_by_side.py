@@ -1,7 +1,8 @@
-"""`musicrec train`'s two fits side by side (jobs.train.publish_models), on a real indexed
-slice and real listeners: LightFM on every event runs in a second thread while the ranker
-trains; both are published, LightFM first; a stop raised by the ranker's progress stops the
-other fit too and publishes nothing."""
+"""`musicrec train`'s two fits side by side (jobs.train.publish_models, through the train
+job's `train_on_collection`), on a real indexed slice and the listeners in its database:
+LightFM on every event runs in a second thread while the ranker trains; both are published,
+LightFM first; a stop raised by the ranker's progress stops the other fit too and publishes
+nothing; a failed served fit stops the ranker."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from core.collab.artefact import LATEST
 from core.recommend.rankers.artefact import POINTER
 from core.store.edge import EdgeStore
-from jobs.train import collection_tracks, publish_models
+from jobs.train import Published, train_on_collection
 from schemas.settings import Settings
-from tests.jobs.helpers import build_world, listeners, split_demo
+from tests.jobs.helpers import build_world
 
 
 class Stop(Exception):
@@ -29,30 +29,21 @@ def world(module_dir: Path, lyrics_encoder) -> Settings:
     return build_world(module_dir / "data", lyrics_encoder, module_dir, lightfm_epochs=30)
 
 
-def _inputs(settings: Settings):
+def train(world: Settings, out: Path, log, on_epoch=None) -> Published:
+    """A train job on `world`'s collection and database, publishing to `out`."""
+    settings = world.model_copy(update={"model_dir": out})
     store = EdgeStore(settings.qdrant_path, settings.collection)
-    tracks = collection_tracks(store)
-    _, base, _ = split_demo()
-    events = pd.DataFrame(
-        [{"user_id": e.user_id, "track_id": e.track_id} for e in listeners([r["id"] for r in base])]
-    )
-    return store, tracks, events
+    try:
+        return train_on_collection(settings, store, log, on_epoch)
+    finally:
+        store.close()
 
 
 def test_both_fits_run_side_by_side_and_publish_in_order(world: Settings, tmp_path: Path) -> None:
-    store, tracks, events = _inputs(world)
     lines: list[tuple[str, str]] = []
-    try:
-        published = publish_models(
-            world,
-            tracks,
-            events,
-            tmp_path,
-            lambda line: lines.append((threading.current_thread().name, line)),
-            store,
-        )
-    finally:
-        store.close()
+    published = train(
+        world, tmp_path, lambda line: lines.append((threading.current_thread().name, line))
+    )
     assert published.ranker is not None
     assert (tmp_path / LATEST).exists() and (tmp_path / POINTER).exists()
     served = [name for name, line in lines if "LightFM on all events: epoch" in line]
@@ -68,7 +59,6 @@ def test_both_fits_run_side_by_side_and_publish_in_order(world: Settings, tmp_pa
 def test_a_stop_in_the_ranker_stops_both_and_publishes_nothing(
     world: Settings, tmp_path: Path
 ) -> None:
-    store, tracks, events = _inputs(world)
     served_epochs = []
 
     def log(line: str) -> None:
@@ -81,11 +71,8 @@ def test_a_stop_in_the_ranker_stops_both_and_publishes_nothing(
         if threading.current_thread() is not threading.main_thread():
             time.sleep(0.05)  # 30 epochs: 1.5 s, far longer than the ranker takes to log
 
-    try:
-        with pytest.raises(Stop):
-            publish_models(world, tracks, events, tmp_path, log, store, slow_served_epochs)
-    finally:
-        store.close()
+    with pytest.raises(Stop):
+        train(world, tmp_path, log, slow_served_epochs)
     assert not (tmp_path / LATEST).exists() and not (tmp_path / POINTER).exists()
     assert not any(t.name.startswith("lightfm") for t in threading.enumerate())
     assert len(served_epochs) < 30, "the served fit ran to its end after the stop"
@@ -94,7 +81,6 @@ def test_a_stop_in_the_ranker_stops_both_and_publishes_nothing(
 def test_a_failed_served_fit_stops_the_ranker_at_its_next_progress_line(
     world: Settings, tmp_path: Path
 ) -> None:
-    store, tracks, events = _inputs(world)
     lines: list[str] = []
 
     def served_fails(_epoch: int, _epochs: int) -> None:
@@ -106,10 +92,7 @@ def test_a_failed_served_fit_stops_the_ranker_at_its_next_progress_line(
         if line.startswith("ranker:"):
             time.sleep(0.3)  # the served fit has failed long before the ranker's next line
 
-    try:
-        with pytest.raises(MemoryError, match="served fit"):
-            publish_models(world, tracks, events, tmp_path, log, store, served_fails)
-    finally:
-        store.close()
+    with pytest.raises(MemoryError, match="served fit"):
+        train(world, tmp_path, log, served_fails)
     assert not any(" rows for " in line for line in lines), "the ranker pooled to its end"
     assert not (tmp_path / LATEST).exists() and not (tmp_path / POINTER).exists()

@@ -95,8 +95,10 @@ def data_dir(module_dir, lyrics_encoder) -> Path:
     one for the console to drop."""
     header, rows = demo_rows()
     _, covered = covered_demo_rows(ALBUMS, lyrics=True)
-    first_albums = {r["album_url"] for r in covered}
-    covered += [r for r in by_the_listeners_artists(demo_rows(covers=True)[1]) if r not in covered]
+    first_albums, have = {r["album_url"] for r in covered}, {r["id"] for r in covered}
+    covered += [
+        r for r in by_the_listeners_artists(demo_rows(covers=True)[1]) if r["id"] not in have
+    ]
     others_only = set(USERS[OTHER]) - set(USERS[USER])  # a second playlist: no need here
     wanted = set(slice_ids()) - others_only - {r["id"] for r in covered}
     chosen = [r for r in rows if r["id"] in wanted] + covered

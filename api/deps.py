@@ -10,6 +10,7 @@ from pydantic import ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from api.resources import Resources
+from core.recommend.lists import PersonalLists
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
 from schemas.api import Filters
@@ -35,6 +36,13 @@ def get_searcher(resources: ResourcesDep) -> Searcher:
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def get_personal_lists(resources: ResourcesDep) -> PersonalLists:
+    return resources.lists
+
+
+PersonalListsDep = Annotated[PersonalLists, Depends(get_personal_lists)]
 
 
 # Query names are singular (`?genre=a&genre=b`); the body's lists are plural.

@@ -4,9 +4,11 @@ schedule, the database reconnect, and the owner file of the embedded shard.
 `run_background(app)` is one async context in the lifespan. It builds a `JobRunner` on the
 API's own store (the embedded shard has one owner: index jobs write through this instance),
 starts it once the database is ready (a degraded start starts it on reconnect), writes the
-owner file so the CLI can hand its work here, and runs two small loops off the event loop:
-the database reconnect check and the schedule. On exit the running job is cancelled at its
-next safe point and the owner file removed.
+owner file so the CLI can hand its work here, and runs small loops off the event loop: the
+database reconnect check, the schedule, and the personal lists' refresh (the lists of the
+MUSICREC_PRECOMPUTE_USERS most active users, computed after start-up and each model or
+ranker change). On exit the running job is cancelled at its next safe point, a refresh ends
+after its current user, and the owner file is removed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.resources import Resources
 from core.interactions.jobs import JobStore
+from core.recommend.listeners import most_active
 from core.store.owner import owner_path, remove_owner, write_owner
 from jobs.runner import JobRunner
 from jobs.schedule import TrainSchedule
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two reconnect attempts while the database is down.
 RECONNECT_SECONDS = 2.0
+#: Seconds between two checks for a model or ranker whose users' lists need computing.
+LISTS_CHECK_SECONDS = 5.0
 
 
 def runner_name(settings: Settings) -> str:
@@ -71,6 +77,7 @@ def build_runner(resources: Resources) -> JobRunner:
         JobStore(resources.interactions.engine, runner_name(settings)),
         lyrics=resources.lyrics_encoder,
         on_published=reload_published,
+        on_indexed=resources.lists.clear,
     )
 
 
@@ -97,9 +104,25 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
                 log.info("scheduled train job %s submitted", job)
 
         tasks.append(asyncio.create_task(_every(settings.train_check_seconds, "schedule", tick)))
+    stop_lists = threading.Event()
+    if settings.precompute_users > 0:
+
+        def most_active_users() -> list[str]:
+            model = resources.collab.current()
+            listeners = most_active(model, resources.interactions, settings.precompute_users)
+            return [user for user, _ in listeners.ranked]
+
+        def refresh_lists() -> None:
+            if resources.database.ready:
+                resources.lists.refresh_after_change(most_active_users, stop_lists.is_set)
+
+        tasks.append(
+            asyncio.create_task(_every(LISTS_CHECK_SECONDS, "personal lists", refresh_lists))
+        )
     try:
         yield
     finally:
+        stop_lists.set()  # a refresh under way ends after its current user
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -30,7 +30,7 @@ from typing import Any
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
@@ -154,6 +154,18 @@ class _StateCollector(Collector):
             info = InfoMetricFamily(name, help_text)
             info.add_metric([], {"version": getattr(holder, "version", None) or "none"})
             yield info
+        lists = getattr(resources, "lists", None)
+        if lists is not None:
+            kept = GaugeMetricFamily("musicrec_personal_lists", "Personal lists kept in memory.")
+            kept.add_metric([], len(lists))
+            served = CounterMetricFamily(
+                "musicrec_personal_list_requests",
+                "Default personalised requests: read from a kept list (hit) or computed (miss).",
+                labels=["outcome"],
+            )
+            served.add_metric(["hit"], lists.hits)
+            served.add_metric(["miss"], lists.misses)
+            yield from (kept, served)
         database = getattr(resources, "database", None)
         if database is not None:
             up = GaugeMetricFamily("musicrec_database_up", "1 when the database is ready.")

@@ -19,6 +19,7 @@ from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.interactions.availability import Database
 from core.interactions.store import SqlInteractionStore
 from core.recommend.factory import build_recommender, feature_layout
+from core.recommend.lists import PersonalLists
 from core.recommend.rankers.artefact import RankerArtefact, ranker_holder
 from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
@@ -44,6 +45,7 @@ class Resources:
     collab: ModelHolder
     interactions: SqlInteractionStore
     database: Database  # the interactions' database: ready, or degraded with a reason
+    lists: PersonalLists  # the personal lists kept between requests and computed ahead
     spotify: SpotifyClient | None = None  # None: no credentials
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     ranker: ArtefactHolder[RankerArtefact] | None = None  # the learned ranker's artefact
@@ -120,6 +122,12 @@ def build_resources(settings: Settings) -> Resources:
         collab,
         interactions,
         database,
+        PersonalLists(
+            recommender,
+            size=settings.list_cache_size,
+            seconds=settings.list_cache_seconds,
+            depth=settings.list_depth,
+        ),
         spotify,
         rate_limits,
         ranker,

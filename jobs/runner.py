@@ -101,14 +101,18 @@ class JobRunner:
         *,
         lyrics: Encoder | None = None,
         on_published: Callable[[dict[str, str]], None] | None = None,
+        on_indexed: Callable[[], None] | None = None,
     ) -> None:
         """`lyrics`: the caller's loaded lyrics encoder, shared by index jobs.
-        `on_published`: called with the versions a job published (the API reloads them)."""
+        `on_published`: called with the versions a job published (the API reloads them).
+        `on_indexed`: called after an index job, whatever its outcome (the API forgets its
+        kept lists)."""
         self.settings = settings
         self.store = store
         self.records = records
         self.lyrics = lyrics
         self.on_published = on_published
+        self.on_indexed = on_indexed
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._running: _Running | None = None
         self._guard = threading.Lock()
@@ -198,6 +202,8 @@ class JobRunner:
         finally:
             with self._guard:
                 self._running = None
+            if job.kind == "index" and self.on_indexed is not None:
+                self.on_indexed()  # whatever its outcome: what it stored stays stored
 
     def _index(
         self, job: JobRecord, running: _Running

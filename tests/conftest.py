@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
 
@@ -90,8 +91,13 @@ NO_RATE_LIMITS = {
 }
 
 
+#: The personal lists are computed ahead only where a test asks (tests/api/routes/
+#: test_users_ranker.py): elsewhere a background refresh would compete with what is measured.
+NO_PRECOMPUTE = {"precompute_users": 0}
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    overrides = {**NO_RATE_LIMITS, **overrides}
+    overrides = {**NO_RATE_LIMITS, **NO_PRECOMPUTE, **overrides}
     return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
 
 
@@ -174,6 +180,15 @@ class LiveServer:
         self.client.close()
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def metric(client: httpx.Client, name: str, **labels: str) -> float | None:
+    """A sample's value on the client's `/metrics`; None when it is not there."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
 
 
 @pytest.fixture(scope="session")

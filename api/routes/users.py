@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api import responses
-from api.deps import FiltersDep, RecommenderDep, ResourcesDep
+from api.deps import FiltersDep, PersonalListsDep, RecommenderDep, ResourcesDep
 from api.security import WriteAccess
 from api.served_log import should_log
 from core.interactions.online import log_recommendations
+from core.recommend.listeners import most_active
 from schemas.api import RecommendationResponse, TrackOut, UserId
 from schemas.tracks import point_id
 
@@ -40,22 +41,14 @@ def list_users(
     """Users with something to seed from (the loaded model's and those recorded in the
     database), most interactions first, so a picker shows the richest first. Listing people
     needs the API key, whatever MUSICREC_PROTECT_READS says."""
-    counts: dict[str, int] = {}
     model = resources.collab.current()
-    if model is not None:
-        counts = dict(model.interaction_counts())
-    recorded = resources.interactions.users(limit)
-    for user, n in recorded:
-        counts[user] = max(counts.get(user, 0), n)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    # Database users beyond the first `limit` are counted without being read.
-    beyond = resources.interactions.count_users() - len(recorded) if len(recorded) == limit else 0
+    listeners = most_active(model, resources.interactions, limit)
     return UserList(
         users=[
             KnownUser(id=u, interactions=n, in_model=model is not None and model.has_user(u))
-            for u, n in ranked
+            for u, n in listeners.ranked
         ],
-        total=len(counts) + beyond,
+        total=listeners.total,
     )
 
 
@@ -99,7 +92,7 @@ def user_history(
 )
 def user_recommendations(
     user_id: Annotated[UserId, Path()],
-    recommender: RecommenderDep,
+    lists: PersonalListsDep,
     resources: ResourcesDep,
     filters: FiltersDep,
     request: Request,
@@ -112,9 +105,12 @@ def user_recommendations(
     ordered by the learned ranker and explained per signal (an explicit `collab_weight` asks
     for the linear blend of content and LightFM instead); tracks the user already has are
     excluded. A user no source knows gets content-only results, flagged in `personalization`.
-    The served list is logged under the response's `request_id` (see GET /stats).
+    The served list is logged under the response's `request_id` (see GET /stats). A default
+    request (no filters, no `collab_weight`, the first MUSICREC_LIST_DEPTH tracks) is read
+    from the user's kept list while their events and the models are those it was computed
+    from, else computed and kept (core/recommend/lists.py).
     """
-    result = recommender.recommend_for_user(
+    result = lists.recommend_for_user(
         user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
     )
     if not should_log(request, resources, user_id):

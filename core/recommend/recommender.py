@@ -113,9 +113,11 @@ class Recommender:
         filters: Filters | None = None,
         weights: Mapping[str, float] | None = None,
         collab_weight: float | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Recommendation:
-        """Seeded by the user's most recent tracks; everything they already know excluded."""
-        q = self.user_query(user_id, filters=filters, weights=weights)
+        """Seeded by the user's most recent tracks; everything they already know excluded;
+        over `snapshot` (default: one taken now)."""
+        q = self.user_query(user_id, filters=filters, weights=weights, snapshot=snapshot)
         return self._answer(q, limit, offset, collab_weight)
 
     def user_query(

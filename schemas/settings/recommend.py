@@ -60,6 +60,35 @@ class RecommendSettings(Section):
     pool_userknn: int = Field(
         100, ge=0, le=5000, description="Candidates from similar listeners (UserKNN)."
     )
+    list_cache_size: int = Field(
+        10_000,
+        ge=0,
+        le=1_000_000,
+        description="Personal lists kept in memory per API process, served again while the "
+        "user's events, the model and the ranker are those they were computed from "
+        "(core/recommend/lists.py); 0: every personalised request runs the pipeline.",
+    )
+    list_cache_seconds: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="Age at which a kept list is recomputed anyway (a catalog re-indexed by "
+        "another process shows within this time).",
+    )
+    list_depth: int = Field(
+        50,
+        ge=1,
+        le=1100,
+        description="Tracks per kept list: pages beyond it (offset + limit) run the pipeline.",
+    )
+    precompute_users: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="After start-up and each model or ranker change, the lists of this many "
+        "users (most interactions first) are computed in the background, so their next "
+        "request is a read; 0: lists are only kept from requests.",
+    )
     ranker_label_share: float = Field(
         0.2,
         gt=0,

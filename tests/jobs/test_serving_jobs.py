@@ -13,7 +13,7 @@ import pytest
 
 from api.main import create_app
 from core.store.owner import owner_path
-from tests.conftest import LiveServer, free_port, make_settings
+from tests.conftest import LiveServer, free_port, make_settings, metric
 from tests.jobs.helpers import FAST, HEADERS, build_world, cli, copy_world, wait_job
 
 
@@ -42,10 +42,14 @@ def test_index_and_train_through_the_owning_api(world, tmp_path) -> None:
         assert before["status"] == "ok" and before["points"] == 60
         assert before["ranker"]["status"] == "missing"
 
+        assert client.get("/users/u1/recommendations", params={"limit": 5}).status_code == 200
+        assert metric(client, "musicrec_personal_lists") == 1  # u1's list is kept
+
         done = cli(settings, "index", str(world / "new.csv"), "--no-progress")
         assert done.returncode == 0, done.stderr + done.stdout
         assert "owns the shard" in done.stderr and "succeeded" in done.stdout
         assert client.get("/health").json()["points"] == 90  # served all along, no restart
+        assert metric(client, "musicrec_personal_lists") == 0  # the new tracks are candidates
         [job] = [j for j in client.get("/jobs", headers=HEADERS).json()["jobs"]]
         assert job["kind"] == "index" and job["counts"]["indexed"] == 30
 

@@ -4,6 +4,8 @@ itself and keeps the last good one when a broken artefact is published."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy
 
@@ -20,7 +22,7 @@ from tests.api.routes.test_users import (
     slice_ids,
     train,
 )
-from tests.conftest import LiveServer, demo_rows, make_settings
+from tests.conftest import LiveServer, demo_rows, make_settings, metric
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +99,32 @@ def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
         assert cold["personalization"]["ranker"] == "learned"
         check_explained(cold["items"])
         assert not {i["track"]["id"] for i in cold["items"]} & set(USERS[USER][:2])
+
+
+def test_the_most_active_listeners_lists_are_computed_at_start_and_read(data_dir, tmp_path):
+    """The refresh after start-up computes the lists of the three richest histories; a
+    request for one of them is a read, served explained and logged like any other (that a
+    kept page is the pipeline's page: tests/core/recommend/test_lists.py); a new event of
+    theirs sends the next request through the pipeline."""
+    served = copy_without_server(data_dir, tmp_path / "served")
+    settings = make_settings(served, api_key=KEY, precompute_users=3)
+    with LiveServer(create_app(settings), headers=AUTH) as api:
+        deadline = time.monotonic() + 120
+        while metric(api, "musicrec_personal_lists") != 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert metric(api, "musicrec_personal_lists") == 3
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="miss") == 3
+        assert api.get("/users", params={"limit": 1}).json()["users"][0]["id"] == USER
+        read = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="hit") == 1
+        assert read["personalization"]["ranker"] == "learned" and read["request_id"]
+        check_explained(read["items"])
+        played = read["items"][0]["track"]["id"]
+        event = {"events": [{"user_id": USER, "track_id": played}]}
+        assert api.post("/interactions", json=event).status_code == 201
+        after = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
+        assert played not in {i["track"]["id"] for i in after["items"]}
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="miss") == 4
 
 
 def test_a_new_ranker_is_picked_up_and_a_broken_one_is_not(data_dir, tmp_path, monkeypatch):

@@ -1,0 +1,197 @@
+"""Personal lists kept between requests and computed ahead, as Gorse serves recommendations
+from a cache it fills offline and refreshes after training.
+
+Why: the personalised pipeline (every source, the features, LightGBM with TreeSHAP) costs
+several fused engine queries per request at 160k tracks (docs/performance.md), most of it
+per-candidate work on some 600 candidates that no per-request tuning removes. Its result
+depends on inputs that change rarely: the model and ranker versions, the user's recent events
+and the collection. So a default request's list is kept and served again while those inputs
+are the ones it was computed from:
+
+* the request's snapshot has the model and ranker versions the list was computed with;
+* the user's recent events in the database (read per request, as the pipeline reads them) are
+  those it was computed from: after a new event the next request runs the pipeline (the
+  track is then excluded and seeds the list), in every API process;
+* it is younger than MUSICREC_LIST_CACHE_SECONDS (a catalog re-indexed by another process
+  shows within that time; this process's index jobs `clear` the lists at once);
+* the request is the default one (no filters, no `collab_weight`) and its page lies within
+  the kept MUSICREC_LIST_DEPTH tracks.
+
+A hit re-reads its page's tracks from the store (current metadata; a track deleted since
+sends the request through the pipeline). Anything else runs the pipeline, and a default
+request's result is kept for the next one. `refresh` computes the lists of the most active
+users in the background after start-up and each model or ranker change, so their next
+request is a read. The page of a kept list is the page the pipeline answers (the ranking does
+not depend on the page size; tests/recommend/test_lists.py compares them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from cachetools import TTLCache
+
+from core.interactions.database import DatabaseUnavailableError
+from core.recommend.errors import UnknownUserError
+from core.recommend.recommender import Recommender
+from core.recommend.results import Recommendation
+from core.recommend.snapshot import Snapshot
+from schemas.api import Filters
+from schemas.tracks import Track, point_id
+
+log = logging.getLogger(__name__)
+_NEVER = object()  # no refresh has completed yet
+
+
+@dataclass(frozen=True)
+class _Kept:
+    versions: tuple[str | None, str | None]  # model, ranker
+    recent: tuple[str, ...]  # the user's recent events it was computed from
+    result: Recommendation  # the first `depth` tracks
+
+
+def _versions(snapshot: Snapshot) -> tuple[str | None, str | None]:
+    return snapshot.model_version, snapshot.ranker_version
+
+
+class PersonalLists:
+    """`recommend_for_user` as the recommender's, answered from a kept list when it is valid
+    (module docstring); thread-safe (FastAPI's threadpool and the refresh thread share it)."""
+
+    def __init__(self, recommender: Recommender, *, size: int, seconds: float, depth: int):
+        self.recommender = recommender
+        self.depth = depth
+        self._lists: TTLCache[str, _Kept] | None = (
+            TTLCache(maxsize=size, ttl=seconds) if size > 0 else None
+        )
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self._refreshed: tuple[str | None, str | None] | object = _NEVER
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._lists) if self._lists is not None else 0
+
+    def clear(self) -> None:
+        """Forget every list (the collection changed under them)."""
+        with self._lock:
+            if self._lists is not None:
+                self._lists.clear()
+
+    def recommend_for_user(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        filters: Filters | None = None,
+        collab_weight: float | None = None,
+    ) -> Recommendation:
+        if (
+            self._lists is None
+            or collab_weight is not None
+            or (filters is not None and filters != Filters())
+            or offset + limit > self.depth
+        ):
+            return self.recommender.recommend_for_user(
+                user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
+            )
+        return self._kept_or_computed(user_id, offset, limit)[0]
+
+    def refresh(self, users: Iterable[str], stop: Callable[[], bool] = lambda: False) -> int:
+        """Make the lists of `users` current (those already current cost a read); returns
+        how many were computed. Ends early when `stop()` says so."""
+        computed = 0
+        for user in users:
+            if stop() or self._lists is None:
+                break
+            try:
+                computed += self._kept_or_computed(user, 0, self.depth)[1]
+            except UnknownUserError:
+                continue  # no track of theirs is in the collection: nothing to keep
+        return computed
+
+    def refresh_after_change(
+        self, users: Callable[[], Iterable[str]], stop: Callable[[], bool] = lambda: False
+    ) -> int | None:
+        """`refresh(users())` at the first call and whenever the served model or ranker
+        changed since the last complete refresh; None when nothing changed."""
+        versions = _versions(self.recommender.snapshot())
+        if versions == self._refreshed:
+            return None
+        started = time.perf_counter()
+        computed = self.refresh(users(), stop)
+        if not stop():
+            self._refreshed = versions
+        log.info(
+            "personal lists: %d computed in %.1f s for model %s, ranker %s",
+            computed,
+            time.perf_counter() - started,
+            *versions,
+        )
+        return computed
+
+    def _kept_or_computed(
+        self, user_id: str, offset: int, limit: int
+    ) -> tuple[Recommendation, bool]:
+        """The page from the user's kept list when it is valid, else from the pipeline (the
+        list then kept); True when the pipeline ran."""
+        assert self._lists is not None
+        snapshot = self.recommender.snapshot()
+        recent = self._recent(user_id)
+        if recent is not None:
+            kept = self._get(user_id)
+            if kept is not None and kept.versions == _versions(snapshot) and kept.recent == recent:
+                page = self._page(kept.result, offset, limit)
+                if page is not None:
+                    with self._lock:
+                        self.hits += 1
+                    return page, False
+        result = self.recommender.recommend_for_user(user_id, limit=self.depth, snapshot=snapshot)
+        with self._lock:
+            self.misses += 1
+            if recent is not None:  # kept only when the events it came from are known
+                self._lists[user_id] = _Kept(_versions(snapshot), recent, result)
+        return replace(result, items=result.items[offset : offset + limit]), True
+
+    def _recent(self, user_id: str) -> tuple[str, ...] | None:
+        """The events the pipeline would seed from; None when the database cannot say (the
+        pipeline then personalises from the models alone, and nothing is kept or served)."""
+        history = self.recommender.history
+        if history is None:
+            return ()
+        try:
+            return tuple(history.recent(user_id))
+        except DatabaseUnavailableError:
+            return None
+
+    def _get(self, user_id: str) -> _Kept | None:
+        with self._lock:
+            assert self._lists is not None
+            return self._lists.get(user_id)
+
+    def _page(self, result: Recommendation, offset: int, limit: int) -> Recommendation | None:
+        """The page with each track's stored metadata read now; None when one is gone."""
+        items = result.items[offset : offset + limit]
+        found = {
+            r.payload["track_id"]: r.payload
+            for r in self.recommender.store.retrieve([point_id(i.track.id) for i in items])
+        }
+        if len(found) < len(items):
+            return None
+        return replace(
+            result,
+            items=[
+                replace(
+                    item,
+                    track=Track.from_payload(dict(found[item.track.id])),
+                    has_lyrics=bool(found[item.track.id].get("has_lyrics")),
+                )
+                for item in items
+            ],
+        )

@@ -37,11 +37,12 @@ from cachetools import TTLCache
 
 from core.interactions.database import DatabaseUnavailableError
 from core.recommend.errors import UnknownUserError
+from core.recommend.packed import PackedList
 from core.recommend.recommender import Recommender
 from core.recommend.results import Recommendation
 from core.recommend.snapshot import Snapshot
 from schemas.api import Filters
-from schemas.tracks import Track, point_id
+from schemas.tracks import point_id
 
 log = logging.getLogger(__name__)
 _NEVER = object()  # no refresh has completed yet
@@ -51,7 +52,7 @@ _NEVER = object()  # no refresh has completed yet
 class _Kept:
     versions: tuple[str | None, str | None]  # model, ranker
     recent: tuple[str, ...]  # the user's recent events it was computed from
-    result: Recommendation  # the first `depth` tracks
+    packed: PackedList  # the first `depth` tracks, without the tracks themselves
 
 
 def _versions(snapshot: Snapshot) -> tuple[str | None, str | None]:
@@ -72,14 +73,21 @@ class PersonalLists:
         self.hits = 0
         self.misses = 0
         self._refreshed: tuple[str | None, str | None] | object = _NEVER
+        self._generation = 0  # moved by `clear`: a list computed across it is not kept
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._lists) if self._lists is not None else 0
 
+    def kept(self) -> list[PackedList]:
+        """The kept lists (a copy of the references: what they hold is measured on it)."""
+        with self._lock:
+            return [k.packed for k in self._lists.values()] if self._lists is not None else []
+
     def clear(self) -> None:
         """Forget every list (the collection changed under them)."""
         with self._lock:
+            self._generation += 1
             if self._lists is not None:
                 self._lists.clear()
 
@@ -142,21 +150,27 @@ class PersonalLists:
         """The page from the user's kept list when it is valid, else from the pipeline (the
         list then kept); True when the pipeline ran."""
         assert self._lists is not None
+        generation = self._generation
         snapshot = self.recommender.snapshot()
+        # Read before the pipeline reads the history itself: an event recorded in between
+        # is in the list but not in `recent`, so the next request computes again (never the
+        # other way round).
         recent = self._recent(user_id)
         if recent is not None:
             kept = self._get(user_id)
             if kept is not None and kept.versions == _versions(snapshot) and kept.recent == recent:
-                page = self._page(kept.result, offset, limit)
+                page = self._page(kept.packed, offset, limit)
                 if page is not None:
                     with self._lock:
                         self.hits += 1
                     return page, False
         result = self.recommender.recommend_for_user(user_id, limit=self.depth, snapshot=snapshot)
+        packed = PackedList.pack(result) if recent is not None else None
         with self._lock:
             self.misses += 1
-            if recent is not None:  # kept only when the events it came from are known
-                self._lists[user_id] = _Kept(_versions(snapshot), recent, result)
+            # Kept only when the events it came from are known and no `clear` came between.
+            if packed is not None and recent is not None and generation == self._generation:
+                self._lists[user_id] = _Kept(_versions(snapshot), recent, packed)
         return replace(result, items=result.items[offset : offset + limit]), True
 
     def _recent(self, user_id: str) -> tuple[str, ...] | None:
@@ -175,23 +189,13 @@ class PersonalLists:
             assert self._lists is not None
             return self._lists.get(user_id)
 
-    def _page(self, result: Recommendation, offset: int, limit: int) -> Recommendation | None:
+    def _page(self, packed: PackedList, offset: int, limit: int) -> Recommendation | None:
         """The page with each track's stored metadata read now; None when one is gone."""
-        items = result.items[offset : offset + limit]
+        ids = packed.ids[offset : offset + limit]
         found = {
             r.payload["track_id"]: r.payload
-            for r in self.recommender.store.retrieve([point_id(i.track.id) for i in items])
+            for r in self.recommender.store.retrieve([point_id(t) for t in ids])
         }
-        if len(found) < len(items):
+        if len(found) < len(ids):
             return None
-        return replace(
-            result,
-            items=[
-                replace(
-                    item,
-                    track=Track.from_payload(dict(found[item.track.id])),
-                    has_lyrics=bool(found[item.track.id].get("has_lyrics")),
-                )
-                for item in items
-            ],
-        )
+        return packed.page(offset, limit, found)

@@ -76,10 +76,12 @@ class RecommendSettings(Section):
         "another process shows within this time).",
     )
     list_depth: int = Field(
-        50,
+        20,
         ge=1,
         le=1100,
-        description="Tracks per kept list: pages beyond it (offset + limit) run the pipeline.",
+        description="Tracks per kept list: pages beyond it (offset + limit) run the pipeline. "
+        "Every kept track is explained, so a deeper list makes each computation slower "
+        '(docs/performance.md, "Kept personal lists").',
     )
     precompute_users: int = Field(
         1000,

@@ -6,7 +6,7 @@ through the pipeline; requests that are not the default one are never kept."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -18,22 +18,14 @@ from core.recommend.lists import PersonalLists
 from core.recommend.results import Recommendation
 from schemas.api import Filters
 from schemas.tracks import point_id
-from tests.core.recommend.rankers.test_learned import points_store, train_all
+from tests.core.recommend.rankers import test_learned
 from tests.core.recommend.sources.test_contract import interactions
 
 USERS = sorted(interactions()["user_id"].unique())
-
-
-@pytest.fixture(scope="module")
-def store(module_dir):
-    s = points_store(module_dir, "lists")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def trained(store):
-    return train_all(store)
+# The ranker tests' world, built again for this module: a points store on the embedded
+# engine, LightFM and a ranker trained on it.
+store = test_learned.store
+trained = test_learned.trained
 
 
 @pytest.fixture
@@ -55,8 +47,9 @@ def lists_of(recommender, depth: int = 12, size: int = 100, seconds: float = 360
     return PersonalLists(recommender, size=size, seconds=seconds, depth=depth)
 
 
-def page(result: Recommendation) -> list[tuple[str, float, dict | None]]:
-    return [(i.track.id, i.score, i.explanation) for i in result.items]
+def page(result: Recommendation) -> list[dict]:
+    """Everything each result says, its track included."""
+    return [asdict(i) for i in result.items]
 
 
 def test_a_kept_page_is_the_page_the_pipeline_answers(recommender) -> None:
@@ -184,3 +177,19 @@ def test_an_empty_cache_keeps_nothing(recommender) -> None:
     lists.recommend_for_user(USERS[7], limit=5)
     assert lists.refresh(USERS) == 0
     assert (len(lists), lists.misses, lists.hits) == (0, 0, 0)
+
+
+def test_a_list_computed_across_a_clear_is_not_kept(recommender, monkeypatch) -> None:
+    lists = lists_of(recommender)
+    compute = recommender.recommend_for_user
+
+    def cleared_meanwhile(*args, **kwargs):
+        lists.clear()  # an index job ended while the pipeline ran
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(recommender, "recommend_for_user", cleared_meanwhile)
+    assert lists.recommend_for_user(USERS[8], limit=5).items
+    assert (len(lists), lists.misses) == (0, 1)
+    monkeypatch.undo()
+    lists.recommend_for_user(USERS[8], limit=5)
+    assert len(lists) == 1

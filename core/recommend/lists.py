@@ -2,8 +2,8 @@
 from a cache it fills offline and refreshes after training.
 
 Why: the personalised pipeline (every source, the features, LightGBM with TreeSHAP) costs
-several fused engine queries per request at 160k tracks (docs/performance.md), most of it
-per-candidate work on some 600 candidates that no per-request tuning removes. Its result
+several fused engine queries per request on a large catalog (docs/performance.md), most of it
+per-candidate work on a pool of hundreds that no per-request tuning removes. Its result
 depends on inputs that change rarely: the model and ranker versions, the user's recent events
 and the collection. So a default request's list is kept and served again while those inputs
 are the ones it was computed from:
@@ -73,6 +73,8 @@ class PersonalLists:
         self.hits = 0
         self.misses = 0
         self._refreshed: tuple[str | None, str | None] | object = _NEVER
+        self._refreshed_at = 0.0
+        self.seconds = seconds
         self._generation = 0  # moved by `clear`: a list computed across it is not kept
 
     def __len__(self) -> int:
@@ -127,15 +129,16 @@ class PersonalLists:
     def refresh_after_change(
         self, users: Callable[[], Iterable[str]], stop: Callable[[], bool] = lambda: False
     ) -> int | None:
-        """`refresh(users())` at the first call and whenever the served model or ranker
-        changed since the last complete refresh; None when nothing changed."""
+        """`refresh(users())` at the first call, whenever the served model or ranker changed
+        since the last complete refresh, and once the lists it computed have expired (so the
+        most active users keep theirs); None when none of that happened."""
         versions = _versions(self.recommender.snapshot())
-        if versions == self._refreshed:
+        if versions == self._refreshed and time.monotonic() - self._refreshed_at < self.seconds:
             return None
         started = time.perf_counter()
         computed = self.refresh(users(), stop)
         if not stop():
-            self._refreshed = versions
+            self._refreshed, self._refreshed_at = versions, time.monotonic()
         log.info(
             "personal lists: %d computed in %.1f s for model %s, ranker %s",
             computed,

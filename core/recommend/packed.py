@@ -1,12 +1,11 @@
 """A recommendation packed for keeping: what explains each track, in arrays, without the tracks.
 
 A kept list (`core.recommend.lists`) re-reads its page's tracks from the store on every read,
-so it need not hold them; the rest of a `RankedTrack` as Python objects (a dict of
-similarities, a dict of explanation terms, a float per score) costs some 3 KiB per track,
-about 150 KiB per 50-track list. Packed, the numbers go into one float64 matrix (NaN for
-None, so every value comes back exactly), the signal names once per list, and a list holds
-about a tenth of that (scripts/bench_api.py prints the measured size).
-"""
+so it need not hold them; and the rest of a `RankedTrack` as Python objects (a dict of
+similarities, a dict of explanation terms, a boxed float per score) takes several times the
+memory of the same numbers in an array. Packed, the numbers go into one float64 matrix (NaN
+for None, so every value comes back exactly) and the signal names are held once per list
+(the measured size per list: `scripts/bench_api.py`, docs/performance.md)."""
 
 from __future__ import annotations
 

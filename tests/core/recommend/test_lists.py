@@ -144,12 +144,17 @@ def test_nothing_is_kept_when_the_database_cannot_say(recommender, history, monk
 
 
 def test_a_list_older_than_its_lifetime_is_computed_again(recommender) -> None:
-    lists = lists_of(recommender, seconds=0.2)
+    lists = lists_of(recommender, seconds=0.5)
     lists.recommend_for_user(USERS[6], limit=5)
     lists.recommend_for_user(USERS[6], limit=5)
-    time.sleep(0.3)
+    time.sleep(0.6)
     lists.recommend_for_user(USERS[6], limit=5)
     assert (lists.misses, lists.hits) == (2, 1)
+    # The refresh computes its users' lists again as they expire.
+    assert lists.refresh_after_change(lambda: USERS[:2]) == 2
+    assert lists.refresh_after_change(lambda: USERS[:2]) is None
+    time.sleep(0.6)
+    assert lists.refresh_after_change(lambda: USERS[:2]) == 2
 
 
 def test_refresh_computes_what_is_not_current_and_stops_when_asked(recommender, trained) -> None:

@@ -6,9 +6,9 @@ API's own store (the embedded shard has one owner: index jobs write through this
 starts it once the database is ready (a degraded start starts it on reconnect), writes the
 owner file so the CLI can hand its work here, and runs small loops off the event loop: the
 database reconnect check, the schedule, and the personal lists' refresh (the lists of the
-MUSICREC_PRECOMPUTE_USERS most active users, computed after start-up and each model or
-ranker change). On exit the running job is cancelled at its next safe point, a refresh ends
-after its current user, and the owner file is removed.
+MUSICREC_PRECOMPUTE_USERS most active users, computed after start-up, after each model or
+ranker change and as they expire). On exit the running job is cancelled at its next safe
+point, a refresh ends after its current user, and the owner file is removed.
 """
 
 from __future__ import annotations

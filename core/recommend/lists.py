@@ -19,10 +19,11 @@ are the ones it was computed from:
 
 A hit re-reads its page's tracks from the store (current metadata; a track deleted since
 sends the request through the pipeline). Anything else runs the pipeline, and a default
-request's result is kept for the next one. `refresh` computes the lists of the most active
-users in the background after start-up and each model or ranker change, so their next
-request is a read. The page of a kept list is the page the pipeline answers (the ranking does
-not depend on the page size; tests/recommend/test_lists.py compares them).
+request's result is kept for the next one. `refresh_after_change` computes the lists of the
+most active users in the background after start-up, after each model or ranker change and as
+they expire, so their next request is a read. The page of a kept list is the page the
+pipeline answers (the ranking does not depend on the page size; tests/core/recommend/
+test_lists.py compares them).
 """
 
 from __future__ import annotations

@@ -87,9 +87,9 @@ class RecommendSettings(Section):
         1000,
         ge=0,
         le=1_000_000,
-        description="After start-up and each model or ranker change, the lists of this many "
-        "users (most interactions first) are computed in the background, so their next "
-        "request is a read; 0: lists are only kept from requests.",
+        description="After start-up, each model or ranker change and as their lists expire, "
+        "the lists of this many users (most interactions first) are computed in the "
+        "background, so their next request is a read; 0: lists are only kept from requests.",
     )
     ranker_label_share: float = Field(
         0.2,

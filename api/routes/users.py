@@ -14,8 +14,8 @@ from api.security import WriteAccess
 from api.served_log import should_log
 from core.interactions.online import log_recommendations
 from core.recommend.listeners import most_active
+from core.recommend.seeds import stored_tracks
 from schemas.api import RecommendationResponse, TrackOut, UserId
-from schemas.tracks import point_id
 
 router = APIRouter(tags=["users"])
 
@@ -73,15 +73,11 @@ def user_history(
     newest first, then the tracks the model and the ranker learned from. Like the
     recommendations, it is a read (MUSICREC_PROTECT_READS guards it)."""
     known = recommender.user_query(user_id).exclude
-    ids = list(known[:limit])
-    found = {
-        r.payload["track_id"]: r.payload
-        for r in resources.store.retrieve([point_id(t) for t in ids])
-    }
+    found = stored_tracks(resources.store, known[:limit])
     return UserHistory(
         user_id=user_id,
         total=len(known),
-        tracks=[TrackOut.from_payload(found[t]) for t in ids if t in found],
+        tracks=[TrackOut.from_payload(r.payload) for r in found.values()],
     )
 
 

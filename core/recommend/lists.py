@@ -41,9 +41,9 @@ from core.recommend.errors import UnknownUserError
 from core.recommend.packed import PackedList
 from core.recommend.recommender import Recommender
 from core.recommend.results import Recommendation
+from core.recommend.seeds import stored_tracks
 from core.recommend.snapshot import Snapshot
 from schemas.api import Filters
-from schemas.tracks import point_id
 
 log = logging.getLogger(__name__)
 _NEVER = object()  # no refresh has completed yet
@@ -118,8 +118,10 @@ class PersonalLists:
         """Make the lists of `users` current (those already current cost a read); returns
         how many were computed. Ends early when `stop()` says so."""
         computed = 0
+        if self._lists is None:
+            return computed  # nothing is kept: nothing to compute ahead
         for user in users:
-            if stop() or self._lists is None:
+            if stop():
                 break
             try:
                 computed += self._kept_or_computed(user, 0, self.depth)[1]
@@ -196,10 +198,7 @@ class PersonalLists:
     def _page(self, packed: PackedList, offset: int, limit: int) -> Recommendation | None:
         """The page with each track's stored metadata read now; None when one is gone."""
         ids = packed.ids[offset : offset + limit]
-        found = {
-            r.payload["track_id"]: r.payload
-            for r in self.recommender.store.retrieve([point_id(t) for t in ids])
-        }
+        found = stored_tracks(self.recommender.store, ids)
         if len(found) < len(ids):
             return None
-        return packed.page(offset, limit, found)
+        return packed.page(offset, limit, {t: r.payload for t, r in found.items()})

@@ -92,20 +92,27 @@ class SeedQuery:
         )
 
 
+def stored_tracks(
+    store: VectorStore, track_ids: Sequence[str], *, with_vectors: bool = False
+) -> dict[str, PointRecord]:
+    """The stored points among the ids, by track id in the order asked for (the engine's own
+    order differs between processes); missing ids are left out."""
+    found = store.retrieve([point_id(t) for t in track_ids], with_vectors=with_vectors)
+    by_track = {r.payload["track_id"]: r for r in found}
+    return {t: by_track[t] for t in dict.fromkeys(track_ids) if t in by_track}
+
+
 def fetch_seeds(
     store: VectorStore, track_ids: Sequence[str], *, strict: bool = True
 ) -> dict[str, PointRecord]:
-    """Stored points (with vectors) for the ids, by track id in the order asked for (the
-    engine's own order differs between processes, and the seeds' order is the order their
-    vectors are summed in: another order, other rounding, another ranking); with `strict`,
-    all must exist."""
-    found = store.retrieve([point_id(t) for t in track_ids], with_vectors=True)
-    by_track = {r.payload["track_id"]: r for r in found}
-    wanted = list(dict.fromkeys(track_ids))
-    missing = [t for t in wanted if t not in by_track]
+    """Stored points (with vectors) for the ids, in the order asked for (the seeds' order is
+    the order their vectors are summed in: another order, other rounding, another ranking);
+    with `strict`, all must exist."""
+    found = stored_tracks(store, track_ids, with_vectors=True)
+    missing = [t for t in dict.fromkeys(track_ids) if t not in found]
     if missing and strict:
         raise UnknownTracksError(missing)
-    return {t: by_track[t] for t in wanted if t in by_track}
+    return found
 
 
 def complete_weights(

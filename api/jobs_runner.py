@@ -5,10 +5,11 @@ schedule, the database reconnect, and the owner file of the embedded shard.
 API's own store (the embedded shard has one owner: index jobs write through this instance),
 starts it once the database is ready (a degraded start starts it on reconnect), writes the
 owner file so the CLI can hand its work here, and runs small loops off the event loop: the
-database reconnect check, the schedule, and the personal lists' refresh (the lists of the
-MUSICREC_PRECOMPUTE_USERS most active users, computed after start-up, after each model or
-ranker change and as they expire). On exit the running job is cancelled at its next safe
-point, a refresh ends after its current user, and the owner file is removed.
+database reconnect check, the schedule, and the personal lists' refresh (the lists of users
+with new events, at once; the lists of the MUSICREC_PRECOMPUTE_USERS most active users, after
+start-up, after each model or ranker change and as they expire). On exit the running job is
+cancelled at its next safe point, a refresh ends after its current user, and the owner file
+is removed.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
 
         tasks.append(asyncio.create_task(_every(settings.train_check_seconds, "schedule", tick)))
     stop_lists = threading.Event()
-    if settings.precompute_users > 0:
+    lists = resources.lists
+    if settings.precompute_users > 0 or lists.after_events:
 
         def most_active_users() -> list[str]:
             model = resources.collab.current()
@@ -113,16 +115,20 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
             return [user for user, _ in listeners.ranked]
 
         def refresh_lists() -> None:
-            if resources.database.ready:
-                resources.lists.refresh_after_change(most_active_users, stop_lists.is_set)
+            # Woken at once by new events; else a cheap check every few seconds.
+            lists.wait_for_work(LISTS_CHECK_SECONDS)
+            if stop_lists.is_set() or not resources.database.ready:
+                return
+            lists.recompute_due(stop_lists.is_set)
+            if settings.precompute_users > 0:
+                lists.refresh_after_change(most_active_users, stop_lists.is_set)
 
-        tasks.append(
-            asyncio.create_task(_every(LISTS_CHECK_SECONDS, "personal lists", refresh_lists))
-        )
+        tasks.append(asyncio.create_task(_every(0, "personal lists", refresh_lists)))
     try:
         yield
     finally:
         stop_lists.set()  # a refresh under way ends after its current user
+        lists.wake()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -160,12 +160,18 @@ class _StateCollector(Collector):
             kept.add_metric([], len(lists))
             served = CounterMetricFamily(
                 "musicrec_personal_list_requests",
-                "Default personalised requests: read from a kept list (hit) or computed (miss).",
+                "Default personalised lists asked for, by requests and by the background refresh: "
+                "read from a kept list (hit) or computed (miss).",
                 labels=["outcome"],
             )
             served.add_metric(["hit"], lists.hits)
             served.add_metric(["miss"], lists.misses)
-            yield from (kept, served)
+            after_events = CounterMetricFamily(
+                "musicrec_personal_lists_recomputed_after_events",
+                "Kept lists recomputed in the background after their user's new events.",
+            )
+            after_events.add_metric([], lists.recomputed_after_events)
+            yield from (kept, served, after_events)
         database = getattr(resources, "database", None)
         if database is not None:
             up = GaugeMetricFamily("musicrec_database_up", "1 when the database is ready.")

@@ -127,6 +127,7 @@ def build_resources(settings: Settings) -> Resources:
             size=settings.list_cache_size,
             seconds=settings.list_cache_seconds,
             depth=settings.list_depth,
+            after_events=settings.recompute_after_events,
         ),
         spotify,
         rate_limits,

@@ -8,7 +8,9 @@ The second serves the 160k-track collection scripts/bench_personal.py builds and
 
 Serves an already indexed data dir (default: data/, as left by scripts/demo.sh) with uvicorn
 on 127.0.0.1, sends a fixed number of requests with random real seeds, and times the same
-fused query called directly on the store. Loopback only; bounded request count.
+fused query called directly on the store. Loopback only; bounded request count. With
+`--users`, the server runs on a copy of the data dir's SQLite database: the events the bench
+records (one per user, to time the request after an event) stay out of the real one.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ import argparse
 import copy
 import os
 import random
+import secrets
+import shutil
 import socket
+import sqlite3
 import statistics
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -30,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 import uvicorn
 from bench.machine import load_text
+from pydantic import SecretStr
 
 from api.main import create_app
 from core.collab.artefact import load_latest
@@ -40,6 +47,7 @@ from core.store import open_store
 from schemas.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+KEY = secrets.token_urlsafe(16)  # the bench server's own key (loopback only)
 
 
 def percentiles(ms: list[float]) -> str:
@@ -63,7 +71,8 @@ def main() -> None:
         default=0,
         help="also time GET /users/{id}/recommendations for this many distinct model users: "
         "the linear blend (collab_weight=0.8), the learned ranker computed (a user's first "
-        "request) and read from the kept list (their second), interleaved in one run",
+        "request), read from the kept list (their second), and after a new event (once its "
+        "background recomputation is done, and at once), interleaved in one run",
     )
     args = parser.parse_args()
     overrides = {"collection": args.collection} if args.collection else {}
@@ -89,15 +98,27 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # Every personalised answer is logged (no per-address budget: the bench is one address),
-    # and no list is computed ahead: a user's first request runs the pipeline, the next reads.
-    served = settings.model_copy(update={"rate_limit_served_log": None, "precompute_users": 0})
+    # and no list is computed ahead: a user's first request runs the pipeline, the next reads;
+    # after an event the user's list is recomputed in the background.
+    scratch = Path(tempfile.mkdtemp(prefix="musicrec-bench-"))
+    served = settings.model_copy(
+        update={
+            "rate_limit_served_log": None,
+            "precompute_users": 0,
+            "recompute_after_events": True,
+            "database_url": database_copy(settings.database_url, scratch),
+            "api_key": SecretStr(KEY),  # the bench records events: writes
+        }
+    )
     app = create_app(served)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", timeout=30, headers={"X-API-Key": KEY}
+    )
 
     def call(body: dict) -> float:
         started = time.perf_counter()
@@ -115,9 +136,8 @@ def main() -> None:
     assert settings.model_dir is not None  # load_settings derives it from the data dir
     users = rng.sample(model_users(settings.model_dir), args.users) if args.users else []
     lists = app.state.resources.lists
-    personal = user_latency(client, users) if users else {}
+    personal, at_once_waited = user_latency(client, users, lists) if users else ({}, [])
     if users:
-        assert (lists.misses, lists.hits) == (len(users), len(users)), (lists.misses, lists.hits)
         list_bytes = kept_bytes(lists)
         read_throughput = user_throughput(client, users, args.concurrency)
         lists.clear()
@@ -125,6 +145,7 @@ def main() -> None:
     client.close()
     server.should_exit = True
     thread.join()
+    shutil.rmtree(scratch, ignore_errors=True)
     finished_load = load_text()
 
     print(
@@ -156,9 +177,15 @@ def main() -> None:
             f"{read_p50 / post:.2f}x POST /recommendations; p99 {read_p99 / read_p50:.2f}x "
             f"its p50"
         )
+        for what, ms in ((COMPUTED, computed), (AFTER_EVENT, personal[AFTER_EVENT])):
+            print(
+                f"{what}: p50 {statistics.median(ms) / engine:.2f}x the in-process fused "
+                f"query, {statistics.median(ms) / post:.2f}x POST /recommendations; "
+                f"p99 {percentile(ms, 99) / statistics.median(ms):.2f}x its p50"
+            )
         print(
-            f"computed: p50 {statistics.median(computed) / engine:.2f}x the in-process fused "
-            f"query, {statistics.median(computed) / post:.2f}x POST /recommendations"
+            f"at once after an event: {sum(at_once_waited)} of {len(at_once_waited)} requests "
+            f"waited for the background's computation, the others computed first"
         )
         each = list_bytes / len(users)
         print(
@@ -166,6 +193,19 @@ def main() -> None:
             f"at MUSICREC_LIST_CACHE_SIZE={settings.list_cache_size}: "
             f"{each * settings.list_cache_size / 2**20:.0f} MiB"
         )
+
+
+def database_copy(url: str | None, scratch: Path) -> str:
+    """A copy of the data dir's SQLite database in `scratch` (the bench records events)."""
+    prefix = "sqlite:///"
+    if url is None or not url.startswith(prefix):
+        raise SystemExit(f"bench_api.py serves a copy of an SQLite database, not {url!r}")
+    source = sqlite3.connect(url.removeprefix(prefix))
+    target = sqlite3.connect(scratch / "musicrec.db")
+    source.backup(target)  # consistent even while another process writes
+    source.close()
+    target.close()
+    return f"{prefix}{(scratch / 'musicrec.db').as_posix()}"
 
 
 def model_users(model_dir: Path) -> list[str]:
@@ -179,33 +219,80 @@ def model_users(model_dir: Path) -> list[str]:
 BLEND = "linear blend (pipeline)"
 COMPUTED = "learned ranker, computed (pipeline)"
 READ = "learned ranker, kept list read"
+AFTER_EVENT = "learned ranker, after an event, recomputed in the background"
+AT_ONCE = "learned ranker, at once after an event"
 
 
 def percentile(ms: list[float], p: int) -> float:
     return statistics.quantiles(ms, n=100, method="inclusive")[p - 1]
 
 
-def user_latency(client: httpx.Client, users: list[str]) -> dict[str, list[float]]:
+def user_latency(
+    client: httpx.Client, users: list[str], lists: PersonalLists
+) -> tuple[dict[str, list[float]], list[bool]]:
     """Per user, one after the other (machine load affects all alike): the linear blend
-    (never kept), the learned ranker's first request (the pipeline runs, its list is kept)
-    and its second (read from the kept list); the ranker's use is checked on every answer."""
-    out: dict[str, list[float]] = {BLEND: [], COMPUTED: [], READ: []}
-    asks: tuple[tuple[str, dict[str, float]], ...] = (
-        (BLEND, {"collab_weight": 0.8}),
-        (COMPUTED, {}),
-        (READ, {}),
-    )
+    (never kept), the learned ranker's first request (the pipeline runs, its list is kept),
+    its second (read from the kept list), the next one after an event of theirs once the
+    background recomputation it started is done (a read), and the next at once after
+    another event (it waits for that recomputation, or computes first). The ranker's use is
+    checked on every answer, which were computed and which read on the API's counters, and
+    the played tracks' exclusion on the answer after the events."""
+    out: dict[str, list[float]] = {b: [] for b in (BLEND, COMPUTED, READ, AFTER_EVENT, AT_ONCE)}
+    at_once_waited: list[bool] = []  # per timed request at once after an event
+
+    def timed(what: str, user: str, params: dict[str, float], warm: bool) -> dict:
+        started = time.perf_counter()
+        response = client.get(f"/users/{user}/recommendations", params=params)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.raise_for_status()
+        body = response.json()
+        ranker = body["personalization"]["ranker"]
+        assert ranker == ("linear-blend" if params else "learned"), ranker
+        if warm:
+            out[what].append(elapsed)
+        return body
+
+    def play(user: str, body: dict) -> str:
+        played = body["items"][0]["track"]["id"]
+        event = {"events": [{"user_id": user, "track_id": played}]}
+        client.post("/interactions", json=event).raise_for_status()
+        return played
+
+    def counts() -> tuple[int, int]:
+        return lists.misses, lists.hits
+
+    def settled(before: tuple[int, int], answers: int) -> tuple[int, int]:
+        """Wait until the lists have answered `answers` more times than `before` (the
+        background's work included); the (computed, read) counts it took."""
+        deadline = time.monotonic() + 60
+        while sum(counts()) < sum(before) + answers and time.monotonic() < deadline:
+            time.sleep(0.005)
+        misses, hits = counts()
+        return misses - before[0], hits - before[1]
+
     for i, user in enumerate(users):
-        for what, params in asks:
-            started = time.perf_counter()
-            response = client.get(f"/users/{user}/recommendations", params=params)
-            elapsed = (time.perf_counter() - started) * 1000
-            response.raise_for_status()
-            ranker = response.json()["personalization"]["ranker"]
-            assert ranker == ("linear-blend" if params else "learned"), ranker
-            if i >= 5:  # warm-up
-                out[what].append(elapsed)
-    return out
+        warm = i >= 5
+        timed(BLEND, user, {"collab_weight": 0.8}, warm)
+        before = counts()
+        timed(COMPUTED, user, {}, warm)
+        body = timed(READ, user, {}, warm)
+        assert settled(before, 2) == (1, 1), "first request computed, second read"
+        before = counts()
+        played = play(user, body)
+        assert settled(before, 1) == (1, 0), "the list recomputed after the event"
+        before = counts()
+        body = timed(AFTER_EVENT, user, {}, warm)
+        assert settled(before, 1) == (0, 1), "the request after it is a read"
+        again = play(user, body)
+        before = counts()
+        body = timed(AT_ONCE, user, {}, warm)
+        assert not {played, again} & {t["track"]["id"] for t in body["items"]}
+        # The request either waited for the background's computation (then read it), or
+        # computed first; the background then computed again, to explain the whole list.
+        waited = settled(before, 2) == (1, 1)
+        if warm:
+            at_once_waited.append(waited)
+    return out, at_once_waited
 
 
 def user_throughput(client: httpx.Client, users: list[str], concurrency: int) -> float:

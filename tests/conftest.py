@@ -93,7 +93,7 @@ NO_RATE_LIMITS = {
 
 #: The personal lists are computed ahead only where a test asks (tests/api/routes/
 #: test_users_ranker.py): elsewhere a background refresh would compete with what is measured.
-NO_PRECOMPUTE = {"precompute_users": 0}
+NO_PRECOMPUTE = {"precompute_users": 0, "recompute_after_events": False}
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

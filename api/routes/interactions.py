@@ -52,6 +52,8 @@ def record_interactions(
         Interaction(e.user_id, e.track_id, e.weight, e.kind, e.timestamp, e.event_id)
         for e in body.events
     )
+    if result.recorded:
+        resources.lists.events_recorded(dict.fromkeys(e.user_id for e in body.events))
     return InteractionsResponse(recorded=result.recorded, duplicates=result.duplicates)
 
 

@@ -97,14 +97,16 @@ def user_recommendations(
     collab_weight: Annotated[float | None, Query(ge=0, le=1)] = None,
 ) -> RecommendationResponse:
     """Candidates from every source seeded by the user's history (a fused content query on
-    the recent tracks, LightFM, co-occurrence, same and co-listened artists, popularity),
+    the recent tracks, LightFM, co-occurrence, same and co-listened artists, popularity,
+    EASE, iALS, RP3β and similar listeners),
     ordered by the learned ranker and explained per signal (an explicit `collab_weight` asks
     for the linear blend of content and LightFM instead); tracks the user already has are
     excluded. A user no source knows gets content-only results, flagged in `personalization`.
     The served list is logged under the response's `request_id` (see GET /stats). A default
     request (no filters, no `collab_weight`, the first MUSICREC_LIST_DEPTH tracks) is read
     from the user's kept list while their events and the models are those it was computed
-    from, else computed and kept (core/recommend/lists.py).
+    from, else computed and kept (core/recommend/lists.py); events recorded through this
+    API have the list recomputed in the background at once.
     """
     result = lists.recommend_for_user(
         user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight

@@ -24,6 +24,14 @@ most active users in the background after start-up, after each model or ranker c
 they expire, so their next request is a read. The page of a kept list is the page the
 pipeline answers (the ranking does not depend on the page size; tests/core/recommend/
 test_lists.py compares them).
+
+After new events (`events_recorded`, called by `POST /interactions` once they are committed)
+the lists of those users that have one are recomputed in the background (`recompute_due`),
+as Gorse's worker refreshes the recommendations of users with new feedback: the list then
+already holds the new events when the user asks next, and a request arriving while it is
+computed waits for that computation instead of running a second one (one computation per
+user at a time). Events recorded through another API process are seen by the per-request
+check only: there the next request computes.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ from schemas.api import Filters
 
 log = logging.getLogger(__name__)
 _NEVER = object()  # no refresh has completed yet
+#: Longest a request waits for its user's list computed elsewhere before computing its own.
+WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,15 @@ class PersonalLists:
     """`recommend_for_user` as the recommender's, answered from a kept list when it is valid
     (module docstring); thread-safe (FastAPI's threadpool and the refresh thread share it)."""
 
-    def __init__(self, recommender: Recommender, *, size: int, seconds: float, depth: int):
+    def __init__(
+        self,
+        recommender: Recommender,
+        *,
+        size: int,
+        seconds: float,
+        depth: int,
+        after_events: bool = True,
+    ):
         self.recommender = recommender
         self.depth = depth
         self._lists: TTLCache[str, _Kept] | None = (
@@ -73,6 +91,14 @@ class PersonalLists:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.after_events = after_events
+        self.recomputed_after_events = 0
+        # Users whose lists are recomputed after their events (an ordered set, at most one
+        # entry per kept list), and the signal that wakes the background loop for them.
+        self._due: dict[str, None] = {}
+        self._wake = threading.Event()
+        # A user's computation under way → set when it is done (requests for them wait).
+        self._computing: dict[str, threading.Event] = {}
         self._refreshed: tuple[str | None, str | None] | object = _NEVER
         self._refreshed_at = 0.0
         self.seconds = seconds
@@ -112,7 +138,9 @@ class PersonalLists:
             return self.recommender.recommend_for_user(
                 user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
             )
-        return self._kept_or_computed(user_id, offset, limit)[0]
+        # Only the page is explained: the rest of the list is kept, and read once a request
+        # computed in the background has explained it.
+        return self._kept_or_computed(user_id, offset, limit, explain=offset + limit)[0]
 
     def refresh(self, users: Iterable[str], stop: Callable[[], bool] = lambda: False) -> int:
         """Make the lists of `users` current (those already current cost a read); returns
@@ -123,11 +151,54 @@ class PersonalLists:
         for user in users:
             if stop():
                 break
-            try:
-                computed += self._kept_or_computed(user, 0, self.depth)[1]
-            except UnknownUserError:
-                continue  # no track of theirs is in the collection: nothing to keep
+            self.recompute_due(stop)  # users with new events come before a long refresh
+            computed += self._computed_ahead(user)
         return computed
+
+    def events_recorded(self, users: Iterable[str]) -> None:
+        """New events of `users` are committed: those with a kept list get it recomputed by
+        the next `recompute_due` (the background loop is woken for it)."""
+        if not self.after_events:
+            return
+        with self._lock:
+            if self._lists is None:
+                return
+            for user in users:
+                if user in self._lists:
+                    self._due[user] = None
+            if self._due:
+                self._wake.set()
+
+    def recompute_due(self, stop: Callable[[], bool] = lambda: False) -> int:
+        """Recompute the lists of the users `events_recorded` named, oldest first; returns how
+        many were computed (a list already current, e.g. asked for since, costs a read)."""
+        computed = 0
+        while not stop():
+            with self._lock:
+                if not self._due:
+                    break
+                user = next(iter(self._due))
+                del self._due[user]
+            if self._computed_ahead(user):
+                computed += 1
+                with self._lock:
+                    self.recomputed_after_events += 1
+        return computed
+
+    def wait_for_work(self, seconds: float) -> None:
+        """Block until `events_recorded` or `wake` signals, or `seconds` have passed."""
+        self._wake.wait(seconds)
+        self._wake.clear()  # a signal after this is seen by the next wait; `_due` keeps users
+
+    def wake(self) -> None:
+        """End a `wait_for_work` now (shutdown)."""
+        self._wake.set()
+
+    def _computed_ahead(self, user: str) -> bool:
+        try:
+            return self._kept_or_computed(user, 0, self.depth, explain=self.depth)[1]
+        except UnknownUserError:
+            return False  # no track of theirs is in the collection: nothing to keep
 
     def refresh_after_change(
         self, users: Callable[[], Iterable[str]], stop: Callable[[], bool] = lambda: False
@@ -151,33 +222,60 @@ class PersonalLists:
         return computed
 
     def _kept_or_computed(
-        self, user_id: str, offset: int, limit: int
+        self, user_id: str, offset: int, limit: int, *, explain: int
     ) -> tuple[Recommendation, bool]:
         """The page from the user's kept list when it is valid, else from the pipeline (the
-        list then kept); True when the pipeline ran."""
+        list then kept, its first `explain` tracks explained); True when the pipeline ran."""
         assert self._lists is not None
         generation = self._generation
         snapshot = self.recommender.snapshot()
-        # Read before the pipeline reads the history itself: an event recorded in between
-        # is in the list but not in `recent`, so the next request computes again (never the
-        # other way round).
+        # The events the list is checked against, and the pipeline's seeds when it runs:
+        # a kept list was computed from exactly the events it is kept for.
         recent = self._recent(user_id)
-        if recent is not None:
-            kept = self._get(user_id)
-            if kept is not None and kept.versions == _versions(snapshot) and kept.recent == recent:
-                page = self._page(kept.packed, offset, limit)
+        waited = False
+        while True:
+            if recent is not None:
+                page = self._valid_page(user_id, snapshot, recent, offset, limit)
                 if page is not None:
                     with self._lock:
                         self.hits += 1
                     return page, False
-        result = self.recommender.recommend_for_user(user_id, limit=self.depth, snapshot=snapshot)
-        packed = PackedList.pack(result) if recent is not None else None
-        with self._lock:
-            self.misses += 1
-            # Kept only when the events it came from are known and no `clear` came between.
-            if packed is not None and recent is not None and generation == self._generation:
-                self._lists[user_id] = _Kept(_versions(snapshot), recent, packed)
+            with self._lock:  # join the user's computation under way, or start one
+                under_way = self._computing.get(user_id)
+                mine = under_way is None
+                if mine:
+                    done = self._computing[user_id] = threading.Event()
+            if under_way is None or waited or recent is None:
+                break
+            # It may keep the list asked for; wait once, bounded (a stuck one does not hold
+            # the request), then compute whatever it kept.
+            under_way.wait(WAIT_SECONDS)
+            waited = True
+        try:
+            result = self.recommender.recommend_for_user(
+                user_id, limit=self.depth, snapshot=snapshot, explain=explain, recent=recent
+            )
+            packed = PackedList.pack(result) if recent is not None else None
+            with self._lock:
+                self.misses += 1
+                # Kept only when the events it came from are known and no `clear` came between.
+                if packed is not None and recent is not None and generation == self._generation:
+                    self._lists[user_id] = _Kept(_versions(snapshot), recent, packed)
+        finally:
+            if mine:  # (else a wait for another computation timed out: that one announces)
+                with self._lock:
+                    del self._computing[user_id]
+                done.set()
         return replace(result, items=result.items[offset : offset + limit]), True
+
+    def _valid_page(
+        self, user_id: str, snapshot: Snapshot, recent: tuple[str, ...], offset: int, limit: int
+    ) -> Recommendation | None:
+        """The page from the user's kept list when it was computed from these inputs."""
+        kept = self._get(user_id)
+        if kept is None or kept.versions != _versions(snapshot) or kept.recent != recent:
+            return None
+        return self._page(kept.packed, offset, limit)
 
     def _recent(self, user_id: str) -> tuple[str, ...] | None:
         """The events the pipeline would seed from; None when the database cannot say (the
@@ -196,8 +294,13 @@ class PersonalLists:
             return self._lists.get(user_id)
 
     def _page(self, packed: PackedList, offset: int, limit: int) -> Recommendation | None:
-        """The page with each track's stored metadata read now; None when one is gone."""
+        """The page with each track's stored metadata read now; None when one is gone, or
+        when the learned ranker's list was kept without the page's explanations."""
         ids = packed.ids[offset : offset + limit]
+        if packed.head.personalization.ranker == "learned" and not all(
+            packed.explained[offset : offset + limit]
+        ):
+            return None
         found = stored_tracks(self.recommender.store, ids)
         if len(found) < len(ids):
             return None

@@ -114,11 +114,17 @@ class Recommender:
         weights: Mapping[str, float] | None = None,
         collab_weight: float | None = None,
         snapshot: Snapshot | None = None,
+        explain: int | None = None,
+        recent: Sequence[str] | None = None,
     ) -> Recommendation:
         """Seeded by the user's most recent tracks; everything they already know excluded;
-        over `snapshot` (default: one taken now)."""
-        q = self.user_query(user_id, filters=filters, weights=weights, snapshot=snapshot)
-        return self._answer(q, limit, offset, collab_weight)
+        over `snapshot` (default: one taken now) and `recent`, the user's recent events
+        (default: read now). The learned ranker explains the first `explain` tracks of the
+        ranking (default: up to the page's end; TreeSHAP is its costly part)."""
+        q = self.user_query(
+            user_id, filters=filters, weights=weights, snapshot=snapshot, recent=recent
+        )
+        return self._answer(q, limit, offset, collab_weight, explain)
 
     def user_query(
         self,
@@ -127,18 +133,23 @@ class Recommender:
         filters: Filters | None = None,
         weights: Mapping[str, float] | None = None,
         snapshot: Snapshot | None = None,
+        recent: Sequence[str] | None = None,
     ) -> SeedQuery:
         """The user's history (recorded events, then what the model and the ranker's
         interaction matrix know) as seeds and exclusions, over `snapshot` (default: one
-        taken now)."""
+        taken now) and `recent` (default: the events read now)."""
         snap = snapshot or self.snapshot()
-        try:
-            recent = self.history.recent(user_id) if self.history else []
-        except DatabaseUnavailableError as exc:
-            # The database is down: the history the model and the ranker learned still
-            # personalises; events recorded since they were trained are missing until it is up.
-            log.warning("history of '%s' not read (%s): using what the models know", user_id, exc)
-            recent = []
+        if recent is None:
+            try:
+                recent = self.history.recent(user_id) if self.history else []
+            except DatabaseUnavailableError as exc:
+                # The database is down: the history the model and the ranker learned still
+                # personalises; events recorded since they were trained are missing until
+                # it is up.
+                log.warning(
+                    "history of '%s' not read (%s): using what the models know", user_id, exc
+                )
+                recent = []
         model, index = snap.model, snap.index
         known = sorted(model.known_items(user_id)) if model and model.has_user(user_id) else []
         held = sorted(index.user_tracks(user_id)) if index is not None else []
@@ -160,7 +171,12 @@ class Recommender:
         )
 
     def _answer(
-        self, q: SeedQuery, limit: int, offset: int, collab_weight: float | None
+        self,
+        q: SeedQuery,
+        limit: int,
+        offset: int,
+        collab_weight: float | None,
+        explain: int | None = None,
     ) -> Recommendation:
         used = {k: q.weights[k] for k in q.queries}
         if q.user_id is None:
@@ -173,7 +189,8 @@ class Recommender:
                 for h, s in zip(hits, sims, strict=True)
             ]
             return Recommendation(items, self.content.fusion, list(q.queries), used)
-        ranker, personalization = self._choose(q.snapshot, q.user_id, collab_weight, offset + limit)
+        explained = offset + limit if explain is None else explain
+        ranker, personalization = self._choose(q.snapshot, q.user_id, collab_weight, explained)
         if personalization.status != "applied":  # the model takes no part in this request
             q = replace(q, snapshot=replace(q.snapshot, model=None))
         # Ranking needs a pool wider than the page; the page is cut after ranking.
@@ -185,13 +202,13 @@ class Recommender:
         )
 
     def _choose(
-        self, snap: Snapshot, user_id: str, collab_weight: float | None, page: int
+        self, snap: Snapshot, user_id: str, collab_weight: float | None, explain: int
     ) -> tuple[Ranker, Personalization]:
         """The ranker of this request, decided here only: the learned one when the snapshot
         has a booster and the request asks for no `collab_weight`, else the linear blend."""
         booster = snap.booster
         if collab_weight is None and booster is not None:
-            ranker: Ranker = LearnedRanker(booster, self.layout, explain_top=page)
+            ranker: Ranker = LearnedRanker(booster, self.layout, explain_top=explain)
             status = self._status(snap, user_id, None)
             return ranker, Personalization(
                 user_id,

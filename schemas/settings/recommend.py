@@ -91,6 +91,12 @@ class RecommendSettings(Section):
         "the lists of this many users (most interactions first) are computed in the "
         "background, so their next request is a read; 0: lists are only kept from requests.",
     )
+    recompute_after_events: bool = Field(
+        True,
+        description="After POST /interactions records events of users who have a kept list, "
+        "those lists are recomputed in the background, so their next request is a read; a "
+        "request arriving during that computation waits for it.",
+    )
     ranker_label_share: float = Field(
         0.2,
         gt=0,

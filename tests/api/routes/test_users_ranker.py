@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy
 
 from api.main import create_app
+from core.interactions.store import Interaction, SqlInteractionStore
 from core.interactions.tables import served
 from tests.api.routes.test_users import (
     AUTH,
@@ -104,10 +105,11 @@ def test_train_publishes_a_ranker_that_serves_and_explains(data_dir) -> None:
 def test_the_most_active_listeners_lists_are_computed_at_start_and_read(data_dir, tmp_path):
     """The refresh after start-up computes the lists of the three richest histories; a
     request for one of them is a read, served explained and logged like any other (that a
-    kept page is the pipeline's page: tests/core/recommend/test_lists.py); a new event of
-    theirs sends the next request through the pipeline."""
+    kept page is the pipeline's page: tests/core/recommend/test_lists.py). An event recorded
+    by another process sends the next request through the pipeline; one recorded through
+    this API has the list recomputed in the background, and the next request reads it."""
     served = copy_without_server(data_dir, tmp_path / "served")
-    settings = make_settings(served, api_key=KEY, precompute_users=3)
+    settings = make_settings(served, api_key=KEY, precompute_users=3, recompute_after_events=True)
     with LiveServer(create_app(settings), headers=AUTH) as api:
         deadline = time.monotonic() + 120
         while metric(api, "musicrec_personal_lists") != 3 and time.monotonic() < deadline:
@@ -119,12 +121,28 @@ def test_the_most_active_listeners_lists_are_computed_at_start_and_read(data_dir
         assert metric(api, "musicrec_personal_list_requests_total", outcome="hit") == 1
         assert read["personalization"]["ranker"] == "learned" and read["request_id"]
         check_explained(read["items"])
-        played = read["items"][0]["track"]["id"]
+        elsewhere = read["items"][0]["track"]["id"]
+        other_process = SqlInteractionStore.open(settings.database_url)
+        try:
+            other_process.record([Interaction(USER, elsewhere)])
+        finally:
+            other_process.close()
+        after = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
+        assert elsewhere not in {i["track"]["id"] for i in after["items"]}
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="miss") == 4
+
+        played = after["items"][0]["track"]["id"]
         event = {"events": [{"user_id": USER, "track_id": played}]}
         assert api.post("/interactions", json=event).status_code == 201
-        after = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
-        assert played not in {i["track"]["id"] for i in after["items"]}
-        assert metric(api, "musicrec_personal_list_requests_total", outcome="miss") == 4
+        recomputed = "musicrec_personal_lists_recomputed_after_events_total"
+        deadline = time.monotonic() + 60
+        while metric(api, recomputed) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert metric(api, recomputed) == 1
+        again = api.get(f"/users/{USER}/recommendations", params={"limit": 10}).json()
+        assert played not in {i["track"]["id"] for i in again["items"]}
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="hit") == 2
+        assert metric(api, "musicrec_personal_list_requests_total", outcome="miss") == 5
 
 
 def test_a_new_ranker_is_picked_up_and_a_broken_one_is_not(data_dir, tmp_path, monkeypatch):

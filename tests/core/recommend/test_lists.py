@@ -5,6 +5,7 @@ through the pipeline; requests that are not the default one are never kept."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, replace
 
@@ -55,14 +56,23 @@ def page(result: Recommendation) -> list[dict]:
 def test_a_kept_page_is_the_page_the_pipeline_answers(recommender) -> None:
     lists = lists_of(recommender)
     for user in USERS[:4]:
-        for offset, limit in ((0, 5), (5, 5), (2, 10)):
+        for offset, limit in ((0, 5), (0, 5), (5, 5), (2, 10), (5, 5)):
             live = recommender.recommend_for_user(user, limit=limit, offset=offset)
             assert live.personalization.ranker == "learned"
             served = lists.recommend_for_user(user, limit=limit, offset=offset)
             assert page(served) == page(live)
             assert served.personalization == live.personalization
-    # One computation per user, every other page read from it.
-    assert (lists.misses, lists.hits, len(lists)) == (4, 8, 4)
+    # A request explains up to its page's end: a page past the explained tracks is computed
+    # again (explaining more), pages within them are read.
+    assert (lists.misses, lists.hits, len(lists)) == (12, 8, 4)
+    # Lists computed ahead explain every kept track: any page within the depth is a read.
+    assert lists.refresh(USERS[:4]) == 0
+    recommender.ranker = Fixed(recommender.ranker.current(), "ranker-2")
+    assert lists.refresh(USERS[:4]) == 4
+    hits = lists.hits
+    for offset, limit in ((5, 7), (0, 5)):
+        lists.recommend_for_user(USERS[0], limit=limit, offset=offset)
+    assert lists.hits == hits + 2
 
 
 def test_a_new_event_sends_the_user_back_through_the_pipeline(recommender, history) -> None:
@@ -198,3 +208,58 @@ def test_a_list_computed_across_a_clear_is_not_kept(recommender, monkeypatch) ->
     monkeypatch.undo()
     lists.recommend_for_user(USERS[8], limit=5)
     assert len(lists) == 1
+
+
+def test_new_events_recompute_the_kept_list_in_the_background(recommender, history) -> None:
+    lists = lists_of(recommender)
+    user, other = USERS[9], USERS[10]
+    played = lists.recommend_for_user(user, limit=5).items[0].track.id
+    history.record([Interaction(user, played), Interaction(other, played)])
+    lists.events_recorded([user, other])  # `other` has no kept list: nothing to recompute
+    assert lists.recompute_due() == 1
+    assert (lists.misses, lists.recomputed_after_events) == (2, 1)
+    after = lists.recommend_for_user(user, limit=5)
+    assert lists.hits == 1  # a read that already holds the event
+    assert played not in {i.track.id for i in after.items}
+    assert page(after) == page(recommender.recommend_for_user(user, limit=5))
+    assert lists.recompute_due() == 0  # nothing left due
+
+    off = PersonalLists(recommender, size=100, seconds=3600.0, depth=12, after_events=False)
+    off.recommend_for_user(user, limit=5)
+    off.events_recorded([user])
+    assert off.recompute_due() == 0
+
+
+def test_a_request_during_its_users_computation_waits_for_it(recommender) -> None:
+    """One computation per user at a time: the second request reads what the first keeps."""
+    lists = lists_of(recommender)
+    user = USERS[11]
+    compute = recommender.recommend_for_user
+    started, go = threading.Event(), threading.Event()
+    calls = []
+
+    def held_first(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            started.set()
+            assert go.wait(30)
+        return compute(*args, **kwargs)
+
+    recommender.recommend_for_user = held_first
+    answers: dict[str, Recommendation] = {}
+    first = threading.Thread(
+        target=lambda: answers.update(a=lists.recommend_for_user(user, limit=5))
+    )
+    second = threading.Thread(
+        target=lambda: answers.update(b=lists.recommend_for_user(user, limit=5))
+    )
+    first.start()
+    assert started.wait(30)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first, not computing on its own
+    go.set()
+    first.join(30)
+    second.join(30)
+    assert len(calls) == 1 and (lists.misses, lists.hits) == (1, 1)
+    assert page(answers["a"]) == page(answers["b"])

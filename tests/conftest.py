@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub call must fail at once, never hang
 
@@ -182,13 +183,19 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
+def metric_samples(text: str) -> dict[str, list[Sample]]:
+    """A `/metrics` text's samples by sample name."""
+    out: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append(sample)
+    return out
+
+
 def metric(client: httpx.Client, name: str, **labels: str) -> float | None:
     """A sample's value on the client's `/metrics`; None when it is not there."""
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return None
+    samples = metric_samples(client.get("/metrics").text).get(name, [])
+    return next((s.value for s in samples if s.labels == labels), None)
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,12 @@ import json
 import logging
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
 from core.encoders.lyrics_terms import LyricsTermsEncoder
 from core.store.edge import EdgeStore
 from indexer.pipeline import Indexer
-from tests.conftest import LiveServer, make_settings, slice_rows, write_catalog
+from tests.conftest import LiveServer, make_settings, metric_samples, slice_rows, write_catalog
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +42,6 @@ def json_log() -> io.StringIO:
     root.setLevel(level)
 
 
-def _samples(text: str) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out.setdefault(sample.name, []).append(sample)
-    return out
-
-
 def test_metrics_and_json_logs_with_request_ids(data_dir, json_log) -> None:
     app = create_app(make_settings(data_dir, log_format="json"))
     with LiveServer(app) as client:
@@ -63,7 +54,7 @@ def test_metrics_and_json_logs_with_request_ids(data_dir, json_log) -> None:
         metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
-    samples = _samples(metrics.text)
+    samples = metric_samples(metrics.text)
 
     # Per route template: count and latency histogram.
     counts = {

@@ -8,9 +8,10 @@ The second serves the 160k-track collection scripts/bench_personal.py builds and
 
 Serves an already indexed data dir (default: data/, as left by scripts/demo.sh) with uvicorn
 on 127.0.0.1, sends a fixed number of requests with random real seeds, and times the same
-fused query called directly on the store. Loopback only; bounded request count. With
-`--users`, the server runs on a copy of the data dir's SQLite database: the events the bench
-records (one per user, to time the request after an event) stay out of the real one.
+fused query called directly on the store. Loopback only; bounded request count. The server
+runs on a copy of the data dir's SQLite database: the served lists it logs and the events it
+records with `--users` (two per user, to time the requests after an event) stay out of the
+real one.
 """
 
 from __future__ import annotations

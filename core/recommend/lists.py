@@ -138,8 +138,8 @@ class PersonalLists:
             return self.recommender.recommend_for_user(
                 user_id, limit=limit, offset=offset, filters=filters, collab_weight=collab_weight
             )
-        # Only the page is explained: the rest of the list is kept, and read once a request
-        # computed in the background has explained it.
+        # A request explains its page only (TreeSHAP is the costly part); a later page past
+        # it is read from a list the background computed, which explains every kept track.
         return self._kept_or_computed(user_id, offset, limit, explain=offset + limit)[0]
 
     def refresh(self, users: Iterable[str], stop: Callable[[], bool] = lambda: False) -> int:

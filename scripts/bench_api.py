@@ -17,6 +17,7 @@ real one.
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import os
 import random
@@ -102,6 +103,7 @@ def main() -> None:
     # and no list is computed ahead: a user's first request runs the pipeline, the next reads;
     # after an event the user's list is recomputed in the background.
     scratch = Path(tempfile.mkdtemp(prefix="musicrec-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # a failed run's too
     served = settings.model_copy(
         update={
             "rate_limit_served_log": None,
@@ -146,7 +148,6 @@ def main() -> None:
     client.close()
     server.should_exit = True
     thread.join()
-    shutil.rmtree(scratch, ignore_errors=True)
     finished_load = load_text()
 
     print(

@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import tempfile
@@ -38,6 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 import uvicorn
 from bench.machine import load_text
+from bench.serving import free_port
 from pydantic import SecretStr
 
 from api.main import create_app
@@ -52,9 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = secrets.token_urlsafe(16)  # the bench server's own key (loopback only)
 
 
+def percentile(ms: list[float], p: int) -> float:
+    return statistics.quantiles(ms, n=100, method="inclusive")[p - 1]
+
+
 def percentiles(ms: list[float]) -> str:
-    q = statistics.quantiles(ms, n=100, method="inclusive")
-    return f"{q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f}"
+    return " | ".join(f"{percentile(ms, p):.1f}" for p in (50, 95, 99))
 
 
 def main() -> None:
@@ -96,9 +99,7 @@ def main() -> None:
         engine_ms.append((time.perf_counter() - started) * 1000)
     store.close()  # the embedded shard has one owner: hand it to the server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     # Every personalised answer is logged (no per-address budget: the bench is one address),
     # and no list is computed ahead: a user's first request runs the pipeline, the next reads;
     # after an event the user's list is recomputed in the background.
@@ -224,10 +225,6 @@ COMPUTED = "learned ranker, computed (pipeline)"
 READ = "learned ranker, kept list read"
 AFTER_EVENT = "learned ranker, after an event, recomputed in the background"
 AT_ONCE = "learned ranker, at once after an event"
-
-
-def percentile(ms: list[float], p: int) -> float:
-    return statistics.quantiles(ms, n=100, method="inclusive")[p - 1]
 
 
 def user_latency(

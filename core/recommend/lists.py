@@ -143,8 +143,8 @@ class PersonalLists:
         return self._kept_or_computed(user_id, offset, limit, explain=offset + limit)[0]
 
     def refresh(self, users: Iterable[str], stop: Callable[[], bool] = lambda: False) -> int:
-        """Make the lists of `users` current (those already current cost a read); returns
-        how many were computed. Ends early when `stop()` says so."""
+        """Make the lists of `users` current and explained in full (those already so cost a
+        read); returns how many were computed. Ends early when `stop()` says so."""
         computed = 0
         if self._lists is None:
             return computed  # nothing is kept: nothing to compute ahead
@@ -171,7 +171,7 @@ class PersonalLists:
 
     def recompute_due(self, stop: Callable[[], bool] = lambda: False) -> int:
         """Recompute the lists of the users `events_recorded` named, oldest first; returns how
-        many were computed (a list already current, e.g. asked for since, costs a read)."""
+        many were computed (a list already current and explained in full costs a read)."""
         computed = 0
         while not stop():
             with self._lock:

@@ -292,14 +292,21 @@ class EdgeStore(VectorStore):
     def upsert(self, points: Sequence[PointRecord]) -> None:
         if not points:
             return
-        ops = qe.UpdateOperation.upsert_points(
-            [
-                qe.Point(p.id, {k: _to_engine(v) for k, v in p.vectors.items()}, p.payload)
-                for p in points
-            ]
-        )
+        # One operation per point: Qdrant Edge stores the points of one operation in an
+        # order that changes from run to run and returns exactly tied scores (duplicate songs
+        # share their vectors) in storage order, so the same catalog indexed twice answered
+        # the same query in two orders. Point by point, the storage order follows the order
+        # given (the indexer's) and tied answers repeat, at the cost of one batch
+        # (docs/performance.md, "Indexing").
+        ops = [
+            qe.UpdateOperation.upsert_points(
+                [qe.Point(p.id, {k: _to_engine(v) for k, v in p.vectors.items()}, p.payload)]
+            )
+            for p in points
+        ]
         with self._lock:
-            self.shard.update(ops)
+            for op in ops:
+                self.shard.update(op)
             self.shard.flush()
             self._refresh_exact()
 

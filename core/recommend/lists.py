@@ -297,7 +297,7 @@ class PersonalLists:
         """The page with each track's stored metadata read now; None when one is gone, or
         when the learned ranker's list was kept without the page's explanations."""
         ids = packed.ids[offset : offset + limit]
-        if packed.head.personalization.ranker == "learned" and not all(
+        if packed.head.personalization.explains and not all(
             packed.explained[offset : offset + limit]
         ):
             return None

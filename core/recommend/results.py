@@ -9,6 +9,7 @@ from typing import Any, Literal
 from schemas.tracks import Track
 
 PersonalizationStatus = Literal["applied", "unknown-user", "no-model", "not-requested", "off"]
+RankerKind = Literal["learned", "linear-blend"]
 
 
 @dataclass
@@ -46,8 +47,14 @@ class Personalization:
     status: PersonalizationStatus = "not-requested"
     collab_weight: float | None = 0.0  # None: the learned ranker weighs the signals itself
     model_version: str | None = None
-    ranker: str = "linear-blend"  # or "learned"
+    ranker: RankerKind = "linear-blend"
     ranker_version: str | None = None
+
+    @property
+    def explains(self) -> bool:
+        """True for the learned ranker, whose tracks carry explanations (those it was asked
+        to explain); the linear blend explains none."""
+        return self.ranker == "learned"
 
 
 @dataclass

@@ -3,9 +3,9 @@
     from evaluation.run import run
     run(Params.build(shared, out, quick=True))
 
-LightFM single-threaded, exact search, ties ordered by id; still, the learned ranker's
-protocol is not bit-reproducible between runs (the template of the report says how far).
-MiniLM and cover embeddings are cached under `params.cache`.
+Deterministic for a given seed (LightFM single-threaded, exact search, points stored in the
+indexer's order, ties ordered by id); only timings vary. MiniLM and cover embeddings are
+cached under `params.cache`.
 """
 
 from __future__ import annotations

@@ -117,7 +117,9 @@ def make_queries(store: EdgeStore, real: Real, n: int, seeds: int, seed: int) ->
         ids = [str(t) for t in rng.choice(pool, size=seeds, replace=False)]
         weights = complete_weights({}, {})
         queries = seed_query(ids, [], fetch_seeds(store, ids), weights, Filters(), ids).queries
-        vectors = {k: v if isinstance(v, SparseVector) else v.tolist() for k, v in queries.items()}
+        vectors = {
+            k: v if isinstance(v, SparseVector) else list(map(float, v)) for k, v in queries.items()
+        }
         out.append(Query(ids, vectors, [point_id(t) for t in ids]))
     return out
 

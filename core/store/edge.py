@@ -297,7 +297,7 @@ class EdgeStore(VectorStore):
         # share their vectors) in storage order, so the same catalog indexed twice answered
         # the same query in two orders. Point by point, the storage order follows the order
         # given (the indexer's) and tied answers repeat, at the cost of one batch
-        # (docs/performance.md, "Indexing").
+        # (docs/performance.md, "Points stored in the order given").
         ops = [
             qe.UpdateOperation.upsert_points(
                 [qe.Point(p.id, {k: _to_engine(v) for k, v in p.vectors.items()}, p.payload)]

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from core.store import StoreError, VectorStore, open_store
-from core.store.edge import EdgeStore, shard_in_use
+from core.store.edge import EdgeStore
+from core.store.owner import shard_in_use
 from schemas.settings import Settings, load_settings
 
 app = typer.Typer(

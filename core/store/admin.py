@@ -20,7 +20,8 @@ from core.files import atomic_writer
 from core.store.base import PointRecord, StoreError, VectorStore
 from core.store.client import ClientStore
 from core.store.cluster import CLUSTER_KEY
-from core.store.edge import EdgeStore, shard_in_use
+from core.store.edge import EdgeStore
+from core.store.owner import shard_in_use
 
 
 class UnsupportedError(StoreError):

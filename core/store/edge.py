@@ -10,7 +10,6 @@ while creating never leaves a shard without metadata (which made every later ind
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -25,7 +24,6 @@ import qdrant_edge as qe
 
 from core.files import atomic_writer
 from core.store.base import (
-    Condition,
     Fusion,
     PointRecord,
     Quantization,
@@ -36,55 +34,20 @@ from core.store.base import (
     TrackFilter,
     VectorStore,
     WithVectors,
-    engine_vector,
-    filter_conditions,
-    stored_vectors,
     vector_selection,
+)
+from core.store.edge_types import (
+    DISTANCES,
+    PAYLOAD_TYPES,
+    to_engine,
+    to_filter,
+    vectors_of,
 )
 from core.store.owner import pid_alive
 from schemas.layout import CollectionLayout
 from schemas.vectors import Vector
 
 log = logging.getLogger(__name__)
-
-_DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
-_PAYLOAD_TYPES = {
-    "keyword": qe.PayloadSchemaType.Keyword,
-    "integer": qe.PayloadSchemaType.Integer,
-    "float": qe.PayloadSchemaType.Float,
-    "bool": qe.PayloadSchemaType.Bool,
-}
-
-
-def _condition(cond: Condition) -> Any:
-    kind, key, value = cond
-    if kind == "ids":
-        return qe.HasIdCondition(set(value))
-    assert key is not None
-    if kind == "any":
-        return qe.FieldCondition(key=key, match=qe.MatchAny(value))
-    if kind == "range":
-        lo, hi = value
-        return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=lo, lte=hi))
-    return qe.FieldCondition(key=key, match=qe.MatchValue(value))
-
-
-def _filter(flt: TrackFilter | None) -> qe.Filter | None:
-    must, must_not = filter_conditions(flt)
-    if not (must or must_not):
-        return None
-    return qe.Filter(
-        must=[_condition(c) for c in must] or None,
-        must_not=[_condition(c) for c in must_not] or None,
-    )
-
-
-def _to_engine(v: Vector) -> Any:
-    return engine_vector(v, qe.SparseVector)
-
-
-def _vectors(raw: Any) -> dict[str, Vector]:
-    return stored_vectors(raw, qe.SparseVector)
 
 
 class EdgeStore(VectorStore):
@@ -152,7 +115,7 @@ class EdgeStore(VectorStore):
                 # on disk (the OS page cache, not the process, holds the hot ones).
                 name: qe.EdgeVectorParams(
                     size=spec.size,
-                    distance=_DISTANCES[spec.distance],
+                    distance=DISTANCES[spec.distance],
                     memory=qe.Memory.Cold if quantized else None,
                 )
                 for name, spec in layout.vectors.items()
@@ -181,7 +144,7 @@ class EdgeStore(VectorStore):
             shutil.rmtree(building, ignore_errors=True)
             shard = qe.EdgeShard.create(str(building), config)
             for field, kind in layout.payload_indexes.items():
-                shard.update(qe.UpdateOperation.create_field_index(field, _PAYLOAD_TYPES[kind]))
+                shard.update(qe.UpdateOperation.create_field_index(field, PAYLOAD_TYPES[kind]))
             shard.flush()
             shard.close()
             self.write_metadata({**metadata, "layout": layout.model_dump()})
@@ -300,7 +263,7 @@ class EdgeStore(VectorStore):
         # (docs/performance.md, "Points stored in the order given").
         ops = [
             qe.UpdateOperation.upsert_points(
-                [qe.Point(p.id, {k: _to_engine(v) for k, v in p.vectors.items()}, p.payload)]
+                [qe.Point(p.id, {k: to_engine(v) for k, v in p.vectors.items()}, p.payload)]
             )
             for p in points
         ]
@@ -329,10 +292,10 @@ class EdgeStore(VectorStore):
         records = self.shard.retrieve(
             list(point_ids), with_payload=True, with_vector=vector_selection(with_vectors)
         )
-        return [PointRecord(str(r.id), _vectors(r.vector), r.payload or {}) for r in records]
+        return [PointRecord(str(r.id), vectors_of(r.vector), r.payload or {}) for r in records]
 
     def count(self, flt: TrackFilter | None = None) -> int:
-        return self.shard.count(qe.CountRequest(filter=_filter(flt), exact=True))
+        return self.shard.count(qe.CountRequest(filter=to_filter(flt), exact=True))
 
     def scroll(
         self, batch_size: int = 256, with_vectors: bool = False, start: str | None = None
@@ -345,14 +308,16 @@ class EdgeStore(VectorStore):
                 )
             )
             if records:
-                yield [PointRecord(str(r.id), _vectors(r.vector), r.payload or {}) for r in records]
+                yield [
+                    PointRecord(str(r.id), vectors_of(r.vector), r.payload or {}) for r in records
+                ]
             if offset is None:
                 return
 
     # --- search -----------------------------------------------------------------------
     def _scored(self, points: list[qe.ScoredPoint]) -> list[ScoredRecord]:
         return [
-            ScoredRecord(str(p.id), float(p.score), p.payload or {}, _vectors(p.vector))
+            ScoredRecord(str(p.id), float(p.score), p.payload or {}, vectors_of(p.vector))
             for p in points
         ]
 
@@ -368,8 +333,8 @@ class EdgeStore(VectorStore):
         request = qe.QueryRequest(
             limit=limit,
             offset=offset,
-            query=qe.Query.Nearest(_to_engine(vector), using=vector_name),
-            filter=_filter(flt),
+            query=qe.Query.Nearest(to_engine(vector), using=vector_name),
+            filter=to_filter(flt),
             params=self._params(),
             with_payload=True,
             with_vector=vector_selection(with_vectors),
@@ -389,12 +354,12 @@ class EdgeStore(VectorStore):
         with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
         names = list(queries)
-        engine_filter = _filter(flt)
+        engine_filter = to_filter(flt)
         params = self._params()
         prefetches = [
             qe.Prefetch(
                 limit=max(prefetch_limit, limit + offset),
-                query=qe.Query.Nearest(_to_engine(queries[name]), using=name),
+                query=qe.Query.Nearest(to_engine(queries[name]), using=name),
                 filter=engine_filter,
                 params=params,
             )
@@ -425,7 +390,7 @@ class EdgeStore(VectorStore):
             return {}
         request = qe.QueryRequest(
             limit=len(ids),
-            query=qe.Query.Nearest(_to_engine(vector), using=vector_name),
+            query=qe.Query.Nearest(to_engine(vector), using=vector_name),
             filter=qe.Filter(must=[qe.HasIdCondition(ids)]),
             params=qe.SearchParams(
                 exact=True, quantization=qe.QuantizationSearchParams(ignore=True)
@@ -434,23 +399,3 @@ class EdgeStore(VectorStore):
             with_vector=False,
         )
         return {str(p.id): float(p.score) for p in self.shard.query(request)}
-
-
-def shard_in_use(path: Path) -> bool:
-    """Whether another handle (another process: the API, `musicrec index`) owns the shard at
-    `path`, asked of the lock Qdrant Edge holds (an exclusive flock on its `wal` directory)
-    without opening the shard: opening it beside a writer made that writer crash at its next
-    flush (`tracker_journal.dat is shorter than expected`)."""
-    wal = path / "wal"
-    if not wal.exists():
-        return False
-    fd = os.open(wal, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)

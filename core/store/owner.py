@@ -5,10 +5,12 @@ Qdrant Edge lets one process open a shard. The API that holds it writes
 stop, so `musicrec index` / `musicrec train` can hand their work to that process instead of
 failing on the lock. A file left by a killed API is stale: its pid is gone on this host (the
 CLI then finds the shard free), or its URL does not answer (the caller checks).
+`shard_in_use` asks the engine's own lock instead, for a shard no owner file names.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -63,3 +65,23 @@ def read_owner(path: Path, *, check_alive: bool = True) -> Owner | None:
     if check_alive and owner.host == socket.gethostname() and not pid_alive(owner.pid):
         return None
     return owner
+
+
+def shard_in_use(path: Path) -> bool:
+    """Whether another handle (another process: the API, `musicrec index`) owns the shard at
+    `path`, asked of the lock Qdrant Edge holds (an exclusive flock on its `wal` directory)
+    without opening the shard: opening it beside a writer made that writer crash at its next
+    flush (`tracker_journal.dat is shorter than expected`)."""
+    wal = path / "wal"
+    if not wal.exists():
+        return False
+    fd = os.open(wal, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)

@@ -93,6 +93,7 @@ def main() -> None:
         totals.append(elapsed)
         for stage, ms in spent.items():
             per_stage[stage].append(ms)
+    resources.close()  # the shard flushed and its lock released, as the API's shutdown does
 
     print(
         f"{args.calls} computed requests, limit {args.limit}; cores {os.cpu_count()}; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -252,6 +252,25 @@ def filter_conditions(flt: TrackFilter | None) -> tuple[list[Condition], list[Co
     if flt.include_ids:
         must.append(("ids", None, list(flt.include_ids)))
     return must, must_not
+
+
+EngineFilter = TypeVar("EngineFilter")
+
+
+def engine_filter(
+    flt: TrackFilter | None,
+    condition: Callable[[Condition], Any],
+    make: Callable[..., EngineFilter],
+) -> EngineFilter | None:
+    """A TrackFilter as an engine's filter (`make(must=..., must_not=...)` of its
+    `condition`s), or None when it filters nothing: both engines build it alike."""
+    must, must_not = filter_conditions(flt)
+    if not (must or must_not):
+        return None
+    return make(
+        must=[condition(c) for c in must] or None,
+        must_not=[condition(c) for c in must_not] or None,
+    )
 
 
 def engine_vector(v: Vector, sparse: Callable[[list[int], list[float]], Any]) -> Any:

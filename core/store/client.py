@@ -26,8 +26,8 @@ from core.store.base import (
     TrackFilter,
     VectorStore,
     WithVectors,
+    engine_filter,
     engine_vector,
-    filter_conditions,
     stored_vectors,
     vector_selection,
 )
@@ -87,13 +87,7 @@ def _condition(cond: Condition) -> Any:
 
 
 def _filter(flt: TrackFilter | None) -> models.Filter | None:
-    must, must_not = filter_conditions(flt)
-    if not (must or must_not):
-        return None
-    return models.Filter(
-        must=[_condition(c) for c in must] or None,
-        must_not=[_condition(c) for c in must_not] or None,
-    )
+    return engine_filter(flt, _condition, models.Filter)
 
 
 def _to_engine(v: Vector) -> Any:

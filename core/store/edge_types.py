@@ -8,7 +8,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from core.store.base import Condition, TrackFilter, engine_vector, filter_conditions, stored_vectors
+from core.store.base import Condition, TrackFilter, engine_filter, engine_vector, stored_vectors
 from schemas.vectors import Vector
 
 DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
@@ -34,13 +34,7 @@ def condition(cond: Condition) -> Any:
 
 
 def to_filter(flt: TrackFilter | None) -> qe.Filter | None:
-    must, must_not = filter_conditions(flt)
-    if not (must or must_not):
-        return None
-    return qe.Filter(
-        must=[condition(c) for c in must] or None,
-        must_not=[condition(c) for c in must_not] or None,
-    )
+    return engine_filter(flt, condition, qe.Filter)
 
 
 def to_engine(v: Vector) -> Any:

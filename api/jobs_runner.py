@@ -5,11 +5,12 @@ schedule, the database reconnect, and the owner file of the embedded shard.
 API's own store (the embedded shard has one owner: index jobs write through this instance),
 starts it once the database is ready (a degraded start starts it on reconnect), writes the
 owner file so the CLI can hand its work here, and runs small loops off the event loop: the
-database reconnect check, the schedule, and the personal lists' refresh (the lists of users
-with new events, at once; the lists of the MUSICREC_PRECOMPUTE_USERS most active users, after
-start-up, after each model or ranker change and as they expire). On exit the running job is
-cancelled at its next safe point, a refresh ends after its current user, and the owner file
-is removed.
+database reconnect check, the schedule, the preload of the embedded shard's files into the
+page cache (`core.store.preload`, once at start-up), and the personal lists' refresh (the
+lists of users with new events, at once; the lists of the MUSICREC_PRECOMPUTE_USERS most
+active users, after start-up, after each model or ranker change and as they expire). On exit
+the running job is cancelled at its next safe point, a refresh ends after its current user, a
+preload after its current read, and the owner file is removed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from api.resources import Resources
 from core.interactions.jobs import JobStore
 from core.recommend.listeners import most_active
 from core.store.owner import owner_path, remove_owner, write_owner
+from core.store.preload import MIB, budget_bytes, preload
 from jobs.runner import JobRunner
 from jobs.schedule import TrainSchedule
 from schemas.settings import Settings
@@ -82,6 +84,28 @@ def build_runner(resources: Resources) -> JobRunner:
     )
 
 
+def preload_shard(resources: Resources, stopped: Callable[[], bool]) -> None:
+    """The embedded shard's files into the page cache (`core.store.preload`), logged."""
+    try:
+        files = resources.store.local_files()
+        budget = budget_bytes(resources.settings.preload_store_mb)
+        done = resources.preloaded = preload(files, budget, stopped) if files else None
+    except Exception:  # cold pages cost time, not answers: serving goes on
+        log.exception("preloading the shard's files failed")
+        return
+    if done is None:
+        return
+    if done.skipped:
+        log.info("shard files not preloaded (%s)", done.skipped)
+    else:
+        log.info(
+            "shard files preloaded into the page cache: %d files, %.0f MiB in %.1f s",
+            done.files,
+            done.read / MIB,
+            done.seconds,
+        )
+
+
 @asynccontextmanager
 async def run_background(app: FastAPI) -> AsyncIterator[None]:
     resources: Resources = app.state.resources
@@ -105,7 +129,8 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
                 log.info("scheduled train job %s submitted", job)
 
         tasks.append(asyncio.create_task(_every(settings.train_check_seconds, "schedule", tick)))
-    stop_lists = threading.Event()
+    stop = threading.Event()  # the preload and the lists' refresh end at their next step
+    tasks.append(asyncio.create_task(run_in_threadpool(preload_shard, resources, stop.is_set)))
     lists = resources.lists
     if settings.precompute_users > 0 or lists.after_events:
 
@@ -117,17 +142,17 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
         def refresh_lists() -> None:
             # Woken at once by new events; else a cheap check every few seconds.
             lists.wait_for_work(LISTS_CHECK_SECONDS)
-            if stop_lists.is_set() or not resources.database.ready:
+            if stop.is_set() or not resources.database.ready:
                 return
-            lists.recompute_due(stop_lists.is_set)
+            lists.recompute_due(stop.is_set)
             if settings.precompute_users > 0:
-                lists.refresh_after_change(most_active_users, stop_lists.is_set)
+                lists.refresh_after_change(most_active_users, stop.is_set)
 
         tasks.append(asyncio.create_task(_every(0, "personal lists", refresh_lists)))
     try:
         yield
     finally:
-        stop_lists.set()  # a refresh under way ends after its current user
+        stop.set()  # a refresh under way ends after its current user, a preload at once
         lists.wake()
         for task in tasks:
             task.cancel()

@@ -25,6 +25,7 @@ from core.recommend.recommender import Recommender
 from core.recommend.search import Searcher
 from core.spotify import build_spotify_client
 from core.store import StoreError, VectorStore, open_store
+from core.store.preload import Preload
 from schemas.settings import Settings
 
 if TYPE_CHECKING:  # the `spotify` extra: imported only where credentials are configured
@@ -52,6 +53,7 @@ class Resources:
     #: Uploads decoded at once (MUSICREC_MAX_CONCURRENT_UPLOADS).
     upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
     jobs: JobRunner | None = None  # set by api.jobs_runner in the lifespan
+    preloaded: Preload | None = None  # the shard's files read at start-up, once done
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""

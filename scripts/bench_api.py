@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
 import uvicorn
-from bench.machine import load_text
+from bench.machine import load_text, preload_shard
 from bench.serving import free_port
 from pydantic import SecretStr
 
@@ -86,6 +86,7 @@ def main() -> None:
     rng = random.Random(0)
 
     store = open_store(settings)
+    preloaded = preload_shard(store, settings)  # as the API's start-up does
     track_ids = [r.payload["track_id"] for batch in store.scroll(1000) for r in batch]
     bodies = [
         {"positive": rng.sample(track_ids, args.seeds), "limit": args.limit}
@@ -154,7 +155,7 @@ def main() -> None:
     print(
         f"collection: {len(track_ids)} tracks ({settings.engine}); {args.requests} requests, "
         f"{args.seeds} seeds, limit {args.limit}; cores {os.cpu_count()}; "
-        f"{started_load} at start, {finished_load} at end"
+        f"{started_load} at start, {finished_load} at end; {preloaded}"
     )
     print("| what | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|")
     print(f"| recommendation logic + engine, in-process | {percentiles(engine_ms)} |")

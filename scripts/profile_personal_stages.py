@@ -5,7 +5,9 @@ the features and the ranker (LightGBM with TreeSHAP of the explained tracks).
     python scripts/profile_personal_stages.py --data-dir /work/bench/g2-n160000-m16-efc100-none \
         --collection bench --calls 60
 
-Builds the API's resources from the settings of that data dir (the factory the API uses) and
+Builds the API's resources from the settings of that data dir (the factory the API uses),
+reads the shard's files into the page cache as the API's start-up does (`--no-preload` skips
+it: after `sync; echo 1 > /proc/sys/vm/drop_caches`, as root, that measures cold pages) and
 calls `Recommender.recommend_for_user` for sampled model users, as a request that computes
 does (`--limit` tracks, the page explained). Each stage is timed by wrapping the function
 that does it (a per-call timer instead of cProfile, whose per-call overhead inflates the many
@@ -27,7 +29,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.machine import load_text
+from bench.machine import load_text, preload_shard
 
 import core.recommend.recommender as pipeline
 from api.resources import build_resources
@@ -58,10 +60,22 @@ def main() -> None:
     parser.add_argument("--collection", default=None)
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--limit", type=int, default=10, help="tracks asked (and explained)")
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="skip reading the shard's files into the page cache first (the API's start-up "
+        "reads them; with the page cache dropped before, this measures cold pages)",
+    )
     args = parser.parse_args()
     started_load = load_text()
     overrides = {"collection": args.collection} if args.collection else {}
-    resources = build_resources(load_settings(data_dir=args.data_dir, **overrides))
+    settings = load_settings(data_dir=args.data_dir, **overrides)
+    resources = build_resources(settings)
+    preloaded = (
+        "shard files not preloaded (--no-preload)"
+        if args.no_preload
+        else preload_shard(resources.store, settings)
+    )
     recommender = resources.recommender
     for active in recommender.sources:
         name = f"source: {active.spec.name}"
@@ -97,7 +111,7 @@ def main() -> None:
 
     print(
         f"{args.calls} computed requests, limit {args.limit}; cores {os.cpu_count()}; "
-        f"{started_load} at start, {load_text()} at end"
+        f"{started_load} at start, {load_text()} at end; {preloaded}"
     )
     print("| stage | p50 ms | mean ms |\n|---|---|---|")
     print(f"| whole request | {statistics.median(totals):.1f} | {statistics.mean(totals):.1f} |")

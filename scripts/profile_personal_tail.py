@@ -22,7 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.machine import load_text
+from bench.machine import load_text, preload_shard
 
 from api.resources import build_resources
 from core.interactions.online import log_recommendations
@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up")
     args = parser.parse_args()
     started = load_text()
-    resources = build_resources(load_settings(data_dir=args.data_dir))
+    settings = load_settings(data_dir=args.data_dir)
+    resources = build_resources(settings)
+    print(preload_shard(resources.store, settings))  # as the API's start-up does
     if args.freeze:
         gc.collect()
         gc.freeze()

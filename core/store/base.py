@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
@@ -148,6 +149,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def local_files(self) -> list[Path]:
+        """The files this process reads the collection from (the embedded shard's), for
+        `core.store.preload`; none for a server, which keeps its own files warm."""
+        return []
 
     # --- points -------------------------------------------------------------------------
     @abstractmethod

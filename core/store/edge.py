@@ -215,6 +215,12 @@ class EdgeStore(VectorStore):
         shutil.rmtree(self.path, ignore_errors=True)
         self.meta_path.unlink(missing_ok=True)
 
+    def local_files(self) -> list[Path]:
+        """Every file of the shard directory (segments, graphs, payloads, write-ahead log)."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.rglob("*") if p.is_file())
+
     def close(self) -> None:
         with self._lock:
             if self._shard is not None:

@@ -52,6 +52,13 @@ class StoreSettings(Section):
         ge=0,
         description="Collections with fewer points are searched exactly (no HNSW graph build).",
     )
+    preload_store_mb: int | None = Field(
+        None,
+        ge=0,
+        description="The API reads the embedded shard's files into the page cache at start-up, "
+        "in the background, when they take at most this many MiB (the first queries then do "
+        "not wait on the disk); unset: half the memory available at start-up; 0: never.",
+    )
     shard_number: int = Field(
         1,
         ge=1,

@@ -240,3 +240,26 @@ def test_query_filters_are_validated_like_body_filters(api) -> None:
     reversed_years = api.get("/search", params={"q": "love", "year_min": 2000, "year_max": 1990})
     assert reversed_years.status_code == 422
     assert "year_min" in reversed_years.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("budget_mb", [None, 0])
+def test_the_api_preloads_its_shard_files_at_start_up(indexed_dir, tmp_path, budget_mb) -> None:
+    """In the background, within the budget (unset: half the available memory; 0: never),
+    while it already answers."""
+    import shutil
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(indexed_dir, data_dir)
+    app = create_app(make_settings(data_dir, preload_store_mb=budget_mb))
+    with LiveServer(app) as client:
+        assert client.get("/health").status_code == 200
+        deadline = time.monotonic() + 30
+        while (done := app.state.resources.preloaded) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    shard_files = sorted(p for p in (data_dir / "qdrant" / "tracks").rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in shard_files)
+    assert done is not None and done.size == size and done.files == len(shard_files)
+    if budget_mb is None:
+        assert (done.read, done.skipped) == (size, None)
+    else:
+        assert done.read == 0 and done.skipped and "over the budget of 0 MiB" in done.skipped

@@ -1,0 +1,108 @@
+"""The embedded shard's files read into the operating system's page cache at start-up, so
+that the first queries after a start do not wait on the disk.
+
+Why: Qdrant Edge reads vectors, graphs and payloads through memory-mapped files. After a
+reboot, a restore, or once the kernel has evicted them, the first touch of each page inside
+a request is a read from disk (a major page fault) while the engine holds the GIL: a computed
+personalised request at 160k tracks spent about a quarter of its time so
+(docs/performance.md, "Cold pages"). One sequential read of the files turns those faults
+into minor ones. The pages belong to the kernel's page cache (shared and reclaimable), not to
+the process, and nothing is read when the files exceed the budget: a shard larger than the
+memory would only evict itself.
+
+Written by hand: a loop of buffered reads. The tools that do this (vmtouch, PostgreSQL's
+pg_prewarm) are not Python libraries, and `os.posix_fadvise(WILLNEED)` leaves the reading to
+the kernel's readahead, with nothing to report when it is done. A read releases the GIL, so
+the API answers requests while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # bytes per read
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Preload:
+    """What a preload did: the files' total size, the bytes read, and, when it read
+    nothing or stopped early, why."""
+
+    files: int
+    size: int
+    read: int
+    seconds: float
+    skipped: str | None = None
+
+
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """Bytes the system could give now: the kernel's MemAvailable, capped by a cgroup v2
+    memory limit (a container's) less what the cgroup uses; None where neither is readable."""
+    found: list[int] = []
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            used = int((cgroup / "memory.current").read_text())
+            found.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def budget_bytes(setting_mb: int | None) -> int:
+    """MUSICREC_PRELOAD_STORE_MB in bytes; unset: half of the memory available now."""
+    if setting_mb is not None:
+        return setting_mb * MIB
+    available = available_memory()
+    return 0 if available is None else available // 2
+
+
+def preload(
+    files: Sequence[Path], budget: int, stopped: Callable[[], bool] = lambda: False
+) -> Preload:
+    """Read every file once (files removed meanwhile, as a segment merged away, are
+    skipped); nothing when they total more than `budget` bytes; `stopped` is checked between
+    reads (shutdown)."""
+    started = time.perf_counter()
+    sizes: dict[Path, int] = {}
+    for path in files:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            continue
+    total = sum(sizes.values())
+
+    def report(read: int, skipped: str | None = None) -> Preload:
+        return Preload(len(sizes), total, read, time.perf_counter() - started, skipped)
+
+    if total > budget:
+        return report(
+            0, f"the files take {total / MIB:.0f} MiB, over the budget of {budget / MIB:.0f} MiB"
+        )
+    buffer = bytearray(CHUNK)
+    read = 0
+    for path in sizes:
+        try:
+            with path.open("rb", buffering=0) as f:
+                while n := f.readinto(buffer):
+                    read += n
+                    if stopped():
+                        return report(read, "stopped")
+        except OSError:
+            continue
+    return report(read)

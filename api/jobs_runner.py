@@ -152,7 +152,7 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        stop.set()  # a refresh under way ends after its current user, a preload at once
+        stop.set()  # a refresh ends after its current user, a preload after its read
         lists.wake()
         for task in tasks:
             task.cancel()

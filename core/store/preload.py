@@ -3,9 +3,9 @@ that the first queries after a start do not wait on the disk.
 
 Why: Qdrant Edge reads vectors, graphs and payloads through memory-mapped files. After a
 reboot, a restore, or once the kernel has evicted them, the first touch of each page inside
-a request is a read from disk (a major page fault) while the engine holds the GIL: a computed
-personalised request at 160k tracks spent about a quarter of its time so
-(docs/performance.md, "Cold pages"). One sequential read of the files turns those faults
+a request is a read from disk (a major page fault) while the engine holds the GIL: a large
+share of a computed personalised request on a big catalog (docs/performance.md, "Cold
+pages"). One sequential read of the files turns those faults
 into minor ones. The pages belong to the kernel's page cache (shared and reclaimable), not to
 the process, and nothing is read when the files exceed the budget: a shard larger than the
 memory would only evict itself.
@@ -18,13 +18,10 @@ the API answers requests while it runs.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # bytes per read
 MIB = 1 << 20

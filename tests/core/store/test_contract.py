@@ -97,6 +97,14 @@ class TestLocalClientStore(StoreContract):
         yield s
         s.close()
 
+    def test_a_client_has_no_files_to_preload(self, store) -> None:
+        """The server (here: the client's own memory) keeps its files; the API reads none."""
+        from tests.core.store.contract import make_points
+
+        store.create(LAYOUT, {})
+        store.upsert(make_points())
+        assert store.local_files() == []
+
 
 def test_sparse_scores_are_identical_on_both_engines(tmp_path) -> None:
     """Same points, same sparse query: the same BM25-IDF scores (ties may order differently)."""

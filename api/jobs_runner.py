@@ -31,7 +31,7 @@ from api.resources import Resources
 from core.interactions.jobs import JobStore
 from core.recommend.listeners import most_active
 from core.store.owner import owner_path, remove_owner, write_owner
-from core.store.preload import MIB, budget_bytes, preload
+from core.store.preload import Preload, preload_store
 from jobs.runner import JobRunner
 from jobs.schedule import TrainSchedule
 from schemas.settings import Settings
@@ -85,25 +85,17 @@ def build_runner(resources: Resources) -> JobRunner:
 
 
 def preload_shard(resources: Resources, stopped: Callable[[], bool]) -> None:
-    """The embedded shard's files into the page cache (`core.store.preload`), logged."""
+    """The embedded shard's files into the page cache (`core.store.preload`), logged;
+    `resources.preloaded` says what was done once it is over, failed included."""
     try:
-        files = resources.store.local_files()
-        budget = budget_bytes(resources.settings.preload_store_mb)
-        done = resources.preloaded = preload(files, budget, stopped) if files else None
-    except Exception:  # cold pages cost time, not answers: serving goes on
+        done = preload_store(resources.store, resources.settings.preload_store_mb, stopped)
+    except Exception as exc:  # cold pages cost time, not answers: serving goes on
         log.exception("preloading the shard's files failed")
-        return
-    if done is None:
-        return
-    if done.skipped:
-        log.info("shard files not preloaded (%s)", done.skipped)
+        done = Preload(0, 0, 0, 0.0, skipped=f"failed: {exc}")
     else:
-        log.info(
-            "shard files preloaded into the page cache: %d files, %.0f MiB in %.1f s",
-            done.files,
-            done.read / MIB,
-            done.seconds,
-        )
+        if done.files:  # a server's store has none
+            log.info(done.describe())
+    resources.preloaded = done
 
 
 @asynccontextmanager

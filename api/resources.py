@@ -53,7 +53,7 @@ class Resources:
     #: Uploads decoded at once (MUSICREC_MAX_CONCURRENT_UPLOADS).
     upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
     jobs: JobRunner | None = None  # set by api.jobs_runner in the lifespan
-    preloaded: Preload | None = None  # the shard's files read at start-up, once done
+    preloaded: Preload | None = None  # what the start-up preload did, once it is over
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""

@@ -29,13 +29,14 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.machine import load_text, preload_shard
+from bench.machine import load_text
 
 import core.recommend.recommender as pipeline
 from api.resources import build_resources
 from core.recommend.features import FeatureLayout
 from core.recommend.rankers.learned import LearnedRanker
 from core.recommend.signals import Similarity
+from core.store.preload import preload_store
 from schemas.settings import load_settings
 
 #: Per stage, the milliseconds spent in it during the current request.
@@ -74,7 +75,7 @@ def main() -> None:
     preloaded = (
         "shard files not preloaded (--no-preload)"
         if args.no_preload
-        else preload_shard(resources.store, settings)
+        else preload_store(resources.store, settings.preload_store_mb).describe()
     )
     recommender = resources.recommender
     for active in recommender.sources:

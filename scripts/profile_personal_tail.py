@@ -22,10 +22,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.machine import load_text, preload_shard
+from bench.machine import load_text
 
 from api.resources import build_resources
 from core.interactions.online import log_recommendations
+from core.store.preload import preload_store
 from schemas.settings import load_settings
 
 
@@ -44,7 +45,7 @@ def main() -> None:
     started = load_text()
     settings = load_settings(data_dir=args.data_dir)
     resources = build_resources(settings)
-    print(preload_shard(resources.store, settings))  # as the API's start-up does
+    print(preload_store(resources.store, settings.preload_store_mb).describe())  # as the API
     if args.freeze:
         gc.collect()
         gc.freeze()

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.store.base import VectorStore
+
 CHUNK = 1 << 20  # bytes per read
 MIB = 1 << 20
 
@@ -37,6 +39,15 @@ class Preload:
     read: int
     seconds: float
     skipped: str | None = None
+
+    def describe(self) -> str:
+        """One line for a log or a benchmark's report."""
+        if self.skipped:
+            return f"shard files not preloaded ({self.skipped})"
+        return (
+            f"shard files preloaded into the page cache: {self.files} files, "
+            f"{self.read / MIB:.0f} MiB in {self.seconds:.1f} s"
+        )
 
 
 def available_memory(
@@ -67,6 +78,13 @@ def budget_bytes(setting_mb: int | None) -> int:
         return setting_mb * MIB
     available = available_memory()
     return 0 if available is None else available // 2
+
+
+def preload_store(
+    store: VectorStore, setting_mb: int | None, stopped: Callable[[], bool] = lambda: False
+) -> Preload:
+    """The store's local files (none for a server) within MUSICREC_PRELOAD_STORE_MB."""
+    return preload(store.local_files(), budget_bytes(setting_mb), stopped)
 
 
 def preload(

@@ -6,10 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.store import VectorStore
-from core.store.preload import MIB, budget_bytes, preload
-from schemas.settings import Settings
-
 
 def proc_status_mb(pid: int | str, *keys: str) -> list[float]:
     fields = dict(
@@ -98,12 +94,3 @@ class MemoryLimit:
 
     def remove(self) -> None:
         self.path.rmdir()
-
-
-def preload_shard(store: VectorStore, settings: Settings) -> str:
-    """The shard's files into the page cache as the API's start-up does (`core.store.preload`),
-    so that what is measured in-process is measured as the API serves; what it did, as text."""
-    done = preload(store.local_files(), budget_bytes(settings.preload_store_mb))
-    if done.skipped:
-        return f"shard files not preloaded ({done.skipped})"
-    return f"shard files preloaded: {done.read / MIB:.0f} MiB in {done.seconds:.1f} s"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from core.store.base import VectorStore
 
@@ -50,11 +50,62 @@ class Preload:
         )
 
 
-def available_memory(
-    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+#: (limit, usage) file names of a memory cgroup: v2, then v1's memory controller.
+_CGROUP_FILES = (
+    ("memory.max", "memory.current"),
+    ("memory.limit_in_bytes", "memory.usage_in_bytes"),
+)
+_NO_LIMIT = 1 << 60  # v1 reports "no limit" as a huge number, v2 as "max"
+
+
+def _memory_cgroups(proc_cgroup: Path, root: Path) -> list[Path]:
+    """The directories of this process's memory cgroup and of its ancestors (a limit may be
+    set on any of them), from /proc/self/cgroup: v2's unified line (`0::/path`) when the
+    unified hierarchy is mounted at `root`, v1's memory controller (`N:memory:/path`)."""
+    dirs: list[Path] = []
+    for line in proc_cgroup.read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "" and (root / "cgroup.controllers").exists():
+            base = root
+        elif "memory" in controllers.split(","):
+            base = root / "memory"
+        else:
+            continue
+        parts = PurePosixPath(path).parts[1:]
+        dirs += [base.joinpath(*parts[:i]) for i in range(len(parts), -1, -1)]
+    return dirs
+
+
+def cgroup_memory_left(
+    proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
 ) -> int | None:
-    """Bytes the system could give now: the kernel's MemAvailable, capped by a cgroup v2
-    memory limit (a container's) less what the cgroup uses; None where neither is readable."""
+    """Bytes this process's memory cgroups may still charge (the tightest limit less its
+    usage, along the path to the root); None without a limit (or without cgroups)."""
+    try:
+        dirs = _memory_cgroups(proc_cgroup, root)
+    except (OSError, ValueError):
+        return None
+    left: list[int] = []
+    for directory in dirs:
+        for limit_name, usage_name in _CGROUP_FILES:
+            try:
+                limit = (directory / limit_name).read_text().strip()
+                usage = int((directory / usage_name).read_text())
+            except (OSError, ValueError):
+                continue
+            if limit != "max" and int(limit) < _NO_LIMIT:
+                left.append(max(int(limit) - usage, 0))
+    return min(left) if left else None
+
+
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"),
+    proc_cgroup: Path = Path("/proc/self/cgroup"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+) -> int | None:
+    """Bytes the system could give now: the kernel's MemAvailable, capped by what this
+    process's memory cgroup may still take (a container's limit, or a benchmark's, cgroup v1
+    or v2); None where neither is readable."""
     found: list[int] = []
     try:
         for line in meminfo.read_text().splitlines():
@@ -62,13 +113,9 @@ def available_memory(
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        limit = (cgroup / "memory.max").read_text().strip()
-        if limit != "max":
-            used = int((cgroup / "memory.current").read_text())
-            found.append(max(int(limit) - used, 0))
-    except (OSError, ValueError):
-        pass
+    cgroup = cgroup_memory_left(proc_cgroup, cgroup_root)
+    if cgroup is not None:
+        found.append(cgroup)
     return min(found) if found else None
 
 

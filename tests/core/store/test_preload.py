@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,16 +97,62 @@ def test_a_file_removed_meanwhile_is_skipped(tmp_path) -> None:
 def test_the_budget_is_half_the_memory_available_under_a_cgroup_limit(tmp_path) -> None:
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal: 24000000 kB\nMemAvailable: 8000000 kB\n")
-    cgroup = tmp_path / "cgroup"
-    cgroup.mkdir()
-    assert available_memory(meminfo, cgroup) == 8_000_000 * 1024  # no cgroup files
-    (cgroup / "memory.max").write_text("max\n")
-    assert available_memory(meminfo, cgroup) == 8_000_000 * 1024  # no limit
-    (cgroup / "memory.max").write_text(f"{4 << 30}\n")
-    (cgroup / "memory.current").write_text(f"{1 << 30}\n")
-    assert available_memory(meminfo, cgroup) == 3 << 30  # the container's limit, less its use
-    assert available_memory(tmp_path / "none", tmp_path / "none") is None
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/box/app\n")
+    root = tmp_path / "sys"
+    assert available_memory(meminfo, proc, root) == 8_000_000 * 1024  # no cgroup files
+    app = root / "box" / "app"
+    app.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("memory\n")  # v2, unified
+    (app / "memory.max").write_text("max\n")
+    (app / "memory.current").write_text(f"{1 << 30}\n")
+    assert available_memory(meminfo, proc, root) == 8_000_000 * 1024  # no limit
+    (root / "box" / "memory.max").write_text(f"{4 << 30}\n")  # on the parent
+    (root / "box" / "memory.current").write_text(f"{1 << 30}\n")
+    assert available_memory(meminfo, proc, root) == 3 << 30  # the parent's limit, less its use
+    (app / "memory.max").write_text(f"{2 << 30}\n")
+    assert available_memory(meminfo, proc, root) == 1 << 30  # the tightest one
+
+    proc.write_text("12:cpu,cpuacct:/x\n4:memory:/bench\n0::/\n")  # v1's memory controller
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "bench").mkdir(parents=True)
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # none
+    (v1 / "memory" / "memory.usage_in_bytes").write_text(f"{5 << 30}\n")
+    (v1 / "memory" / "bench" / "memory.limit_in_bytes").write_text(f"{512 << 20}\n")
+    (v1 / "memory" / "bench" / "memory.usage_in_bytes").write_text(f"{100 << 20}\n")
+    assert available_memory(meminfo, proc, v1) == 412 << 20
+    assert available_memory(tmp_path / "none", tmp_path / "none", tmp_path) is None
     assert budget_bytes(0) == 0 and budget_bytes(12) == 12 << 20
     available = available_memory()  # this machine's
     assert available is not None
     assert abs(budget_bytes(None) - available // 2) < 256 << 20  # memory moves between reads
+
+
+def test_a_process_in_a_limited_memory_cgroup_gets_a_budget_under_its_limit() -> None:
+    """A real cgroup (v2, or v1's memory controller) with a 256 MiB limit, as the benchmark's
+    `--memory-limit-mb` and a container make, and a process started in it."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    group = (
+        Path("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/memory") / f"musicrec-test-{os.getpid()}"
+    )
+    try:
+        group.mkdir()
+        (group / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(str(256 << 20))
+    except OSError as exc:
+        pytest.skip(f"no writable memory cgroup here ({exc})")
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from core.store.preload import budget_bytes; print(budget_bytes(None))",
+            ],
+            preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[3],
+        ).stdout
+        assert 0 < int(out) <= 128 << 20
+    finally:
+        group.rmdir()

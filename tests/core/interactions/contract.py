@@ -191,7 +191,7 @@ class InteractionStoreContract:
             t.start()
         for t in threads:
             t.join()
-        assert results == ["ok"] * 3
+        assert results == ["ok"] * 3, results
 
     def test_times_are_utc(self, store) -> None:
         before = datetime.now(UTC).replace(tzinfo=None)

@@ -29,6 +29,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x6D75_7369_6372_6563 >> 1  # "musicrec": the PostgreSQL advisory lock for upgrades
@@ -95,7 +96,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, path: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
@@ -108,6 +109,30 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, path: str) -> None:
     def _begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _switch_to_wal(cursor: Any, busy_timeout: float) -> None:
+    """WAL mode, retried while SQLite answers "database is locked" (at most `busy_timeout`).
+
+    SQLite refuses the switch at once, without its busy handler, when the file is still in
+    rollback mode (a new file: WAL is recorded in a header only the first write creates)
+    and another connection holds the write lock, since waiting could deadlock. That is what
+    two first connections to a new file meet while one of them creates the schema: the other
+    failed its open with "cannot read the schema version: database is locked". Once the
+    writer commits, the file is in WAL mode and the switch is a no-op."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_busy),
+        stop=stop_after_delay(busy_timeout),
+        wait=wait_exponential_jitter(initial=0.005, max=0.1),
+        reraise=True,
+    ):
+        with attempt:
+            cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def _name_damaged_files(engine: Engine, path: str) -> None:

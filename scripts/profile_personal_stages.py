@@ -12,6 +12,11 @@ calls `Recommender.recommend_for_user` for sampled model users, as a request tha
 does (`--limit` tracks, the page explained). Each stage is timed by wrapping the function
 that does it (a per-call timer instead of cProfile, whose per-call overhead inflates the many
 small calls of the pipeline); p50 and mean per request, over the calls after the warm-up.
+
+Beside each, the same recommender answers a seed request of two of that user's tracks
+(`POST /recommendations`'s code, bench_api.py's in-process row): the table's ratios say how
+many seed requests of the same run each stage costs. A stage above the 1.5× of issue 26 on
+its own is a floor no tuning of the other stages removes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import core.recommend.recommender as pipeline
 from api.resources import build_resources
 from core.recommend.features import FeatureLayout
 from core.recommend.rankers.learned import LearnedRanker
+from core.recommend.recommender import SeedRequest
 from core.recommend.signals import Similarity
 from core.store.preload import preload_store
 from schemas.settings import load_settings
@@ -96,6 +102,7 @@ def main() -> None:
     rng = random.Random(0)
     users = rng.sample(sorted(model.user_ids), args.calls + 5)
     totals: list[float] = []
+    seed_ms: list[float] = []
     per_stage: dict[str, list[float]] = defaultdict(list)
     for i, user in enumerate(users):
         spent.clear()
@@ -103,10 +110,16 @@ def main() -> None:
         result = recommender.recommend_for_user(user, limit=args.limit)
         elapsed = (time.perf_counter() - started) * 1000
         assert result.personalization.ranker == "learned", result.personalization
+        stages = dict(spent)  # (the seed request's own stages are not the pipeline's)
+        seeds = sorted(model.known_items(user))[:2]
+        started = time.perf_counter()
+        recommender.recommend(SeedRequest(positive=seeds, limit=args.limit))
+        seed_elapsed = (time.perf_counter() - started) * 1000
         if i < 5:
             continue  # warm-up
         totals.append(elapsed)
-        for stage, ms in spent.items():
+        seed_ms.append(seed_elapsed)
+        for stage, ms in stages.items():
             per_stage[stage].append(ms)
     resources.close()  # the shard flushed and its lock released, as the API's shutdown does
 
@@ -114,10 +127,18 @@ def main() -> None:
         f"{args.calls} computed requests, limit {args.limit}; cores {os.cpu_count()}; "
         f"{started_load} at start, {load_text()} at end; {preloaded}"
     )
-    print("| stage | p50 ms | mean ms |\n|---|---|---|")
-    print(f"| whole request | {statistics.median(totals):.1f} | {statistics.mean(totals):.1f} |")
-    for stage, ms in sorted(per_stage.items(), key=lambda kv: -statistics.median(kv[1])):
-        print(f"| {stage} | {statistics.median(ms):.1f} | {statistics.mean(ms):.1f} |")
+    seed = statistics.median(seed_ms)
+    print("| stage | p50 ms | mean ms | p50 ÷ seed request |\n|---|---|---|---|")
+    print(
+        f"| seed request (2 seeds), for scale | {seed:.1f} | {statistics.mean(seed_ms):.1f} | 1 |"
+    )
+    rows = [
+        ("whole request", totals),
+        *sorted(per_stage.items(), key=lambda kv: -statistics.median(kv[1])),
+    ]
+    for stage, times in rows:
+        p50 = statistics.median(times)
+        print(f"| {stage} | {p50:.1f} | {statistics.mean(times):.1f} | {p50 / seed:.2f} |")
 
 
 if __name__ == "__main__":

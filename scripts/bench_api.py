@@ -19,12 +19,15 @@ from __future__ import annotations
 import argparse
 import atexit
 import copy
+import json
 import os
 import random
 import secrets
 import shutil
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -150,6 +153,10 @@ def main() -> None:
     lists = app.state.resources.lists
     personal, at_once_waited = user_latency(client, users, lists) if users else ({}, [])
     if users:
+        busy_reads, recomputed_rate = reads_beside_recomputation(
+            client, users, lists, track_ids, rng
+        )
+        personal[BUSY_READ] = busy_reads
         list_bytes = kept_bytes(lists)
         read_throughput = user_throughput(client, users, args.concurrency)
         lists.clear()
@@ -187,6 +194,11 @@ def main() -> None:
             f"kept list read: p50 {read_p50 / engine:.2f}x the in-process fused query, "
             f"{read_p50 / post:.2f}x POST /recommendations; p99 {read_p99 / read_p50:.2f}x "
             f"its p50"
+        )
+        print(
+            f"while the background recomputes ({recomputed_rate:.1f} lists/s after events of "
+            "other users, one after the other): kept list read p99 "
+            f"{percentile(busy_reads, 99) / statistics.median(busy_reads):.2f}x its p50"
         )
         for what, ms in ((COMPUTED, computed), (AFTER_EVENT, personal[AFTER_EVENT])):
             print(
@@ -233,6 +245,7 @@ COMPUTED = "learned ranker, computed (pipeline)"
 READ = "learned ranker, kept list read"
 AFTER_EVENT = "learned ranker, after an event, recomputed in the background"
 AT_ONCE = "learned ranker, at once after an event"
+BUSY_READ = "learned ranker, kept list read while the background recomputes others' lists"
 
 
 def user_latency(
@@ -301,6 +314,70 @@ def user_latency(
         if warm:
             at_once_waited.append(waited)
     return out, at_once_waited
+
+
+def reads_beside_recomputation(
+    client: httpx.Client,
+    users: list[str],
+    lists: PersonalLists,
+    track_ids: list[str],
+    rng: random.Random,
+) -> tuple[list[float], float]:
+    """Reads of kept lists while the API's background recomputes other users' lists: half
+    the users (after the warm-up) are read, one request after the other, by a client in a
+    process of its own (scripts/bench/remote_reads.py: this one shares the server's GIL),
+    while a thread here records an event for one of the other half as soon as the
+    background has recomputed the list the previous event made due (a steady stream of
+    events, the background never idle). Qdrant Edge holds the GIL during each of the
+    computation's queries, so this is the read as it is served beside that work; the `READ`
+    row is the same read with the background idle. Returns the read times and the
+    recomputations per second."""
+    half = 5 + (len(users) - 5) // 2
+    readers, others = users[5:half], users[half:]
+    stop = threading.Event()
+
+    def events() -> None:
+        i = 0
+        while not stop.is_set():
+            done = lists.recomputed_after_events
+            event = {"user_id": others[i % len(others)], "track_id": rng.choice(track_ids)}
+            client.post("/interactions", json={"events": [event]}).raise_for_status()
+            i += 1
+            deadline = time.monotonic() + 30
+            while lists.recomputed_after_events == done and not stop.is_set():
+                if time.monotonic() > deadline:
+                    raise AssertionError("the background did not recompute after an event")
+                time.sleep(0.001)
+
+    for user in readers:  # their lists current (no event of theirs comes in this phase)
+        client.get(f"/users/{user}/recommendations").raise_for_status()
+    hits, recomputed = lists.hits, lists.recomputed_after_events
+    poster = threading.Thread(target=events, daemon=True)
+    started = time.perf_counter()
+    poster.start()
+    remote = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench" / "remote_reads.py"),
+            "--url",
+            str(client.base_url),
+            "--count",
+            str(4 * len(readers)),
+            *readers,
+        ],
+        env={**os.environ, "MUSICREC_BENCH_KEY": KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stop.set()
+    poster.join()
+    rate = (lists.recomputed_after_events - recomputed) / (time.perf_counter() - started)
+    ms: list[float] = json.loads(remote.stdout)
+    # Every timed request was a read: the background's recomputations after events compute
+    # (misses), so the hits are the timed requests'.
+    assert lists.hits - hits == len(ms), "a timed request was computed, not read"
+    return ms, rate
 
 
 def user_throughput(client: httpx.Client, users: list[str], concurrency: int) -> float:

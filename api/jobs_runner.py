@@ -136,9 +136,10 @@ async def run_background(app: FastAPI) -> AsyncIterator[None]:
             lists.wait_for_work(LISTS_CHECK_SECONDS)
             if stop.is_set() or not resources.database.ready:
                 return
-            lists.recompute_due(stop.is_set)
-            if settings.precompute_users > 0:
-                lists.refresh_after_change(most_active_users, stop.is_set)
+            with resources.priority.background():  # its queries wait for requests
+                lists.recompute_due(stop.is_set)
+                if settings.precompute_users > 0:
+                    lists.refresh_after_change(most_active_users, stop.is_set)
 
         tasks.append(asyncio.create_task(_every(0, "personal lists", refresh_lists)))
     try:

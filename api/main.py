@@ -28,7 +28,7 @@ from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.jobs_runner import run_background
-from api.middleware import DocsContentSecurityPolicy, SecurityHeaders
+from api.middleware import DocsContentSecurityPolicy, RequestsInFlight, SecurityHeaders
 from api.observability import install_observability
 from api.resources import build_resources
 from api.routes import (
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     jobs.include(app, settings)
+    app.add_middleware(RequestsInFlight)  # the outermost: the whole of each request counts
     install_error_handlers(app)
     document_malformed_bodies(app)
     return app

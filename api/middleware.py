@@ -50,6 +50,20 @@ class SecurityHeaders(HttpMiddleware):
         await self.app(scope, receive, send_with_headers)
 
 
+class RequestsInFlight(HttpMiddleware):
+    """Counts each HTTP request as being served, from its start to its last byte, for
+    `core.store.priority.QueryPriority` (the background's engine queries wait for them); the
+    app's resources hold it once the lifespan has built them."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resources = getattr(scope["app"].state, "resources", None)
+        if resources is None:
+            await self.app(scope, receive, send)
+            return
+        with resources.priority.serving():
+            await self.app(scope, receive, send)
+
+
 #: The interactive docs' pages. Their inline scripts are allowed by hash, computed from the
 #: page itself, so the policy follows fastapi-offline's HTML without 'unsafe-inline' scripts.
 DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})

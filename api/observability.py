@@ -172,6 +172,15 @@ class _StateCollector(Collector):
             )
             after_events.add_metric([], lists.recomputed_after_events)
             yield from (kept, served, after_events)
+        priority = getattr(resources, "priority", None)
+        if priority is not None:
+            waits = CounterMetricFamily(
+                "musicrec_background_query_waits",
+                "Engine queries of the background's list computations that waited for requests "
+                "being served (MUSICREC_BACKGROUND_QUERY_WAIT_MS).",
+            )
+            waits.add_metric([], priority.waits)
+            yield waits
         database = getattr(resources, "database", None)
         if database is not None:
             up = GaugeMetricFamily("musicrec_database_up", "1 when the database is ready.")

@@ -26,6 +26,7 @@ from core.recommend.search import Searcher
 from core.spotify import build_spotify_client
 from core.store import StoreError, VectorStore, open_store
 from core.store.preload import Preload
+from core.store.priority import QueryPriority
 from schemas.settings import Settings
 
 if TYPE_CHECKING:  # the `spotify` extra: imported only where credentials are configured
@@ -54,6 +55,8 @@ class Resources:
     upload_slots: threading.BoundedSemaphore = field(default_factory=threading.BoundedSemaphore)
     jobs: JobRunner | None = None  # set by api.jobs_runner in the lifespan
     preloaded: Preload | None = None  # what the start-up preload did, once it is over
+    #: Requests before the background's engine queries (core/store/priority.py).
+    priority: QueryPriority = field(default_factory=lambda: QueryPriority(0.0))
 
     def holders(self) -> list[ArtefactHolder[Any]]:
         """The hot-reloaded artefacts: the LightFM model, then the learned ranker."""
@@ -81,6 +84,8 @@ def build_resources(settings: Settings) -> Resources:
         if settings.engine == "edge":
             raise  # a locked or broken embedded shard will not heal by itself
         log.warning("Qdrant is not reachable at start-up (%s); requests get 503 until it is", exc)
+    priority = QueryPriority(settings.background_query_wait_ms / 1000)
+    store.yield_to_requests(priority)
     lyrics = build_lyrics_encoder(settings)
     cover = build_cover_encoder(settings)
     assert settings.model_dir is not None
@@ -130,9 +135,11 @@ def build_resources(settings: Settings) -> Resources:
             seconds=settings.list_cache_seconds,
             depth=settings.list_depth,
             after_events=settings.recompute_after_events,
+            priority=priority,
         ),
         spotify,
         rate_limits,
         ranker,
         upload_slots=threading.BoundedSemaphore(settings.max_concurrent_uploads),
+        priority=priority,
     )

@@ -51,6 +51,7 @@ from core.recommend.recommender import Recommender
 from core.recommend.results import Recommendation
 from core.recommend.seeds import stored_tracks
 from core.recommend.snapshot import Snapshot
+from core.store.priority import QueryPriority
 from schemas.api import Filters
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,12 @@ class PersonalLists:
         seconds: float,
         depth: int,
         after_events: bool = True,
+        priority: QueryPriority | None = None,
     ):
+        """`priority`: the API's (a request waiting for a computation under way steps aside
+        for it); None: one that never holds anything back."""
         self.recommender = recommender
+        self.priority = priority or QueryPriority(0.0)
         self.depth = depth
         self._lists: TTLCache[str, _Kept] | None = (
             TTLCache(maxsize=size, ttl=seconds) if size > 0 else None
@@ -249,7 +254,8 @@ class PersonalLists:
                 break
             # It may keep the list asked for; wait once, bounded (a stuck one does not hold
             # the request), then compute whatever it kept.
-            under_way.wait(WAIT_SECONDS)
+            with self.priority.aside():  # (when it is the background's: it must not wait)
+                under_way.wait(WAIT_SECONDS)
             waited = True
         try:
             result = self.recommender.recommend_for_user(

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
+from core.store.priority import QueryPriority
 from schemas.layout import CollectionLayout
 from schemas.settings import Settings
 from schemas.settings.store import StoreSettings
@@ -154,6 +155,12 @@ class VectorStore(ABC):
         """The files this process reads the collection from (the embedded shard's), for
         `core.store.preload`; none for a server, which keeps its own files warm."""
         return []
+
+    def yield_to_requests(self, priority: QueryPriority) -> None:
+        """Make the queries of background work wait for requests (`core.store.priority`):
+        needed by an engine inside this process, which holds the GIL while it searches; a
+        server's client waits on a socket, which releases it, so the base does nothing."""
+        del priority
 
     # --- points -------------------------------------------------------------------------
     @abstractmethod

@@ -44,6 +44,7 @@ from core.store.edge_types import (
     vectors_of,
 )
 from core.store.owner import pid_alive
+from core.store.priority import QueryPriority
 from schemas.layout import CollectionLayout
 from schemas.vectors import Vector
 
@@ -65,6 +66,7 @@ class EdgeStore(VectorStore):
             rescore=True, oversampling=self.tuning.quantization_oversampling
         )
         self._shard: qe.EdgeShard | None = None
+        self._priority: QueryPriority | None = None  # see `yield_to_requests`
         self._exact = True
         # The shard handle is shared by the API's worker threads; updates are serialized
         # so a batch upsert and the count that picks exact search stay consistent.
@@ -104,6 +106,8 @@ class EdgeStore(VectorStore):
                         )
                     self._shard = self._open()
                     self._refresh_exact()
+        if self._priority is not None:  # every engine call goes through here
+            self._priority.before_query()
         return self._shard
 
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
@@ -214,6 +218,9 @@ class EdgeStore(VectorStore):
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self.meta_path.unlink(missing_ok=True)
+
+    def yield_to_requests(self, priority: QueryPriority) -> None:
+        self._priority = priority
 
     def local_files(self) -> list[Path]:
         """Every file of the shard directory (segments, graphs, payloads, write-ahead log)."""

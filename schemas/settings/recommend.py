@@ -97,6 +97,14 @@ class RecommendSettings(Section):
         "those lists are recomputed in the background, so their next request is a read; a "
         "request arriving during that computation waits for it.",
     )
+    background_query_wait_ms: float = Field(
+        50.0,
+        ge=0,
+        le=1000,
+        description="On the embedded engine, each query of the background's list computations "
+        "first waits, at most this long, while the API serves a request (the engine holds "
+        "Python's GIL during a query: core/store/priority.py); 0: never waits.",
+    )
     ranker_label_share: float = Field(
         0.2,
         gt=0,

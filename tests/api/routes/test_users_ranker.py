@@ -4,8 +4,10 @@ itself and keeps the last good one when a broken artefact is published."""
 
 from __future__ import annotations
 
+import threading
 import time
 
+import httpx
 import pytest
 import sqlalchemy
 
@@ -169,3 +171,78 @@ def test_a_new_ranker_is_picked_up_and_a_broken_one_is_not(data_dir, tmp_path, m
         body = api.get(f"/users/{USER}/recommendations").json()
         assert body["personalization"]["ranker_version"] == health["version"]
         check_explained(body["items"])
+
+
+def test_the_backgrounds_queries_wait_for_requests_being_served(data_dir, tmp_path) -> None:
+    """While the background recomputes a list after an event, its engine queries wait for the
+    requests being served (core/store/priority.py: Qdrant Edge holds the GIL during a query);
+    /metrics counts those waits. A request for the user whose list is under computation waits
+    for it and steps aside meanwhile: otherwise each of that computation's queries would wait
+    MUSICREC_BACKGROUND_QUERY_WAIT_MS for the very request waiting for it."""
+    served = copy_without_server(data_dir, tmp_path / "served")
+    wait_ms = 500
+    settings = make_settings(
+        served,
+        api_key=KEY,
+        precompute_users=3,
+        recompute_after_events=True,
+        background_query_wait_ms=wait_ms,
+    )
+    recomputed = "musicrec_personal_lists_recomputed_after_events_total"
+    waits = "musicrec_background_query_waits_total"
+    hit = {"outcome": "hit"}
+    with LiveServer(create_app(settings), headers=AUTH) as api:
+        deadline = time.monotonic() + 120
+        while metric(api, "musicrec_personal_lists") != 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        users = api.get("/users", params={"limit": 2}).json()["users"]
+        reader, eventful = (u["id"] for u in users)
+        answer = api.get(f"/users/{eventful}/recommendations").json()
+        tracks = [i["track"]["id"] for i in answer["items"]]
+        waited = metric(api, waits) or 0  # (the precompute's queries waited for the polls)
+
+        def play(track: str) -> float:
+            """Records the event; the recomputations counted before it."""
+            done = metric(api, recomputed) or 0
+            event = {"events": [{"user_id": eventful, "track_id": track}]}
+            assert api.post("/interactions", json=event).status_code == 201
+            return done
+
+        def recomputed_since(done: float) -> None:
+            deadline = time.monotonic() + 60
+            while metric(api, recomputed) == done and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert metric(api, recomputed) == done + 1
+
+        stop = threading.Event()
+
+        def read() -> None:  # a steady stream of requests beside the background
+            with httpx.Client(base_url=api.base_url, headers=AUTH, timeout=30) as other:
+                while not stop.is_set():
+                    other.get(f"/users/{reader}/recommendations").raise_for_status()
+
+        reads = threading.Thread(target=read)
+        reads.start()
+        try:
+            recomputed_since(play(tracks[0]))
+        finally:
+            stop.set()
+            reads.join()
+        assert (metric(api, waits) or 0) > waited, "no background query waited for a request"
+
+        # At once after an event: the request joins the background's computation (it reads
+        # what the background kept: a hit; or it computed first: no hit) and comes back
+        # within about one computation, not after a wait for each query of it (without
+        # stepping aside: 1.2 s with 300 ms waits).
+        joined: list[float] = []
+        for track in tracks[1:6]:
+            hits = metric(api, "musicrec_personal_list_requests_total", **hit)
+            done = play(track)
+            started = time.monotonic()
+            api.get(f"/users/{eventful}/recommendations").raise_for_status()
+            elapsed = time.monotonic() - started
+            recomputed_since(done)
+            if metric(api, "musicrec_personal_list_requests_total", **hit) != hits:
+                joined.append(elapsed)
+        assert joined, "no request joined the background's computation"
+        assert max(joined) < 3 * wait_ms / 1000, joined

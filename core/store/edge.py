@@ -96,6 +96,13 @@ class EdgeStore(VectorStore):
 
     @property
     def shard(self) -> qe.EdgeShard:
+        """The open shard, for one engine call: background work first waits for requests
+        (`yield_to_requests`); every call goes through here."""
+        if self._priority is not None:
+            self._priority.before_query()
+        return self._opened()
+
+    def _opened(self) -> qe.EdgeShard:
         if self._shard is None:
             with self._lock:
                 if self._shard is None:
@@ -106,8 +113,6 @@ class EdgeStore(VectorStore):
                         )
                     self._shard = self._open()
                     self._refresh_exact()
-        if self._priority is not None:  # every engine call goes through here
-            self._priority.before_query()
         return self._shard
 
     def create(self, layout: CollectionLayout, metadata: dict[str, Any]) -> None:
@@ -255,7 +260,7 @@ class EdgeStore(VectorStore):
         )
 
     def _params(self) -> qe.SearchParams:
-        _ = self.shard  # opening decides exact vs HNSW
+        self._opened()  # opening decides exact vs HNSW (no engine call: no wait)
         # Exact means exact: small collections are searched on the original vectors.
         quantization = (
             qe.QuantizationSearchParams(ignore=True) if self._exact else self._approximate

@@ -7,7 +7,8 @@ prefetches alone, HNSW and exact.
         --collection bench --users 40
 
 The query is the recommender's own (`Recommender.user_query`, the content source's prefetch
-limit and the pool it asks for, and the tie margin `stable_top` adds); only the shard call is
+limit and the pool it asks for, and the tie margin `stable_top` adds), the fused request built
+by `EdgeStore.fused_request` as `fused_search` sends it; only the shard call is
 timed, each variant on the same users, one after the other, after the shard's files were
 read into the page cache as the API's start-up does. Edge only: with a server the same query
 crosses the network, which is not what this measures.
@@ -21,7 +22,6 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,11 +32,13 @@ from api.resources import build_resources
 from core.recommend.query import to_filter
 from core.recommend.signals import sparse_names
 from core.recommend.ties import MARGIN
+from core.store.base import WithVectors
 from core.store.edge import EdgeStore
 from core.store.edge_types import to_engine
 from core.store.edge_types import to_filter as engine_filter
 from core.store.preload import preload_store
 from schemas.settings import load_settings
+from schemas.vectors import SparseVector, Vector
 
 
 def main() -> None:
@@ -71,37 +73,32 @@ def main() -> None:
 
     for user in users:
         q = recommender.user_query(user)
-        flt = engine_filter(to_filter(q.filters, q.exclude, ()))
+        flt = to_filter(q.filters, q.exclude, ())
+        engine = engine_filter(flt)
         names = list(q.queries)
         hnsw = qe.SearchParams(hnsw_ef=store.tuning.hnsw_ef, exact=False)
         exact = qe.SearchParams(exact=True)
-        prefetches = [
-            qe.Prefetch(
-                limit=max(content.prefetch_limit, limit),
-                query=qe.Query.Nearest(to_engine(q.queries[n]), using=n),
-                filter=flt,
-                params=hnsw,
-            )
-            for n in names
-        ]
-        fuse: Any = qe.Fusion.Rrf(k=content.rrf_k, weights=[float(q.weights[n]) for n in names])
-        returned: list[tuple[str, Any, Any]] = [
+        queries: dict[str, Vector] = {
+            k: v if isinstance(v, SparseVector) else list(v) for k, v in q.queries.items()
+        }
+        returned: list[tuple[str, bool, WithVectors]] = [
             ("payloads and sparse terms (as served)", True, sparse_names(q.queries)),
             ("payloads", True, False),
             ("ids and scores only", False, False),
         ]
         for label, payload, vectors in returned:
-            timed(
-                f"fused, {label}",
-                qe.QueryRequest(
-                    limit=limit,
-                    prefetches=prefetches,
-                    query=fuse,
-                    filter=flt,
-                    with_payload=payload,
-                    with_vector=vectors,
-                ),
+            request = store.fused_request(  # what the content source's query sends
+                queries,
+                dict(q.weights),
+                limit,
+                flt=flt,
+                fusion=content.fusion,
+                prefetch_limit=content.prefetch_limit,
+                rrf_k=content.rrf_k,
+                with_vectors=vectors,
+                with_payload=payload,
             )
+            timed(f"fused, {label}", request)
         for name in names:
             for kind, params in (("HNSW", hnsw), ("exact", exact)):
                 timed(
@@ -109,7 +106,7 @@ def main() -> None:
                     qe.QueryRequest(
                         limit=max(content.prefetch_limit, limit),
                         query=qe.Query.Nearest(to_engine(q.queries[name]), using=name),
-                        filter=flt,
+                        filter=engine,
                         params=params,
                         with_payload=False,
                         with_vector=False,

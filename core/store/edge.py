@@ -371,6 +371,26 @@ class EdgeStore(VectorStore):
         rrf_k: int = 60,
         with_vectors: WithVectors = False,
     ) -> list[ScoredRecord]:
+        request = self.fused_request(
+            queries, weights, limit, offset, flt, fusion, prefetch_limit, rrf_k, with_vectors
+        )
+        return self._scored(self.shard.query(request))
+
+    def fused_request(
+        self,
+        queries: dict[str, Vector],
+        weights: dict[str, float],
+        limit: int,
+        offset: int = 0,
+        flt: TrackFilter | None = None,
+        fusion: Fusion = "rrf",
+        prefetch_limit: int = 200,
+        rrf_k: int = 60,
+        with_vectors: WithVectors = False,
+        with_payload: bool = True,
+    ) -> qe.QueryRequest:
+        """The engine request `fused_search` sends (scripts/profile_content_query.py times it
+        as served and with less returned)."""
         names = list(queries)
         engine_filter = to_filter(flt)
         params = self._params()
@@ -388,17 +408,16 @@ class EdgeStore(VectorStore):
             if fusion == "rrf"
             else qe.Fusion.Dbsf()
         )
-        request = qe.QueryRequest(
+        return qe.QueryRequest(
             limit=limit,
             offset=offset,
             prefetches=prefetches,
             # The stub declares Fusion's variants as classes nested in Fusion, not subclasses.
             query=fuse,  # type: ignore[arg-type]
             filter=engine_filter,
-            with_payload=True,
+            with_payload=with_payload,
             with_vector=vector_selection(with_vectors),
         )
-        return self._scored(self.shard.query(request))
 
     def score_points(
         self, vector_name: str, vector: Vector, point_ids: Sequence[str]

@@ -3,6 +3,7 @@ and a real embedded shard whose engine calls go through the priority."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def test_the_wait_is_bounded_and_requests_never_wait() -> None:
 @pytest.mark.parametrize("max_wait", [0.0, 5.0])
 def test_no_wait_when_switched_off_or_nothing_is_served(max_wait: float) -> None:
     priority = QueryPriority(max_wait=max_wait)
-    context = priority.serving() if max_wait == 0 else _nothing()
+    context = priority.serving() if max_wait == 0 else contextlib.nullcontext()
     with context:
         started = time.monotonic()
         _in_background(priority, priority.before_query).join(3)
@@ -154,11 +155,3 @@ def test_a_client_store_has_no_queries_to_hold_back() -> None:
         assert priority.waits == 0
     finally:
         store.close()
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
